@@ -1,0 +1,286 @@
+"""``recursive-book``: rerun chapters, build the book, check that it works offline.
+
+Every chapter is a jupytext MyST notebook ``chapters/<name>.md`` with a cell tagged ``parameters``.
+The commands below convert it to ``.ipynb`` (papermill cannot read ``.md``), execute it with
+papermill, and keep the executed notebook and its figures::
+
+    recursive-book run setting --preset smoke -p alphas "[0.2, 0.9]" --out results/my-run
+    recursive-book execute --preset smoke --out _build/executed   # every chapter in _toc.yml
+    recursive-book build --executed _build/executed                # HTML from those outputs
+    recursive-book build --preset book                             # execute, then build
+    recursive-book check-offline _build/html
+
+A chapter that fails makes the command exit with status 1 and print the failing cell's error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PRESETS = ("smoke", "book", "paper")
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised while papermill executed it."""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The book's root: the nearest folder at or above ``start`` holding ``_toc.yml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file():
+            return folder
+    raise FileNotFoundError(f"no _toc.yml at or above {here}; run from inside the book's folder")
+
+
+def toc_chapters(root: Path) -> list[str]:
+    """Chapter names (``chapters/<name>``) in the order of ``_toc.yml``."""
+    import yaml
+
+    def files(entry: dict) -> list[str]:
+        found = [entry["file"]] if "file" in entry else []
+        for key in ("parts", "chapters", "sections"):
+            for child in entry.get(key, []):
+                found += files(child)
+        return found
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    return [Path(f).name for f in [toc["root"], *files(toc)]]
+
+
+def is_notebook(path: Path) -> bool:
+    """A chapter is executable when its front matter names a kernel (jupytext MyST notebook)."""
+    text = path.read_text()
+    return text.startswith("---") and "kernelspec:" in text.split("\n---", 1)[0]
+
+
+def executable_chapters(root: Path) -> list[str]:
+    """The chapters of ``_toc.yml`` that are notebooks (plain Markdown pages are not executed)."""
+    return [name for name in toc_chapters(root) if is_notebook(chapter_source(root, name))]
+
+
+def chapter_source(root: Path, name: str) -> Path:
+    path = root / "chapters" / f"{Path(name).stem}.md"
+    if not path.is_file():
+        known = ", ".join(toc_chapters(root))
+        raise FileNotFoundError(f"chapter {name!r} not found: {path} (chapters in _toc.yml: {known})")
+    return path
+
+
+def parse_parameters(pairs: list[list[str]]) -> dict:
+    """``-p name value`` pairs; values are parsed as YAML (``0.5``, ``[0.1, 0.5]``, ``true``)."""
+    import yaml
+
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
+def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
+                parameters: dict | None = None, quiet: bool = False) -> Path:
+    """Execute one chapter with papermill; return the executed notebook's path.
+
+    The executed notebook goes to ``out_dir/<name>.ipynb`` (written even when a cell fails, so
+    the error can be read in place) and every figure it displays to ``out_dir/<name>_files/``.
+    Raises ``ChapterFailed`` with the failing cell's error.
+    """
+    import jupytext
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = chapter_source(root, name)
+    if not is_notebook(source):
+        raise ValueError(f"chapter {name!r} is a plain Markdown page, not a notebook: nothing to run")
+    params = dict(parameters or {})
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+        params["preset"] = preset
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{source.stem}.ipynb"
+    notebook = jupytext.read(source)
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                                "language": "python"})
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / f"{source.stem}.ipynb"
+        nbformat.write(notebook, converted)
+        try:
+            papermill.execute_notebook(
+                str(converted), str(output), parameters=params, cwd=str(source.parent),
+                kernel_name="python3", progress_bar=False, log_output=not quiet,
+                request_save_on_cell_execute=False,
+            )
+        except PapermillExecutionError as err:
+            raise ChapterFailed(
+                f"chapter {source.stem!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
+            ) from None
+    export_figures(output, out_dir / f"{source.stem}_files")
+    if not quiet:
+        print(f"{source.stem}: executed in {time.perf_counter() - started:.1f} s -> {output}")
+    return output
+
+
+def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
+    """Write every SVG/PNG output of an executed notebook to ``folder``.
+
+    Glued outputs keep their glue name (``fig-rates.svg``); others are named by cell and order.
+    """
+    nb = json.loads(notebook_path.read_text())
+    if folder.exists():
+        shutil.rmtree(folder)
+    written = []
+    for c, cell in enumerate(nb.get("cells", [])):
+        for o, output in enumerate(cell.get("outputs", [])):
+            scrapbook = output.get("metadata", {}).get("scrapbook", {})
+            glue_name, prefix = scrapbook.get("name"), scrapbook.get("mime_prefix", "")
+            # glue stores its payload under prefixed mime types
+            data = {k.removeprefix(prefix): v for k, v in output.get("data", {}).items()}
+            stem = glue_name or f"cell{c:03d}-{o}"
+            for mime, ext in (("image/svg+xml", "svg"), ("image/png", "png")):
+                if mime not in data:
+                    continue
+                folder.mkdir(parents=True, exist_ok=True)
+                payload = data[mime]
+                payload = "".join(payload) if isinstance(payload, list) else payload
+                path = folder / f"{stem}.{ext}"
+                if ext == "png":
+                    path.write_bytes(base64.b64decode(payload))
+                else:
+                    path.write_text(payload)
+                written.append(path)
+                break
+    return written
+
+
+def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
+                parameters: dict | None = None) -> list[Path]:
+    """Run every notebook chapter of ``_toc.yml``; report all failures, not only the first."""
+    names = executable_chapters(root)
+    failures: list[str] = []
+
+    def one(name: str) -> Path | None:
+        try:
+            return run_chapter(root, name, out_dir, preset, parameters, quiet=True)
+        except ChapterFailed as err:
+            failures.append(str(err))
+            return None
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        outputs = list(pool.map(one, names))
+    for name, out in zip(names, outputs):
+        print(f"  {'ok  ' if out else 'FAIL'} {name}")
+    print(f"executed {len(names)} chapters with preset {preset or 'default'} "
+          f"in {time.perf_counter() - started:.1f} s")
+    if failures:
+        raise ChapterFailed("\n".join(failures))
+    return [out for out in outputs if out]
+
+
+def stage(root: Path, executed: Path, staged: Path) -> Path:
+    """A copy of the book whose chapters are the executed notebooks, with execution off."""
+    import yaml
+
+    if staged.exists():
+        shutil.rmtree(staged)
+    (staged / "chapters").mkdir(parents=True)
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    (staged / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    for extra in ("_toc.yml", "references.bib"):
+        shutil.copy2(root / extra, staged / extra)
+    for name in toc_chapters(root):
+        source = chapter_source(root, name)
+        if not is_notebook(source):
+            shutil.copy2(source, staged / "chapters" / source.name)
+            continue
+        notebook = executed / f"{name}.ipynb"
+        if not notebook.is_file():
+            raise FileNotFoundError(f"{notebook} missing: execute the chapters first")
+        shutil.copy2(notebook, staged / "chapters" / notebook.name)
+    for asset in (root / "chapters").iterdir():
+        if asset.suffix not in {".md", ".ipynb"} and asset.is_file():
+            shutil.copy2(asset, staged / "chapters" / asset.name)
+    return staged
+
+
+def build(root: Path, executed: Path, build_dir: Path) -> Path:
+    """Build HTML from executed notebooks with warnings as errors; return the html folder."""
+    if build_dir.name != "_build":
+        raise ValueError(f"build_dir must be a folder named _build (jupyter-book's layout), got {build_dir}")
+    staged = stage(root, executed, build_dir / "staged")
+    html = build_dir / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    jb = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(staged),
+          "--path-output", str(build_dir.parent), "-W", "-n", "--keep-going"]
+    result = subprocess.run(jb, cwd=root)
+    if result.returncode != 0:
+        raise ChapterFailed(f"jupyter-book build failed with status {result.returncode}")
+    return html
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="recursive-book", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute one chapter with parameters")
+    run.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
+    run.add_argument("--preset", choices=PRESETS, help="smoke | book | paper (default: the chapter's)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"), help="override a knob of the parameters cell (YAML value)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+
+    execute = sub.add_parser("execute", help="execute every chapter in _toc.yml")
+    execute.add_argument("--preset", choices=PRESETS)
+    execute.add_argument("--out", type=Path, default=Path("_build/executed"))
+    execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
+
+    bld = sub.add_parser("build", help="build the HTML book (executing first unless --executed)")
+    bld.add_argument("--executed", type=Path, help="folder of executed notebooks to build from")
+    bld.add_argument("--preset", choices=PRESETS, help="preset used when executing")
+    bld.add_argument("--jobs", type=int, default=1)
+
+    check = sub.add_parser("check-offline", help="fail if built pages load anything from the network")
+    check.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
+
+    args = parser.parse_args(argv)
+    root = find_root()
+    try:
+        if args.command == "run":
+            run_chapter(root, args.chapter, args.out, args.preset, parse_parameters(args.parameter))
+        elif args.command == "execute":
+            execute_all(root, args.out, args.preset, args.jobs)
+        elif args.command == "build":
+            executed = args.executed
+            if executed is None:
+                executed = root / "_build" / "executed"
+                execute_all(root, executed, args.preset, args.jobs)
+            html = build(root, executed.resolve(), root / "_build")
+            print(f"book built: {html / 'index.html'}")
+        elif args.command == "check-offline":
+            from recursive_lib.offline import scan
+
+            problems = scan(args.html)
+            for problem in problems:
+                print(problem)
+            print(f"offline check: {len(problems)} network reference(s) in {args.html}")
+            return 1 if problems else 0
+    except (ChapterFailed, FileNotFoundError, ValueError) as err:
+        print(f"recursive-book: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

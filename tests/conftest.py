@@ -1,0 +1,26 @@
+"""Shared fixtures: the repository root and the built book (for tests marked ``book``)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def built_html() -> Path:
+    """``_build/html`` of a finished build; a missing build is a failure in CI, a skip elsewhere."""
+    html = Path(os.environ.get("RECURSIVE_BOOK_HTML", ROOT / "_build" / "html"))
+    if not (html / "index.html").is_file():
+        message = f"no built book at {html}: run `recursive-book build` first"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return html

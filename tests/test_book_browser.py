@@ -1,0 +1,134 @@
+"""The built book, as a reader sees it: offline, math typeset, charts drawn, no console errors.
+
+Runs after the book is built (``recursive-book build``). Headless Debian chromium is driven by
+Playwright (pointed at the system binary; Playwright's own browser download is never used).
+Screenshots of every page land in ``_build/screenshots/`` for humans to look at.
+"""
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, ROOT
+from recursive_lib.offline import scan
+
+pytestmark = pytest.mark.book
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+def _pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
+
+
+def test_built_book_loads_nothing_from_the_network(built_html):
+    assert scan(built_html) == []
+
+
+def test_every_chapter_page_was_built(built_html, root):
+    from recursive_lib.cli import toc_chapters
+
+    for name in toc_chapters(root):
+        assert (built_html / "chapters" / f"{name}.html").is_file(), name
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"browser test cannot run under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        _unavailable("Debian's chromium is not installed (apt-get install chromium chromium-driver)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        _unavailable(f"playwright cannot be imported ({err}); pip install -e '.[test]'")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(built_html):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_html))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.RequestHandlerClass.log_message = lambda *args: None
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+COUNT_MARKS = """async () => {
+  const imgs = Array.from(document.querySelectorAll('img')).filter(i => i.src.endsWith('.svg')
+      && i.closest('.cell_output, figure, .figure'));
+  const out = [];
+  for (const img of imgs) {
+    const text = await (await fetch(img.src)).text();
+    out.push({src: img.src, loaded: img.complete && img.naturalWidth > 0,
+              marks: (text.match(/role-mark/g) || []).length,
+              paths: (text.match(/<path/g) || []).length});
+  }
+  const inline = Array.from(document.querySelectorAll('svg.marks'));  // vega's own root svg
+  for (const svg of inline) {
+    out.push({src: 'inline', loaded: true, marks: svg.querySelectorAll('.role-mark').length,
+              paths: svg.querySelectorAll('path').length});
+  }
+  return out;
+}"""
+
+
+def test_every_page_renders_offline_without_errors(browser, server, built_html):
+    shots = ROOT / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    charts_seen = 0
+    for page_path in _pages(built_html):
+        rel = page_path.relative_to(built_html).as_posix()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        external: list[str] = []
+        errors: list[str] = []
+
+        def route(r, external=external):
+            if r.request.url.startswith(server) or r.request.url.startswith(("data:", "blob:")):
+                r.continue_()
+            else:
+                external.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.goto(f"{server}/{rel}", wait_until="networkidle")
+        html = page_path.read_text()
+        if 'class="math' in html:
+            typeset = page.evaluate("""async () => {
+                if (!window.MathJax || !MathJax.startup) return -1;
+                await MathJax.startup.promise;
+                return document.querySelectorAll('mjx-container').length
+                     - document.querySelectorAll('mjx-merror').length * 1000;
+            }""")
+            if typeset <= 0:
+                failures.append(f"{rel}: math not typeset (MathJax returned {typeset})")
+        for chart in page.evaluate(COUNT_MARKS):
+            charts_seen += 1
+            if not chart["loaded"] or chart["marks"] == 0 or chart["paths"] == 0:
+                failures.append(f"{rel}: chart {chart['src']} has no drawn marks ({chart})")
+        target = shots / (rel.replace("/", "__").removesuffix(".html") + ".png")
+        page.screenshot(path=str(target), full_page=True)
+        failures += [f"{rel}: console error: {e}" for e in errors]
+        failures += [f"{rel}: network request to {u}" for u in external]
+        context.close()
+    assert not failures, "\n".join(failures)
+    assert charts_seen > 0, "no chart found in the whole book"

@@ -1,0 +1,97 @@
+"""The chapter runner: parameters reach the notebook, figures are exported, failures exit 1."""
+
+import json
+import textwrap
+
+import pytest
+
+from recursive_lib import cli
+
+CHAPTER = textwrap.dedent('''\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+
+    # A tiny chapter
+
+    ```{code-cell} ipython3
+    import altair as alt
+    import pandas as pd
+    from myst_nb import glue
+    alt.renderers.enable("svg")
+    ```
+
+    ```{code-cell} ipython3
+    :tags: [parameters]
+
+    preset = "book"
+    scale = 2.0
+    ```
+
+    ```{code-cell} ipython3
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    chart = alt.Chart(pd.DataFrame({"x": [1, 2, 3], "y": [1, 2, scale]})).mark_line().encode(x="x", y="y")
+    glue("fig-tiny", chart, display=False)
+    print(f"preset={preset} scale={scale}")
+    ```
+    ''')
+
+
+@pytest.fixture
+def book(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "tiny.md").write_text(CHAPTER)
+    (tmp_path / "chapters" / "notes.md").write_text("# Notes\n\nPlain page.\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n")
+    return tmp_path
+
+
+def _stdout(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    texts = [o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
+    return "".join("".join(t) if isinstance(t, list) else t for t in texts)
+
+
+def test_run_passes_parameters_and_exports_glued_figures(book, monkeypatch):
+    monkeypatch.chdir(book)
+    assert cli.main(["run", "tiny", "--preset", "smoke", "-p", "scale", "3.5", "--out", "out"]) == 0
+    notebook = book / "out" / "tiny.ipynb"
+    assert "preset=smoke scale=3.5" in _stdout(notebook)
+    figure = book / "out" / "tiny_files" / "fig-tiny.svg"
+    assert figure.read_text().lstrip().startswith("<svg")
+
+
+def test_failing_cell_exits_1_with_its_error(book, monkeypatch, capsys):
+    monkeypatch.chdir(book)
+    assert cli.main(["run", "tiny", "-p", "scale", "-1", "--out", "out"]) == 1
+    err = capsys.readouterr().err
+    assert "ValueError: scale must be > 0, got -1" in err
+    assert (book / "out" / "tiny.ipynb").is_file()  # the failed notebook is kept for reading
+
+
+def test_unknown_chapter_and_plain_pages(book, monkeypatch, capsys):
+    monkeypatch.chdir(book)
+    assert cli.main(["run", "nope", "--out", "out"]) == 1
+    assert "chapter 'nope' not found" in capsys.readouterr().err
+    assert cli.executable_chapters(book) == ["tiny"]
+    assert cli.toc_chapters(book) == ["tiny", "notes"]
+
+
+def test_parameters_are_yaml_values():
+    assert cli.parse_parameters([["alphas", "[0.1, 0.5]"], ["T", "20"], ["name", "kde"]]) == {
+        "alphas": [0.1, 0.5], "T": 20, "name": "kde"}
+
+
+def test_every_toc_chapter_of_the_book_exists(root):
+    for name in cli.toc_chapters(root):
+        assert cli.chapter_source(root, name).is_file()
+    assert "intro" in cli.executable_chapters(root)
