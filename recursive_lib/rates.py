@@ -1,0 +1,216 @@
+"""Empirical convergence rates: log-log slopes per repetition, bootstrap intervals, burn-in checks.
+
+The paper's protocol (Section "Rates" of the simulations): for each repetition, drop the first
+``burn_in`` iterations, regress ``log(error)`` on ``log(M_n)`` by ordinary least squares, and
+average the slopes over repetitions. When the predicted exponent sits exactly at the boundary
+``p = alpha`` the error carries an extra ``log M_n`` factor, so the error is divided by
+``log M_n`` before fitting (:func:`needs_log_correction`).
+
+Slopes are reported with the sign flipped, ``slope = -d log(error) / d log(M_n)``, so that a
+decaying error has a positive slope comparable to the predicted exponent ``min(p, alpha)``.
+
+Input frames are tidy: one row per (configuration, ``rep``, iteration ``n``), with ``M`` (the pool
+size ``M_n``) and one column per metric, as returned by :func:`recursive_lib.simulate.simulate`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from recursive_lib._validation import check_int, check_range
+
+__all__ = ["fit_slopes", "summarize_slopes", "burn_in_sensitivity", "needs_log_correction"]
+
+MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
+
+
+def needs_log_correction(p: float | np.ndarray, alpha: float | np.ndarray,
+                         tol: float = 1e-9) -> bool | np.ndarray:
+    """Whether the rate fit must divide the error by ``log M_n``: true where ``|p - alpha| <= tol``.
+
+    ``p``: the estimator's baseline rate; ``alpha``: the real fraction. Broadcasts like numpy;
+    returns a plain ``bool`` for scalar inputs.
+    """
+    check_range("tol", tol, 0.0, np.inf)
+    close = np.abs(np.asarray(p, dtype=float) - np.asarray(alpha, dtype=float)) <= tol
+    return bool(close) if close.ndim == 0 else close
+
+
+def _as_list(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+def _require_columns(df: pd.DataFrame, argument: str, columns: Iterable[str]) -> None:
+    for column in columns:
+        if column not in df.columns:
+            raise ValueError(f"{argument} must name a column of the results, one of "
+                             f"{list(df.columns)}; got {column!r}")
+
+
+def ols_by_group(frame: pd.DataFrame, keys: list[str], x: str, y: str) -> pd.DataFrame:
+    """Closed-form OLS of ``y`` on ``x`` within each group of ``keys``, with groupby sums.
+
+    Returns one row per group: ``*keys, coef, intercept, points`` where ``coef = d y / d x``.
+    Centred sums (two passes) rather than raw moments, because ``log M_n`` ranges far from zero
+    and ``k * Sxx - Sx**2`` would cancel.
+    """
+    work = frame[keys + [x, y]].copy()
+    # dropna=False: a configuration column may hold None/NaN (e.g. no bias rate q) for a whole curve.
+    grouped = work.groupby(keys, sort=True, dropna=False) if keys else None
+    if grouped is not None:
+        work["_xc"] = work[x] - grouped[x].transform("mean")
+        work["_yc"] = work[y] - grouped[y].transform("mean")
+    else:
+        work["_xc"] = work[x] - work[x].mean()
+        work["_yc"] = work[y] - work[y].mean()
+    work["_sxx"] = work["_xc"] ** 2
+    work["_sxy"] = work["_xc"] * work["_yc"]
+    if keys:
+        sums = grouped.agg(sxx=("_sxx", "sum"), sxy=("_sxy", "sum"), xbar=(x, "mean"),
+                           ybar=(y, "mean"), points=(x, "size")).reset_index()
+    else:
+        sums = pd.DataFrame({"sxx": [work["_sxx"].sum()], "sxy": [work["_sxy"].sum()],
+                             "xbar": [work[x].mean()], "ybar": [work[y].mean()],
+                             "points": [len(work)]})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sums["coef"] = sums["sxy"] / sums["sxx"]
+    sums["intercept"] = sums["ybar"] - sums["coef"] * sums["xbar"]
+    return sums[keys + ["coef", "intercept", "points"]]
+
+
+def fit_slopes(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str = "M",
+               log_correction: bool | str = False,
+               by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Per-repetition log-log slope of ``metric`` against ``x`` after dropping a burn-in.
+
+    Parameters
+    ----------
+    df : tidy results, one row per (configuration, ``rep``, ``n``); needs columns ``rep``, ``n``,
+        ``x`` and ``metric`` (and every column in ``by``).
+    metric : error column to fit (``"w1"``, ``"mmd"``, ...); must be positive in the fitted window.
+    burn_in : iterations dropped at the start: rows with ``n <= burn_in`` are ignored.
+    x : regressor column, ``"M"`` (pool size ``M_n``, the paper's choice) or ``"n"``.
+    log_correction : ``True`` divides the error by ``log(x)`` before fitting (use at ``p = alpha``,
+        see :func:`needs_log_correction`); a column name applies it to the rows where that
+        boolean column is true, so one call can fit a whole ``alpha`` sweep.
+    by : configuration columns identifying one curve (e.g. ``["estimator", "alpha"]``).
+
+    Returns
+    -------
+    DataFrame with one row per (``*by``, ``rep``): ``slope = -d log(error) / d log(x)`` (positive
+    for a decaying error, comparable to ``min(p, alpha)``), ``intercept`` (of ``log(error)``, or of
+    ``log(error / log x)`` when corrected, at ``log x = 0``) and ``points`` (iterations fitted).
+    """
+    by = _as_list(by)
+    _require_columns(df, "metric", [metric])
+    _require_columns(df, "x", [x])
+    _require_columns(df, "by", by)
+    _require_columns(df, "df (tidy results)", ["rep", "n"])
+    burn_in = check_int("burn_in", burn_in, 0)
+    keys = by + ["rep"]
+    # A missing configuration column in `by` would silently pool different curves into one fit.
+    if df.duplicated(keys + ["n"]).any():
+        raise ValueError("by must name every configuration column: rows are not unique per "
+                         f"({', '.join(keys + ['n'])}); pass e.g. by=['alpha'] or by=['estimator', 'alpha']")
+
+    window = df[df["n"] > burn_in]
+    if window.empty:
+        raise ValueError(f"burn_in={burn_in} drops every iteration (largest n is {df['n'].max()}); "
+                         f"it must leave at least {MIN_POINTS} iterations per repetition")
+    # Reindex on all groups so a repetition the burn-in empties entirely counts as zero points.
+    counts = window.groupby(keys, sort=True, dropna=False).size().reindex(
+        df.groupby(keys, sort=True, dropna=False).size().index, fill_value=0)
+    if counts.min() < MIN_POINTS:
+        raise ValueError(f"burn_in={burn_in} leaves only {int(counts.min())} iteration(s) in some "
+                         f"repetition; it must leave at least {MIN_POINTS}")
+
+    err = window[metric].to_numpy(dtype=float)
+    xs = window[x].to_numpy(dtype=float)
+    if not np.all(np.isfinite(err) & (err > 0)):
+        raise ValueError(f"metric {metric!r} must be finite and > 0 after the burn-in to take logs; "
+                         f"found {int(np.sum(~(np.isfinite(err) & (err > 0))))} bad value(s)")
+    if isinstance(log_correction, str):
+        _require_columns(df, "log_correction", [log_correction])
+        correct = window[log_correction].to_numpy(dtype=bool)
+    else:
+        correct = np.full(len(window), bool(log_correction))
+    if np.any(xs <= (1.0 if correct.any() else 0.0)):
+        raise ValueError(f"x column {x!r} must be > 0 (> 1 with log_correction, so that log x > 0)")
+    log_x = np.log(xs)
+    log_err = np.log(err) - np.where(correct, np.log(np.where(correct, log_x, 1.0)), 0.0)
+
+    frame = window[keys].copy()
+    frame["_lx"] = log_x
+    frame["_ly"] = log_err
+    fits = ols_by_group(frame, keys, "_lx", "_ly")
+    fits["slope"] = -fits.pop("coef")
+    return fits[keys + ["slope", "intercept", "points"]]
+
+
+def summarize_slopes(slopes: pd.DataFrame, by: str | Sequence[str] | None = None,
+                     confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Mean slope over repetitions with its standard error and a bootstrap percentile interval.
+
+    ``slopes``: output of :func:`fit_slopes` (column ``slope``, one row per repetition). The
+    bootstrap resamples repetitions with replacement ``n_boot`` times and takes the
+    ``(1 -/+ confidence) / 2`` quantiles of the resampled means. Every group uses a fresh
+    generator seeded with ``seed``, so a group's interval does not depend on which other groups
+    are present or on their order.
+
+    Returns one row per group of ``by``: ``*by, slope, se, lo, hi, reps`` (``se`` is ``NaN`` with
+    a single repetition, where ``lo = hi = slope``).
+    """
+    by = _as_list(by)
+    _require_columns(slopes, "slopes", ["slope"])
+    _require_columns(slopes, "by", by)
+    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False,
+                             high_inclusive=False)
+    n_boot = check_int("n_boot", n_boot, 1)
+    seed = check_int("seed", seed, 0)
+    if len(slopes) == 0:
+        raise ValueError("slopes must hold at least one repetition, got an empty frame")
+    tail = (1.0 - confidence) / 2.0
+
+    rows = []
+    groups = slopes.groupby(by, sort=True, dropna=False) if by else [((), slopes)]
+    for key, group in groups:
+        values = group["slope"].to_numpy(dtype=float)
+        reps = len(values)
+        mean = float(values.mean())
+        se = float(values.std(ddof=1) / np.sqrt(reps)) if reps > 1 else float("nan")
+        rng = np.random.default_rng(seed)
+        boot = values[rng.integers(0, reps, size=(n_boot, reps))].mean(axis=1)
+        lo, hi = np.quantile(boot, [tail, 1.0 - tail])
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), "slope": mean, "se": se, "lo": float(lo),
+                     "hi": float(hi), "reps": reps})
+    return pd.DataFrame(rows, columns=by + ["slope", "se", "lo", "hi", "reps"])
+
+
+def burn_in_sensitivity(df: pd.DataFrame, metric: str = "w1", burn_ins: Iterable[int] = (0, 10, 30, 100),
+                        x: str = "M", log_correction: bool | str = False,
+                        by: str | Sequence[str] | None = None, confidence: float = 0.95,
+                        n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Summarised slopes (:func:`summarize_slopes`) for each burn-in in ``burn_ins``.
+
+    Returns ``burn_in, *by, slope, se, lo, hi, reps``: one row per (burn-in, group). A slope that
+    drifts with the burn-in means the fitted window has not reached the asymptotic regime.
+    """
+    burn_ins = list(burn_ins)
+    if not burn_ins:
+        raise ValueError("burn_ins must hold at least one burn-in, got none")
+    parts = []
+    for burn_in in burn_ins:
+        slopes = fit_slopes(df, metric=metric, burn_in=burn_in, x=x,
+                            log_correction=log_correction, by=by)
+        summary = summarize_slopes(slopes, by=by, confidence=confidence, n_boot=n_boot, seed=seed)
+        summary.insert(0, "burn_in", int(burn_in))
+        parts.append(summary)
+    return pd.concat(parts, ignore_index=True)

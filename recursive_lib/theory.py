@@ -1,0 +1,177 @@
+"""What the theory predicts: rate exponents, the heuristic error recursion, and the exact
+finite-``n`` variance of the ECDF under contaminated recursive training (accumulate regime).
+
+Symbols follow the paper: ``p`` the estimator's baseline rate, ``alpha = m1 / (m1 + m2)`` the real
+fraction, ``q`` the bias decay rate, ``M_n`` the pool size the ``n``-th model is fitted on
+(``M_1 = m1``, ``M_(n+1) = M_n + m1 + m2``), ``F`` the true distribution function.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from recursive_lib._validation import check_int, check_range
+from recursive_lib.rates import ols_by_group
+
+__all__ = [
+    "predicted_exponent", "pool_sizes", "ecdf_variance_coefficients", "ecdf_variance_exponent",
+    "ecdf_expected_ise", "ecdf_w1_bound", "ecdf_w1_gaussian", "heuristic_error", "local_exponents",
+]
+
+
+class HasCdf(Protocol):
+    def cdf(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _scalar_or_array(value: np.ndarray) -> float | np.ndarray:
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def predicted_exponent(p: float | np.ndarray, alpha: float | np.ndarray,
+                       q: float | np.ndarray | None = None) -> float | np.ndarray:
+    """The paper's rate exponent ``min(p, alpha)``, or ``min(p, alpha, q)`` with a bias decaying at rate ``q``.
+
+    ``E d(P_hat_n, P) = O(n^-exponent)`` (times ``log n`` where two of the terms tie). Broadcasts
+    like numpy (``p``, ``alpha``, ``q`` may be arrays or Series); a plain ``float`` for scalars.
+    """
+    out = np.minimum(np.asarray(p, dtype=float), np.asarray(alpha, dtype=float))
+    if q is not None:
+        out = np.minimum(out, np.asarray(q, dtype=float))
+    return _scalar_or_array(out)
+
+
+def pool_sizes(m1: int, m2: int, T: int) -> np.ndarray:
+    """``(T,)`` int array of pool sizes ``M_n = m1 + (n - 1)(m1 + m2)``, ``n = 1..T`` (accumulate regime)."""
+    check_int("m1", m1, 1)
+    check_int("m2", m2, 0)
+    check_int("T", T, 1)
+    return m1 + np.arange(T, dtype=np.int64) * (m1 + m2)
+
+
+def ecdf_variance_coefficients(m1: int, m2: int, T: int) -> np.ndarray:
+    """``(T,)`` array ``c_n`` with ``Var F_hat_n(x) = c_n F(x)(1 - F(x))`` exactly, for every ``x``.
+
+    ``F_hat_n`` is the ECDF of the whole pool of ``M_n`` points (accumulate regime): ``m1`` fresh
+    real points per iteration plus ``m2`` synthetic points drawn from ``F_hat_n`` after it is fitted.
+    ``c_n`` is the effective inverse sample size (``c_n = 1 / M_n`` without synthetic data).
+
+    Derivation. Fix ``x``, let ``e_n = F_hat_n(x) - F(x)``. The pool of iteration ``n + 1`` is the
+    pool of ``n``, plus ``m2`` draws from ``F_hat_n`` (their ECDF at ``x`` is ``F_hat_n + eta_n``),
+    plus ``m1`` real draws (``F + r_(n+1)``), so
+    ``M_(n+1) e_(n+1) = (M_n + m2) e_n + m1 r_(n+1) + m2 eta_n``.
+    The three terms are uncorrelated (``E[eta_n | F_hat_n] = 0``; ``r`` is independent),
+    ``Var(m1 r) = m1 F(1 - F)`` and ``Var(m2 eta_n) = m2 E[F_hat_n(1 - F_hat_n)]
+    = m2 (F(1 - F) - Var F_hat_n)`` because ``E F_hat_n = F``. Dividing by ``F(1 - F)``:
+    ``c_1 = 1 / m1``, ``M_(n+1)^2 c_(n+1) = ((M_n + m2)^2 - m2) c_n + m1 + m2``.
+    """
+    M = pool_sizes(m1, m2, T).astype(float)
+    c = np.empty(T)
+    c[0] = 1.0 / m1
+    # A scalar loop: the recursion is first order and T is at most ~1e6 (about a second).
+    for n in range(T - 1):
+        c[n + 1] = (((M[n] + m2) ** 2 - m2) * c[n] + m1 + m2) / M[n + 1] ** 2
+    return c
+
+
+def ecdf_variance_exponent(alpha: float | np.ndarray) -> float | np.ndarray:
+    """Asymptotic decay exponent of ``c_n``: ``c_n ~ n^-(2 min(alpha, 1/2))`` (``log n / n`` at ``alpha = 1/2``).
+
+    Why: ``c_(n+1) ~ (1 - alpha / n)^2 c_n + 1 / ((m1 + m2) n^2)``; the homogeneous part decays like
+    ``n^(-2 alpha)``, the forcing like ``n^(-1)``, the slower one wins. So the ECDF's root mean
+    squared error decays like ``n^-min(alpha, 1/2)`` = ``n^-min(p, alpha)`` with ``p = 1/2``.
+    """
+    alpha = np.asarray(alpha, dtype=float)
+    if np.any((alpha < 0) | (alpha > 1)):
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha.tolist()!r}")
+    return _scalar_or_array(2.0 * np.minimum(alpha, 0.5))
+
+
+def _cdf_terms(truth: HasCdf, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    grid = np.asarray(grid, dtype=float)
+    if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
+        raise ValueError("grid must be a strictly increasing 1-D array of at least 2 points")
+    F = np.asarray(truth.cdf(grid), dtype=float)
+    return grid, F * (1.0 - F)
+
+
+def ecdf_expected_ise(truth: HasCdf, grid: np.ndarray, m1: int, m2: int, T: int) -> np.ndarray:
+    """``(T,)`` exact expected integrated squared error ``E integral (F_hat_n - F)^2 dx = c_n integral F(1 - F) dx``.
+
+    ``truth``: anything with ``.cdf(x)`` (``P``); ``grid``: ``(G,)`` increasing points in the units
+    of ``x`` covering the support (trapezoid rule, so exact up to quadrature and truncation).
+    """
+    grid, var_shape = _cdf_terms(truth, grid)
+    return ecdf_variance_coefficients(m1, m2, T) * np.trapezoid(var_shape, grid)
+
+
+def ecdf_w1_bound(truth: HasCdf, grid: np.ndarray, m1: int, m2: int, T: int) -> np.ndarray:
+    """``(T,)`` upper bound ``E W1(F_hat_n, F) <= sqrt(c_n) integral sqrt(F(1 - F)) dx`` (Jensen).
+
+    ``E W1 = integral E|e_n(x)| dx`` and ``E|e| <= sqrt(E e^2)`` at every ``x``. Valid for every
+    ``n``; loose by the factor ``sqrt(pi / 2) ~ 1.25`` once the errors are near Gaussian, see
+    :func:`ecdf_w1_gaussian` for the sharp approximation.
+    """
+    grid, var_shape = _cdf_terms(truth, grid)
+    return np.sqrt(ecdf_variance_coefficients(m1, m2, T)) * np.trapezoid(np.sqrt(var_shape), grid)
+
+
+def ecdf_w1_gaussian(truth: HasCdf, grid: np.ndarray, m1: int, m2: int, T: int) -> np.ndarray:
+    """``(T,)`` Gaussian approximation ``E W1_n ~ sqrt(2 c_n / pi) integral sqrt(F(1 - F)) dx``.
+
+    Exact if each ``e_n(x)`` is Gaussian (``E|Z| = sigma sqrt(2 / pi)``); by the central limit
+    theorem it becomes sharp as ``M_n`` grows. It is not a bound in general: for skewed or
+    light-tailed errors ``E|e| / sd`` may lie on either side of ``sqrt(2 / pi)``.
+    """
+    return np.sqrt(2.0 / np.pi) * ecdf_w1_bound(truth, grid, m1, m2, T)
+
+
+def heuristic_error(p: float, alpha: float, T: int, c: float = 1.0) -> pd.DataFrame:
+    """The heuristic error recursion ``e_n = (1 - alpha) (1/n) sum_(k<n) e_k + c n^-p``, ``n = 1..T``.
+
+    Solved in closed form (vectorised, ``T`` up to ~1e7): with ``S_n = sum_(k<=n) e_k``,
+    ``S_n = S_(n-1) (1 + (1 - alpha)/n) + c n^-p``, so ``S_n = P_n sum_(k<=n) c k^-p / P_k`` with
+    ``P_n = prod_(j<=n) (1 + (1 - alpha)/j) = Gamma(n + 2 - alpha) / (Gamma(2 - alpha) Gamma(n + 1))``.
+
+    Returns a DataFrame with columns ``n`` (1..T) and ``error`` (``e_n``, dimensionless).
+    """
+    check_range("p", p, 0.0, np.inf, low_inclusive=False)
+    check_range("alpha", alpha, 0.0, 1.0)
+    check_int("T", T, 1)
+    check_range("c", c, 0.0, np.inf, low_inclusive=False)
+    n = np.arange(1, T + 1, dtype=float)
+    log_P = gammaln(n + 2.0 - alpha) - gammaln(2.0 - alpha) - gammaln(n + 1.0)
+    forcing = c * n ** (-p)
+    S = np.exp(log_P) * np.cumsum(forcing * np.exp(-log_P))
+    S_before = np.concatenate([[0.0], S[:-1]])
+    error = (1.0 - alpha) * S_before / n + forcing
+    return pd.DataFrame({"n": n.astype(np.int64), "error": error})
+
+
+def local_exponents(curves: pd.DataFrame, by: str | Sequence[str] | None = "alpha", x: str = "n",
+                    y: str = "error", last_fraction: float = 0.1) -> pd.DataFrame:
+    """Decay exponent ``-d log y / d log x`` of deterministic curves, fitted where ``x >= last_fraction * max x``.
+
+    ``last_fraction = 0.1`` fits the last decade of each curve. Use it on theory curves
+    (:func:`heuristic_error`, :func:`ecdf_variance_coefficients`); for simulated, noisy results use
+    :func:`recursive_lib.rates.fit_slopes`. Returns ``*by, exponent, points``.
+    """
+    by = [] if by is None else [by] if isinstance(by, str) else list(by)
+    for column in [x, y, *by]:
+        if column not in curves.columns:
+            raise ValueError(f"x, y and by must name columns of curves, one of {list(curves.columns)}; "
+                             f"got {column!r}")
+    check_range("last_fraction", last_fraction, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    x_max = curves.groupby(by, dropna=False)[x].transform("max") if by else curves[x].max()
+    window = curves[curves[x] >= last_fraction * x_max]
+    if np.any(window[x] <= 0) or np.any(window[y] <= 0):
+        raise ValueError(f"columns {x!r} and {y!r} must be > 0 to take logs")
+    frame = window[by].copy()
+    frame["_lx"] = np.log(window[x].to_numpy(dtype=float))
+    frame["_ly"] = np.log(window[y].to_numpy(dtype=float))
+    fits = ols_by_group(frame, by, "_lx", "_ly")
+    fits["exponent"] = -fits["coef"]
+    return fits[by + ["exponent", "points"]]

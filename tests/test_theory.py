@@ -1,0 +1,219 @@
+"""Theory: predicted exponents, the exact ECDF variance recursion (checked by Monte Carlo), the
+heuristic recursion and local exponents."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recursive_lib import theory
+from recursive_lib.data import PAPER_TRUTH, cell_probabilities
+
+
+def m2_of(alpha: float, m1: int) -> int:
+    return round((1 - alpha) * m1 / alpha)
+
+
+def test_predicted_exponent_broadcasts():
+    assert theory.predicted_exponent(0.5, 0.3) == 0.3
+    assert isinstance(theory.predicted_exponent(0.5, 0.3), float)
+    assert theory.predicted_exponent(0.5, 0.8, q=0.25) == 0.25
+    out = theory.predicted_exponent(np.array([[0.2], [0.6]]), np.array([0.1, 0.5, 1.0]))
+    assert out.shape == (2, 3)
+    assert np.allclose(out, [[0.1, 0.2, 0.2], [0.1, 0.5, 0.6]])
+    alphas = pd.Series([0.1, 0.9])
+    assert np.allclose(theory.predicted_exponent(0.5, alphas), [0.1, 0.5])
+
+
+def test_pool_sizes():
+    assert theory.pool_sizes(50, 450, 4).tolist() == [50, 550, 1050, 1550]
+
+
+@pytest.mark.parametrize("m1, m2", [(1, 0), (50, 450), (7, 3)])
+def test_c1_is_inverse_real_batch(m1, m2):
+    assert theory.ecdf_variance_coefficients(m1, m2, 3)[0] == 1.0 / m1
+
+
+def test_no_synthetic_data_gives_inverse_sample_size():
+    c = theory.ecdf_variance_coefficients(50, 0, 500)
+    n = np.arange(1, 501)
+    np.testing.assert_allclose(c, 1.0 / (n * 50), rtol=1e-12)
+
+
+def test_synthetic_data_inflates_variance():
+    M = theory.pool_sizes(20, 20, 50)
+    c = theory.ecdf_variance_coefficients(20, 20, 50)
+    assert np.all(c[1:] > 1.0 / M[1:])  # fewer effective points than the pool holds
+
+
+def naive_coefficients(m1, m2, T):
+    """A plausible wrong recursion: synthetic variance m2 F(1-F), forgetting E[F_hat(1-F_hat)] < F(1-F)."""
+    M = theory.pool_sizes(m1, m2, T).astype(float)
+    c = [1.0 / m1]
+    for n in range(T - 1):
+        c.append(((M[n] + m2) ** 2 * c[-1] + m1 + m2) / M[n + 1] ** 2)
+    return np.array(c)
+
+
+def simulate_point_errors(F: float, m1: int, m2: int, T: int, R: int, seed: int) -> np.ndarray:
+    """``(T, R)`` errors ``F_hat_n(x) - F(x)`` at one point, simulating the ECDF accumulate process on counts.
+
+    The pool's hits ``H_n = #{points <= x}``: real hits ~ Bin(m1, F), synthetic hits drawn from the
+    fitted ECDF ~ Bin(m2, H_n / M_n), exactly the law of the full process at a single x.
+    """
+    rng = np.random.default_rng(seed)
+    hits = rng.binomial(m1, F, size=R)
+    M = m1
+    errors = np.empty((T, R))
+    for n in range(T):
+        errors[n] = hits / M - F
+        hits = hits + rng.binomial(m2, hits / M) + rng.binomial(m1, F, size=R)
+        M += m1 + m2
+    return errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m1, m2", [(20, m2_of(0.1, 20)), (20, m2_of(0.3, 20)), (20, 20), (20, 0),
+                                    (1, 1), (1, 3)])
+def test_recursion_matches_monte_carlo(m1, m2):
+    # Tolerance: Var F_hat_n(x) is estimated by mean(e^2) over R = 20000 independent runs (E e = 0
+    # is known), whose standard error is std(e^2) / sqrt(R) -- about var * sqrt(2 / R), i.e. 1% of
+    # the variance, when e is near Gaussian. We require agreement within 4 standard errors at each
+    # checked n (5 checks per case, 30 in all: a false alarm has probability ~2e-3).
+    F, R, T = 0.3, 20_000, 100
+    checks = np.array([1, 2, 5, 20, 100])
+    errors = simulate_point_errors(F, m1, m2, T, R, seed=m1 * 1000 + m2)
+    squares = errors[checks - 1] ** 2
+    ratio = squares.mean(axis=1) / (F * (1 - F))
+    se = squares.std(axis=1, ddof=1) / np.sqrt(R) / (F * (1 - F))
+    c = theory.ecdf_variance_coefficients(m1, m2, T)[checks - 1]
+    assert np.all(np.abs(ratio - c) < 4 * se), (ratio, c, se)
+    assert np.all(np.abs(errors.mean(axis=1)) < 5 * errors.std(axis=1) / np.sqrt(R))  # unbiased
+    if m1 == 1:
+        # The same test rejects the naive recursion where the pools are small enough to tell.
+        naive = naive_coefficients(m1, m2, T)[checks - 1]
+        assert np.any(np.abs(ratio - naive) > 8 * se)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0])
+def test_ise_and_w1_on_grid_against_simulation(alpha):
+    # The ECDF process on a grid, simulated exactly on cell counts (multinomial draws), R = 2000.
+    # Expected ISE: within 4 standard errors at every n. W1: the Jensen bound holds and the
+    # Gaussian approximation is within 6% (PAPER.md reports 0.5-5% at m1 = 50).
+    m1, T, R = 20, 30, 2000
+    m2 = m2_of(alpha, m1)
+    grid = PAPER_TRUTH.grid(120)
+    F = PAPER_TRUTH.cdf(grid)
+    probs = cell_probabilities(PAPER_TRUTH, grid)
+    rng = np.random.default_rng(int(alpha * 100))
+    counts = rng.multinomial(m1, probs, size=R).astype(float)
+    M = m1
+    ise, w1 = np.empty((T, R)), np.empty((T, R))
+    for n in range(T):
+        F_hat = np.cumsum(counts, axis=1)[:, :-1] / M  # points <= grid[j]
+        ise[n] = np.trapezoid((F_hat - F) ** 2, grid, axis=1)
+        w1[n] = np.trapezoid(np.abs(F_hat - F), grid, axis=1)
+        if m2:
+            counts += rng.multinomial(m2, counts / M)
+        counts += rng.multinomial(m1, probs, size=R)
+        M += m1 + m2
+    expected = theory.ecdf_expected_ise(PAPER_TRUTH, grid, m1, m2, T)
+    se = ise.std(axis=1, ddof=1) / np.sqrt(R)
+    assert np.all(np.abs(ise.mean(axis=1) - expected) < 4 * se)
+    mean_w1 = w1.mean(axis=1)
+    assert np.all(mean_w1 <= theory.ecdf_w1_bound(PAPER_TRUTH, grid, m1, m2, T))
+    np.testing.assert_allclose(mean_w1, theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, m2, T),
+                               rtol=0.06)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.2, 1.0])
+def test_theory_matches_simulate_ecdf(alpha):
+    # The library's own engine against the exact theory: mean W1 over 200 repetitions stays under
+    # the Jensen bound and within 8% of the Gaussian approximation (its standard error is ~2-3%
+    # per n at this size; PAPER.md reports 0.5-5% at 400 repetitions).
+    simulate = pytest.importorskip("recursive_lib.simulate").simulate
+    m1, T = 50, 40
+    df = simulate(estimator="ecdf", alpha=alpha, m1=m1, T=T, reps=200, seed=3)
+    m2 = int(df["m2"].iloc[0])
+    grid = PAPER_TRUTH.grid(500)
+    mean_w1 = df.groupby("n")["w1"].mean().to_numpy()
+    np.testing.assert_array_equal(df.groupby("n")["M"].first(), theory.pool_sizes(m1, m2, T))
+    assert np.all(mean_w1 <= theory.ecdf_w1_bound(PAPER_TRUTH, grid, m1, m2, T))
+    np.testing.assert_allclose(mean_w1, theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, m2, T),
+                               rtol=0.08)
+
+
+def test_w1_gaussian_is_bound_times_sqrt_2_over_pi():
+    grid = PAPER_TRUTH.grid(50)
+    ratio = (theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, 10, 10, 5)
+             / theory.ecdf_w1_bound(PAPER_TRUTH, grid, 10, 10, 5))
+    np.testing.assert_allclose(ratio, np.sqrt(2 / np.pi))
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.25, 0.4, 0.6, 0.75, 1.0])
+def test_variance_exponent_matches_recursion(alpha):
+    # Local slope of log c_n against log n over the last decade up to n = 2e5. Corrections decay
+    # like n^-|1 - 2 alpha|, slowest near alpha = 1/2: 0.02 covers alpha = 0.4 and 0.6.
+    m1 = 20
+    T = 200_000
+    c = theory.ecdf_variance_coefficients(m1, m2_of(alpha, m1), T)
+    curve = pd.DataFrame({"n": np.arange(1, T + 1), "c": c})
+    fitted = theory.local_exponents(curve, by=None, y="c", last_fraction=0.1)["exponent"].item()
+    assert fitted == pytest.approx(theory.ecdf_variance_exponent(alpha), abs=0.02)
+
+
+def test_variance_exponent_at_half_has_log_factor():
+    T = 200_000
+    c = theory.ecdf_variance_coefficients(20, 20, T)
+    n = np.arange(1, T + 1)
+    curve = pd.DataFrame({"n": n, "c": c * n / np.log(n + 1)})
+    fitted = theory.local_exponents(curve, by=None, y="c", last_fraction=0.1)["exponent"].item()
+    assert theory.ecdf_variance_exponent(0.5) == 1.0
+    assert abs(fitted) < 0.02  # c_n ~ log n / n
+
+
+def test_heuristic_error_closed_form_matches_loop():
+    p, alpha, T = 0.5, 0.3, 3000
+    e, total = np.empty(T), 0.0
+    for n in range(1, T + 1):
+        e[n - 1] = (1 - alpha) * total / n + n ** -p
+        total += e[n - 1]
+    out = theory.heuristic_error(p, alpha, T)
+    assert list(out.columns) == ["n", "error"]
+    assert out["n"].tolist() == list(range(1, T + 1))
+    np.testing.assert_allclose(out["error"], e, rtol=1e-10)
+
+
+def test_local_exponents_of_heuristic_approach_prediction():
+    curves = pd.concat([theory.heuristic_error(0.5, a, 100_000).assign(alpha=a)
+                        for a in (0.1, 0.8, 1.0)])
+    out = theory.local_exponents(curves, by="alpha", x="n", y="error", last_fraction=0.1)
+    assert out["alpha"].tolist() == [0.1, 0.8, 1.0]
+    np.testing.assert_allclose(out["exponent"], theory.predicted_exponent(0.5, out["alpha"]),
+                               atol=0.02)
+
+
+def test_local_exponents_exact_power_law():
+    n = np.arange(1, 1001)
+    curve = pd.DataFrame({"n": n, "y": 3.0 * n ** -0.7, "g": 1})
+    out = theory.local_exponents(curve, by="g", y="y", last_fraction=0.5)
+    assert out["exponent"].item() == pytest.approx(0.7)
+    assert out["points"].item() == 501
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: theory.ecdf_variance_coefficients(0, 1, 5), "m1 must be an integer >= 1"),
+    (lambda: theory.ecdf_variance_coefficients(5, -1, 5), "m2 must be an integer >= 0"),
+    (lambda: theory.ecdf_variance_coefficients(5, 1, 0), "T must be an integer >= 1"),
+    (lambda: theory.ecdf_variance_exponent(1.5), "alpha must lie in"),
+    (lambda: theory.heuristic_error(0.0, 0.5, 10), "p must be in"),
+    (lambda: theory.heuristic_error(0.5, 1.5, 10), "alpha must be in"),
+    (lambda: theory.ecdf_expected_ise(PAPER_TRUTH, [1.0, 0.0], 5, 5, 3), "grid must be"),
+    (lambda: theory.local_exponents(pd.DataFrame({"n": [1]}), by=None), "must name columns"),
+    (lambda: theory.local_exponents(pd.DataFrame({"n": [1], "error": [1.0]}), by=None,
+                                    last_fraction=1.0), r"last_fraction must be in \(0, 1\)"),
+])
+def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
