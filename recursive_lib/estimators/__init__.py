@@ -1,0 +1,27 @@
+"""Estimators: maps from a finite (optionally weighted) sample to a distribution we can sample from.
+
+Protocol (scikit-learn style): hyper-parameters in ``__init__`` only; ``fit(x, weights=None)``
+returns ``self``; learned state ends in ``_``; ``sample(n, rng)``; ``cdf(grid)`` and, for smooth
+fits, ``pdf(grid)``; ``mean_`` and ``var_`` of the fitted distribution.
+
+To add a family (``"gmm"``, ``"flow"``, ``"quantile"``, ``"gaussian"``, ...), write one file with a
+class following the protocol and register it in :data:`ESTIMATORS`.
+"""
+
+from __future__ import annotations
+
+from recursive_lib._validation import check_choice
+from recursive_lib.estimators.ecdf import ECDF
+from recursive_lib.estimators.kde import GaussianKDE
+
+#: Registry name -> estimator class.
+ESTIMATORS = {"ecdf": ECDF, "kde": GaussianKDE}
+
+
+def make_estimator(name: str, **params):
+    """A fresh estimator of the registered family ``name`` with hyper-parameters ``params``."""
+    check_choice("estimator", name, tuple(ESTIMATORS))
+    return ESTIMATORS[name](**params)
+
+
+__all__ = ["ECDF", "ESTIMATORS", "GaussianKDE", "make_estimator"]
