@@ -51,11 +51,11 @@ def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: s
     """
     positive = summary[summary["mean"] > 0].copy()
     positive["lo"] = positive["lo"].clip(lower=positive["mean"] * 1e-3)
-    xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title=x_title)
+    xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
     col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
     base = alt.Chart(positive)
     band = base.mark_area(opacity=0.2).encode(xs, alt.Y("lo:Q", scale=alt.Scale(type="log")),
-                                              alt.Y2("hi:Q"), col)
+                                              alt.Y2("hi:Q"), col.legend(None))
     line = base.mark_line().encode(xs, alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title), col)
     layers = [band, line]
     if theory is not None:
