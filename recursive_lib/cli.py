@@ -105,6 +105,7 @@ def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
         params["preset"] = preset
+    out_dir = out_dir.resolve()  # papermill executes inside the chapter folder
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
     notebook = jupytext.read(source)

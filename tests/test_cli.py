@@ -95,3 +95,14 @@ def test_every_toc_chapter_of_the_book_exists(root):
     for name in cli.toc_chapters(root):
         assert cli.chapter_source(root, name).is_file()
     assert "intro" in cli.executable_chapters(root)
+
+
+def test_parallel_chapters_with_a_relative_output_folder(book, monkeypatch):
+    # papermill changes the working directory of the whole process while a chapter runs
+    (book / "chapters" / "tiny2.md").write_text(CHAPTER)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: chapters/tiny\nchapters:\n"
+                                   "  - file: chapters/tiny2\n")
+    monkeypatch.chdir(book)
+    assert cli.main(["execute", "--out", "nested/executed", "--jobs", "2"]) == 0
+    assert (book / "nested" / "executed" / "tiny.ipynb").is_file()
+    assert (book / "nested" / "executed" / "tiny2.ipynb").is_file()
