@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 PRESETS = ("smoke", "book", "paper")
@@ -163,29 +163,38 @@ def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
     return written
 
 
+def _run_quietly(args: tuple) -> tuple[Path | None, str | None, float]:
+    """Worker of :func:`execute_all`: (executed notebook or None, error or None, seconds)."""
+    started = time.perf_counter()
+    try:
+        return run_chapter(*args, quiet=True), None, time.perf_counter() - started
+    except ChapterFailed as err:
+        return None, str(err), time.perf_counter() - started
+
+
 def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
                 parameters: dict | None = None) -> list[Path]:
-    """Run every notebook chapter of ``_toc.yml``; report all failures, not only the first."""
+    """Run every notebook chapter of ``_toc.yml``; report all failures, not only the first.
+
+    Chapters run in separate processes: papermill changes the working directory of the whole
+    process while a chapter runs, so threads would step on each other.
+    """
     names = executable_chapters(root)
-    failures: list[str] = []
-
-    def one(name: str) -> Path | None:
-        try:
-            return run_chapter(root, name, out_dir, preset, parameters, quiet=True)
-        except ChapterFailed as err:
-            failures.append(str(err))
-            return None
-
+    tasks = [(root, name, out_dir.resolve(), preset, parameters) for name in names]
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        outputs = list(pool.map(one, names))
-    for name, out in zip(names, outputs):
-        print(f"  {'ok  ' if out else 'FAIL'} {name}")
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_run_quietly, tasks))
+    else:
+        results = [_run_quietly(task) for task in tasks]
+    for name, (out, _, seconds) in zip(names, results):
+        print(f"  {'ok  ' if out else 'FAIL'} {name} ({seconds:.1f} s)")
     print(f"executed {len(names)} chapters with preset {preset or 'default'} "
           f"in {time.perf_counter() - started:.1f} s")
+    failures = [error for _, error, _ in results if error]
     if failures:
         raise ChapterFailed("\n".join(failures))
-    return [out for out in outputs if out]
+    return [out for out, _, _ in results if out]
 
 
 def stage(root: Path, executed: Path, staged: Path) -> Path:
