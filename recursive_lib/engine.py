@@ -25,6 +25,13 @@ KDE (binned)
     differ from those of the exact KDE of the same points by < 1e-5, 1-10 % of the Monte Carlo
     standard error of their means at ``T = 2000`` (``benchmarks/bench_engine.py`` measures it).
 
+Biased real data (:mod:`recursive_lib.bias`)
+    A real batch is ``Multinomial(m1, cell masses of P_n)``, ``P_n = (1 - b_n) P + b_n Q``, from the
+    same uniforms as without bias. With the correction the pool holds importance-weighted masses:
+    each real count is multiplied by the cell mean of ``dP / dP_n`` under ``P_n``, ``P(c) / P_n(c)``
+    (see :class:`_RealBatches`), synthetic points weigh 1, and fits and picks use the normalised
+    masses (:func:`pick_weighted`).
+
 Randomness: one ``numpy.random.Generator`` per repetition, consumed in the same order whatever the
 number of repetitions, so repetition ``r`` does not depend on how many others run beside it (up to
 floating-point rounding: matrix products may be blocked differently for another number of rows).
@@ -44,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from recursive_lib._validation import check_choice, check_int, check_range
 from recursive_lib.data import cell_probabilities
-from recursive_lib.loop import REGIMES, synthetic_count
+from recursive_lib.loop import REGIMES, batch_sizes, check_alpha
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
@@ -111,6 +118,29 @@ def pick_cells(cum: np.ndarray, M: int, u: np.ndarray) -> np.ndarray:
     return flat.reshape(u.shape) - (np.arange(R) * C)[:, None]
 
 
+def pick_weighted(pool: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Cells ``(R, k)`` picked with probability proportional to each row's (float) masses ``pool``.
+
+    The weighted counterpart of :func:`pick_cells`, for pools of importance-weighted masses
+    (bias correction): each row's cumulative masses are normalised to end at 1 and offset by the
+    row index, then one flat ``searchsorted``.
+    """
+    R, C = pool.shape
+    cum = np.cumsum(pool, axis=1)
+    cum /= cum[:, -1:]
+    offsets = np.arange(R, dtype=float)[:, None]
+    flat = np.searchsorted((cum + offsets).ravel(), (np.sort(u, axis=1) + offsets).ravel(),
+                           side="right")
+    return np.minimum(flat.reshape(u.shape) - (np.arange(R) * C)[:, None], C - 1)
+
+
+def _pick(pool: np.ndarray, M: int | None, u: np.ndarray) -> np.ndarray:
+    # M is None for a pool of weighted masses (bias correction), else pool holds integer counts.
+    if M is None:
+        return pick_weighted(pool, u)
+    return pick_cells(np.cumsum(pool, axis=1).astype(np.int64), M, u)
+
+
 def _probability_cum(probs: np.ndarray) -> np.ndarray:
     cum = np.cumsum(np.clip(probs, 0.0, None))
     cum /= cum[-1]
@@ -155,8 +185,17 @@ class _EcdfCells:
         self.value, self.within_var = cell_moments(truth, grid)
         self.second = self.value**2 + self.within_var
 
-    def measure(self, pool, M, h):
+    def probs(self, dist) -> np.ndarray:
+        """``(C,)`` masses of ``dist`` (anything with ``cdf``) on the cells."""
+        return cell_probabilities(dist, self.grid)
+
+    def curves(self, pool, M, h):
+        """Fitted ``(cdf, density)`` at the grid points, ``(R, G)`` each; an ECDF has no density (NaN)."""
         cdf = np.cumsum(pool[:, :-1], axis=1) / M
+        return cdf, np.full(cdf.shape, np.nan)
+
+    def measure(self, pool, M, h):
+        cdf = self.curves(pool, M, h)[0]
         mean = pool @ self.value / M
         var = pool @ self.second / M - mean**2
         w1 = w1_grid(cdf, self.cdf_true, self.grid)
@@ -165,7 +204,7 @@ class _EcdfCells:
 
     def synthetic(self, pool, M, h, u, noise):
         # A resampled point keeps its cell.
-        cells = pick_cells(np.cumsum(pool, axis=1), M, u)
+        cells = _pick(pool, M, u)
         R = cells.shape[0]
         flat = cells + (np.arange(R) * self.C)[:, None]
         return np.bincount(flat.ravel(), minlength=R * self.C).reshape(R, self.C)
@@ -198,16 +237,21 @@ class _KdeBins:
         self.lo = edges[0]
         self.centres = edges[:-1] + self.d / 2
         self.centres_sq = self.centres**2
-        probs = np.diff(truth.cdf(edges))
-        probs[0] += truth.cdf(edges[0])          # fold the far tails into the end bins
-        probs[-1] += 1.0 - truth.cdf(edges[-1])
-        self.real_cum = _probability_cum(probs)
+        self.edges = edges
+        self.real_cum = _probability_cum(self.probs(truth))
         self.eval_edge = E + r * np.arange(grid.size)   # grid point i is edge eval_edge[i]
         self.L = math.ceil(reach / self.d)
         # Circular convolution is exact on the B bins when nfft >= B + L + 2.
         self.nfft = sfft.next_fast_len(self.B + self.L + 2, real=True)
         self.cdf_true = truth.cdf(grid)
         self.masses_true = masses_from_pdf(truth.pdf(grid), grid)
+
+    def probs(self, dist) -> np.ndarray:
+        """``(B,)`` masses of ``dist`` (anything with ``cdf``) on the bins, far tails in the end bins."""
+        probs = np.diff(dist.cdf(self.edges))
+        probs[0] += dist.cdf(self.edges[0])
+        probs[-1] += 1.0 - dist.cdf(self.edges[-1])
+        return probs
 
     def _kernels(self, h):
         # Offset o = k - j from centre j to bin k (mass) or to left edge of bin k (density).
@@ -219,7 +263,8 @@ class _KdeBins:
         ker[:, o % self.nfft] = mass, dens
         return sfft.rfft(ker, axis=1)
 
-    def measure(self, pool, M, h):
+    def curves(self, pool, M, h):
+        """Fitted ``(cdf, density)`` of the binned KDE at the grid points, ``(R, G)`` each."""
         k_mass, k_dens = self._kernels(h)
         spectrum = sfft.rfft(pool, n=self.nfft, axis=1)
         masses = sfft.irfft(spectrum * k_mass, n=self.nfft, axis=1)
@@ -235,7 +280,10 @@ class _KdeBins:
         cdf[:, 0] = masses[:, :E].sum(axis=1)
         np.cumsum(between, axis=1, out=cdf[:, 1:])
         cdf[:, 1:] += cdf[:, :1]
-        cdf = np.clip(cdf / M, 0.0, 1.0)
+        return np.clip(cdf / M, 0.0, 1.0), dens
+
+    def measure(self, pool, M, h):
+        cdf, dens = self.curves(pool, M, h)
         mean = pool @ self.centres / M
         var = pool @ self.centres_sq / M - mean**2 + h**2
         w1 = w1_grid(cdf, self.cdf_true, self.grid)
@@ -245,7 +293,7 @@ class _KdeBins:
 
     def synthetic(self, pool, M, h, u, noise):
         # Pick a pool point, add N(0, h^2), re-bin.
-        source = pick_cells(np.cumsum(pool, axis=1).astype(np.int64), M, u)
+        source = _pick(pool, M, u)
         x = self.centres[source] + h * noise
         dest = np.clip(np.floor((x - self.lo) / self.d).astype(np.int64), 0, self.B - 1)
         R = dest.shape[0]
@@ -257,7 +305,8 @@ class _KdeBins:
 def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
              rngs: Sequence[np.random.Generator], bandwidth: Callable[[int], float] | None = None,
              regime: str = "accumulate", mmd_width: float = 0.5,
-             bins_per_cell: int | None = None) -> dict[str, np.ndarray]:
+             bins_per_cell: int | None = None, bias=None,
+             bias_correction: bool = False, snapshots: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """Run ``len(rngs)`` repetitions of the recursive training loop at once.
 
     Parameters as :func:`recursive_lib.loop.run_reference`, except ``estimator`` is a name in
@@ -268,17 +317,20 @@ def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
     Returns
     -------
     dict: ``n``, ``M`` as ``(T,)`` arrays; ``w1``, ``mmd``, ``mean``, ``var`` as ``(R, T)`` arrays.
+    With ``snapshots`` (iterations ``n`` in 1..T) also ``snapshot_n`` ``(S,)`` and the fitted
+    ``cdf`` and ``density`` on the grid at those iterations, ``(R, S, G)`` each (density NaN for the ECDF).
     """
     check_choice("estimator", estimator, ENGINE_ESTIMATORS)
-    alpha = check_range("alpha", alpha, 0.0, 1.0, low_inclusive=False)
+    check_choice("regime", regime, REGIMES)
+    alpha = check_alpha(regime, alpha)
     m1 = check_int("m1", m1, 1)
     T = check_int("T", T, 1)
-    check_choice("regime", regime, REGIMES)
     gens = list(rngs)
     if not gens:
         raise ValueError("rngs must hold at least one Generator (one per repetition)")
     grid = np.asarray(grid, dtype=float)
-    m2 = synthetic_count(alpha, m1)
+    sizes = batch_sizes(regime, alpha, m1)
+    m2 = sizes[2]
     if estimator == "kde":
         if bandwidth is None:
             raise ValueError("bandwidth (n -> h_n) is required for estimator 'kde'")
@@ -292,26 +344,98 @@ def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
         model = _EcdfCells(truth, grid, mmd_width)
         cells = model.C
 
+    real = _RealBatches(model, truth, bias, bias_correction)
     with threadpool_limits(1, user_api="blas"):
         # The products are small: BLAS threads only cost time, and fight parallel workers.
-        return _loop(model, gens, m1, m2, T, hs, cells)
+        return _loop(model, gens, m1, m2, T, hs, cells, real, snapshots, regime, sizes)
 
 
-def _loop(model, gens, m1, m2, T, hs, cells):
+class _RealBatches:
+    """Real batches on the model's cells: ``Multinomial(m1, cell masses of P_n)``.
+
+    Without bias ``P_n = P``. With a :class:`recursive_lib.bias.BiasSchedule` the cell masses are
+    ``(1 - b_n) P(c) + b_n Q(c)``, recomputed each iteration (cheap: one vector per iteration, the
+    uniforms are the same as without bias). With ``correction`` the batch is returned as weighted
+    masses: the count of cell ``c`` times ``P(c) / P_n(c)``, the mean importance weight
+    ``dP / dP_n`` of a ``P_n`` point in that cell. So the weighted mass has exactly the expectation
+    ``m1 P(c)`` of an unbiased batch; it only ignores the variation of the weight within one cell
+    (the cells are the evaluation grid for the ECDF and fine bins for the KDE, on which the weight
+    is nearly constant).
+    """
+
+    def __init__(self, model, truth, bias, correction):
+        self.model, self.bias = model, bias
+        self.weighted = bool(correction) and bias is not None
+        if bias is not None:
+            self.p_probs = np.clip(model.probs(truth), 0.0, None)
+            self.q_probs = np.clip(model.probs(bias.q_dist), 0.0, None)
+
+    def __call__(self, n: int, u: np.ndarray) -> np.ndarray:
+        if self.bias is None:
+            return shared_cells(self.model.real_cum, u)
+        b = self.bias.b(n)
+        probs = (1.0 - b) * self.p_probs + b * self.q_probs
+        counts = shared_cells(_probability_cum(probs), u)
+        if not self.weighted:
+            return counts
+        safe = probs > 0
+        weight = np.where(safe, self.p_probs / np.where(safe, probs, 1.0), 0.0)
+        return counts * weight
+
+
+def _training_sizes(regime, first, later, m2, T):
+    n = np.arange(1, T + 1)
+    if regime in ("fresh", "replace"):
+        return np.full(T, first)
+    return first + (n - 1) * (later + m2)
+
+
+def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="accumulate",
+          sizes=None):
+    real = _RealBatches(model, None, None, False) if real is None else real
+    # Regimes (recursive_lib.loop.batch_sizes): real points at n = 1 and later, synthetic per fit.
+    # accumulate and accumulate-initial keep everything in the pool; fresh and replace train on
+    # this iteration's real points plus the previous model's samples only.
+    first, later, m2 = (m1, m1, m2) if sizes is None else sizes
+    accumulating = regime in ("accumulate", "accumulate-initial")
     streams = _Streams(gens, m1, m2, T, model.normals)
-    pool = np.zeros((len(gens), cells), dtype=model.dtype)
+    # With the bias correction the pool holds importance-weighted masses (float), synthetic
+    # points weigh 1; the fit is the pool normalised by its total mass, row by row.
+    weighted = real.weighted
+    pool = np.zeros((len(gens), cells), dtype=np.float64 if weighted else model.dtype)
     out = {key: np.empty((len(gens), T)) for key in ("w1", "mmd", "mean", "var")}
+    keep, kept = {int(n) for n in snapshots}, []     # fitted curves kept at these iterations n
     M = 0
+    carried = None      # fresh / replace: the previous model's samples
     for i in range(T):
         u_real, u_pick, noise = streams.draw(i)
-        pool += shared_cells(model.real_cum, u_real)                       # 1. real data
-        M += m1
-        stats = model.measure(pool, M, hs[i])                              # 2.-3. fit, measure
+        k = first if i == 0 else later
+        if not accumulating:
+            pool[:] = 0
+            M = 0
+            if carried is not None:
+                pool += carried
+                M += m2
+        if k:
+            pool += real(i + 1, u_real[:, :k])                             # 1. real data
+            M += k
+        fit, mass = (pool / pool.sum(1, keepdims=True), 1.0) if weighted else (pool, M)
+        stats = model.measure(fit, mass, hs[i])                            # 2.-3. fit, measure
+        if i + 1 in keep:
+            kept.append(model.curves(fit, mass, hs[i]))
         for key, value in zip(("w1", "mmd", "mean", "var"), stats):
             out[key][:, i] = value
         if m2 and i < T - 1:
-            pool += model.synthetic(pool, M, hs[i], u_pick, noise)         # 4. synthetic data
-            M += m2
+            synthetic = model.synthetic(pool, None if weighted else M, hs[i], u_pick, noise)  # 4.
+            if accumulating:
+                pool += synthetic
+                M += m2
+            else:
+                carried = synthetic
     out["n"] = np.arange(1, T + 1)
-    out["M"] = out["n"] * m1 + (out["n"] - 1) * m2
+    out["M"] = _training_sizes(regime, first, later, m2, T)
+    if keep:
+        out["snapshot_n"] = np.array(sorted(n for n in keep if 1 <= n <= T), dtype=int)
+        out["cdf"] = np.stack([c for c, _ in kept], axis=1)
+        out["density"] = np.stack([d for _, d in kept], axis=1)
     return out

@@ -54,8 +54,9 @@ def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: s
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
     col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
     base = alt.Chart(positive)
+    # No legend=None on the band: Vega-Lite merges the layers' legends, and a None drops them all.
     band = base.mark_area(opacity=0.2).encode(xs, alt.Y("lo:Q", scale=alt.Scale(type="log")),
-                                              alt.Y2("hi:Q"), col.legend(None))
+                                              alt.Y2("hi:Q"), col)
     line = base.mark_line().encode(xs, alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title), col)
     layers = [band, line]
     if theory is not None:
@@ -90,3 +91,168 @@ def densities(frame: pd.DataFrame, truth: pd.DataFrame, facet: str = "alpha",
         alt.Color(f"{color}:O", scale=alt.Scale(scheme="plasma"), title=color))
     return (alt.layer(fits, truth_line, data=frame).properties(width=220, height=160)
             .facet(facet=f"{facet}:O", columns=3, title=title))
+
+
+def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str = "alpha",
+                        row: str = "estimator", column: str = "metric",
+                        x_title: str = "bias decay rate q", title: str = "") -> alt.FacetChart:
+    """Fitted slopes with intervals against ``x``, one colour per ``color``, the prediction dashed.
+
+    ``summary``: columns ``x, color, row, column, slope, lo, hi, predicted`` (e.g. from
+    :func:`recursive_lib.bias.bias_slopes`); the dashed line of each colour is ``predicted``.
+    """
+    xs = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(domain=[0, summary[x].max() * 1.1]))
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    base = alt.Chart()
+    predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
+    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
+    points = base.mark_point(filled=True, size=45).encode(
+        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col)
+    return (alt.layer(predicted, bars, points, data=summary).properties(width=200, height=170)
+            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+
+
+def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None = "truth_density",
+                    facet: str = "alpha", color: str = "n", y_title: str | None = None,
+                    columns: int = 4, title: str = "") -> alt.FacetChart:
+    """Fitted curves at a few iterations against the truth, one panel per ``facet`` value.
+
+    ``frame``: one row per (``facet``, ``color``, ``x``), e.g. :func:`recursive_lib.simulate.snapshots`
+    of one repetition; ``y`` is the fitted value (``density``, ``cdf`` or an error column), drawn
+    one line per ``color``; ``truth`` (optional) a column drawn as a black dashed line.
+    """
+    for column in [y, facet, color, "x"] + ([truth] if truth else []):
+        if column not in frame.columns:
+            raise ValueError(f"y, truth, facet and color must be columns of frame, one of "
+                             f"{list(frame.columns)}; got {column!r}")
+    keep = [facet, color, "x", y] + ([truth] if truth else [])
+    data = frame[keep].dropna(subset=[y])
+    xs = alt.X("x:Q", title="x")
+    fits = alt.Chart().mark_line(opacity=0.85, strokeWidth=1.4).encode(
+        xs, alt.Y(f"{y}:Q", title=y_title or y),
+        alt.Color(f"{color}:O", scale=alt.Scale(scheme="plasma", reverse=True), title=color))
+    layers = [fits]
+    if truth:
+        layers.append(alt.Chart().mark_line(color="black", strokeDash=[4, 2]).encode(
+            xs, alt.Y(f"{truth}:Q")))
+    return (alt.layer(*layers, data=data).properties(width=190, height=140)
+            .facet(facet=alt.Facet(f"{facet}:O", title=facet), columns=columns, title=title))
+
+
+def slope_panels(summary: pd.DataFrame, row: str = "estimator", column: str = "metric",
+                 title: str = "") -> alt.FacetChart:
+    """Fitted slopes with intervals against alpha, one panel per (``row``, ``column``).
+
+    ``summary``: columns ``alpha, slope, lo, hi, predicted`` (+ ``row``, ``column``), e.g.
+    :func:`recursive_lib.rates.summarize_slopes` with the predicted exponent added; the prediction
+    is drawn as a dashed line, the fitted slopes as points with their interval.
+    """
+    for name in ["alpha", "slope", "lo", "hi", "predicted", row, column]:
+        if name not in summary.columns:
+            raise ValueError(f"summary needs column {name!r}; it has {list(summary.columns)}")
+    x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
+    base = alt.Chart()
+    line = base.mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("predicted:Q"))
+    bars = base.mark_rule(color="#1f77b4").encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
+    points = base.mark_point(filled=True, size=40, color="#1f77b4").encode(
+        x, alt.Y("slope:Q", title="fitted rate (slope)"),
+        tooltip=["alpha:Q", "slope:Q", "lo:Q", "hi:Q", "predicted:Q"])
+    return (alt.layer(line, bars, points, data=summary).properties(width=200, height=160)
+            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+
+
+def phase_diagram(summary: pd.DataFrame, x: str = "alpha", y: str = "p", value: str = "slope",
+                  column: str | None = "metric", title: str = "") -> alt.Chart | alt.FacetChart:
+    """Heatmap of a fitted ``value`` over a (``x``, ``y``) grid, the value printed in each cell.
+
+    ``summary``: one row per (``column``, ``y``, ``x``). Cells where ``x = y`` (the two rates tie,
+    e.g. ``alpha = p``) are outlined in red: left of them ``x`` is the smaller rate, right ``y``.
+    """
+    for name in [x, y, value] + ([column] if column else []):
+        if name not in summary.columns:
+            raise ValueError(f"summary needs column {name!r}; it has {list(summary.columns)}")
+    data = summary.copy()
+    data["_label"] = data[value].map(lambda v: f"{v:.2f}")
+    xs = alt.X(f"{x}:O", title=x)
+    ys = alt.Y(f"{y}:O", title=y, sort="descending")
+    low, high = float(np.nanmin(data[value])), float(np.nanmax(data[value]))
+    if low < 0:     # signed values (e.g. deviations): a diverging scale centred on zero
+        reach = max(-low, high)
+        scale = alt.Scale(scheme="redblue", domain=[-reach, reach], domainMid=0, reverse=True)
+        dark = f"abs(datum['{value}']) > {reach / 2}"
+    else:
+        scale = alt.Scale(scheme="viridis", domain=[0, high or 1.0])
+        dark = f"datum['{value}'] < {high / 2}"
+    cells = alt.Chart().mark_rect().encode(xs, ys, alt.Color(f"{value}:Q", scale=scale, title=value))
+    text = alt.Chart().mark_text(fontSize=9).encode(
+        xs, ys, alt.Text("_label:N"), color=alt.condition(dark, alt.value("white"), alt.value("black")))
+    data["_tie"] = np.isclose(data[x].astype(float), data[y].astype(float))
+    tie = alt.Chart().transform_filter("datum._tie").mark_rect(
+        filled=False, stroke="red", strokeWidth=1.5).encode(xs, ys)
+    chart = alt.layer(cells, text, tie, data=data).properties(width=28 * data[x].nunique(),
+                                                     height=28 * data[y].nunique())
+    if column:
+        return chart.facet(column=alt.Column(f"{column}:N"), title=title)
+    return chart.properties(title=title)
+
+
+def theory_panels(simulated: pd.DataFrame, theory: pd.DataFrame, panel: str = "quantity",
+                  color: str = "alpha", x: str = "n", x_title: str = "iteration n",
+                  title: str = "") -> alt.FacetChart:
+    """Simulated means with bands against theory curves, log-log, one panel per ``panel`` value.
+
+    ``simulated``: ``panel, color, x, mean, lo, hi``; ``theory``: ``panel, color, x, value, curve``
+    (``curve`` names the theory line, e.g. ``"exact"``, ``"approximation"``, ``"bound"``; each gets
+    its own dash pattern). Panels have independent y scales.
+    """
+    sim = simulated.assign(curve="simulated", value=simulated["mean"])
+    sim["lo"] = sim["lo"].clip(lower=sim["mean"] * 1e-3)
+    data = pd.concat([sim, theory], ignore_index=True)
+    xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    curves = list(dict.fromkeys(["simulated", *theory["curve"].unique()]))
+    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][:len(curves)]
+    band = alt.Chart().transform_filter("datum.curve == 'simulated'").mark_area(opacity=0.2).encode(
+        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col)
+    lines = alt.Chart().mark_line().encode(
+        xs, alt.Y("value:Q", scale=alt.Scale(type="log"), title=None), col,
+        alt.StrokeDash("curve:N", scale=alt.Scale(domain=curves, range=dashes), title="curve"),
+        detail="curve:N")
+    return (alt.layer(band, lines, data=data).properties(width=300, height=230)
+            .facet(column=alt.Column(f"{panel}:N", title=None), title=title)
+            .resolve_scale(y="independent"))
+
+
+def sample_scatter(frame: pd.DataFrame, x_title: str = "x", y_title: str = "y", facet: str = "n",
+                   truth_line: pd.DataFrame | None = None, title: str = "") -> alt.FacetChart:
+    """Samples (columns ``x, y, facet``) as small points, one panel per ``facet`` value.
+
+    ``truth_line`` (optional, columns ``x, y``) is drawn dashed in every panel, e.g. the true
+    quantile function beside samples plotted as ``(x, u)``.
+    """
+    points = alt.Chart().mark_circle(size=6, opacity=0.5).encode(
+        alt.X("x:Q", title=x_title), alt.Y("y:Q", title=y_title))
+    layers = [points]
+    if truth_line is not None:
+        layers.append(alt.Chart(truth_line).mark_line(color="black", strokeDash=[4, 2])
+                      .encode(alt.X("x:Q"), alt.Y("y:Q")))
+    return (alt.layer(*layers, data=frame).properties(width=170, height=150)
+            .facet(facet=alt.Facet(f"{facet}:O", title=f"iteration {facet} (0: the truth)"), columns=4,
+                   title=title))
+
+
+def faceted_curves(summary: pd.DataFrame, y_title: str, row: str = "estimator",
+                   column: str = "regime", color: str = "alpha", x: str = "n",
+                   title: str = "") -> alt.FacetChart:
+    """Mean error (``mean``, band ``lo``-``hi``) against ``x`` on log-log axes, one panel per
+    (``row``, ``column``), one line per ``color``; all panels share their axes."""
+    data = summary[summary["mean"] > 0].copy()
+    data["lo"] = data["lo"].clip(lower=data["mean"] * 1e-3)
+    xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title="iteration n")
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    band = alt.Chart().mark_area(opacity=0.2).encode(
+        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col)
+    line = alt.Chart().mark_line().encode(
+        xs, alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title), col)
+    return (alt.layer(band, line, data=data).properties(width=160, height=130)
+            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))

@@ -22,7 +22,8 @@ import pandas as pd
 
 from recursive_lib._validation import check_int, check_range
 
-__all__ = ["fit_slopes", "summarize_slopes", "burn_in_sensitivity", "needs_log_correction"]
+__all__ = ["fit_slopes", "summarize_slopes", "burn_in_sensitivity", "needs_log_correction",
+           "baseline_rate", "check_min_rule"]
 
 MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
 
@@ -214,3 +215,49 @@ def burn_in_sensitivity(df: pd.DataFrame, metric: str = "w1", burn_ins: Iterable
         summary.insert(0, "burn_in", int(burn_in))
         parts.append(summary)
     return pd.concat(parts, ignore_index=True)
+
+
+def baseline_rate(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str = "M",
+                  by: str | Sequence[str] | None = None, confidence: float = 0.95,
+                  n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Measure an unknown baseline rate ``p_hat`` from runs at ``alpha = 1`` (no synthetic data).
+
+    ``df``: tidy results with an ``alpha`` column; only the rows with ``alpha == 1`` are used (the
+    plain estimator, whose rate is ``p`` by definition). Returns :func:`summarize_slopes` of those
+    runs: one row per group of ``by`` with ``slope`` (= ``p_hat``), ``se``, ``lo``, ``hi``, ``reps``.
+    """
+    _require_columns(df, "df", ["alpha"])
+    plain = df[np.isclose(df["alpha"].astype(float), 1.0)]
+    if plain.empty:
+        raise ValueError("df must hold runs at alpha = 1 to measure the baseline rate; found alphas "
+                         f"{sorted(df['alpha'].unique().tolist())}")
+    by = _as_list(by)
+    slopes = fit_slopes(plain, metric=metric, burn_in=burn_in, x=x, by=by or None)
+    return summarize_slopes(slopes, by=by or None, confidence=confidence, n_boot=n_boot, seed=seed)
+
+
+def check_min_rule(summary: pd.DataFrame, baseline: pd.Series | dict,
+                  alphas: Iterable[float] | None = None) -> pd.DataFrame:
+    """Compare fitted slopes with the prediction ``min(p_hat, alpha)`` over an ``alpha`` grid.
+
+    Parameters
+    ----------
+    summary : :func:`summarize_slopes` by ``alpha`` (columns ``alpha, slope, lo, hi``)
+    baseline : one row of :func:`baseline_rate` (``slope``, ``lo``, ``hi`` of ``p_hat``)
+    alphas : grid of the predicted line; default the alphas of ``summary``
+
+    Returns
+    -------
+    DataFrame, one row per alpha: ``alpha, value`` (``min(p_hat, alpha)``), ``value_lo, value_hi``
+    (the prediction at the ends of ``p_hat``'s interval), and, where ``summary`` has that alpha,
+    ``slope, lo, hi`` and ``consistent``: the slope's interval meets the prediction's interval.
+    """
+    _require_columns(summary, "summary", ["alpha", "slope", "lo", "hi"])
+    p_hat, p_lo, p_hi = (float(baseline[k]) for k in ("slope", "lo", "hi"))
+    grid = np.asarray(sorted(set(summary["alpha"].astype(float))) if alphas is None else list(alphas), dtype=float)
+    out = pd.DataFrame({"alpha": grid, "value": np.minimum(p_hat, grid),
+                        "value_lo": np.minimum(p_lo, grid), "value_hi": np.minimum(p_hi, grid)})
+    fitted = summary[["alpha", "slope", "lo", "hi"]].astype({"alpha": float})
+    out = out.merge(fitted, on="alpha", how="left")
+    out["consistent"] = (out["lo"] <= out["value_hi"]) & (out["hi"] >= out["value_lo"])
+    return out

@@ -20,6 +20,7 @@ from recursive_lib.rates import ols_by_group
 __all__ = [
     "predicted_exponent", "pool_sizes", "ecdf_variance_coefficients", "ecdf_variance_exponent",
     "ecdf_expected_ise", "ecdf_w1_bound", "ecdf_w1_gaussian", "heuristic_error", "local_exponents",
+    "bias_share", "bias_floor", "gaussian_replace_variance", "gaussian_initial_mean_mse",
 ]
 
 
@@ -175,3 +176,85 @@ def local_exponents(curves: pd.DataFrame, by: str | Sequence[str] | None = "alph
     fits = ols_by_group(frame, by, "_lx", "_ly")
     fits["exponent"] = -fits["coef"]
     return fits[by + ["exponent", "points"]]
+
+
+def bias_share(m1: int, m2: int, b: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``(T,)`` share ``beta_n`` of ``Q`` in the expected fit under biased real data (accumulate regime).
+
+    ``b``: the bias ``b_n`` of the real data at ``n = 1..T`` (:meth:`recursive_lib.bias.BiasSchedule.b`).
+    For estimators linear in the empirical measure (ECDF exactly; KDE up to its kernel)
+    ``E P_hat_n = (1 - beta_n) P + beta_n Q``: a synthetic batch copies the expected fit, so
+    ``M_1 beta_1 = m1 b_1`` and ``M_(n+1) beta_(n+1) = (M_n + m2) beta_n + m1 b_(n+1)``.
+    The homogeneous part decays like ``n^-alpha``, the forcing like ``n^-q``: the carried bias
+    fades at rate ``min(alpha, q)``, and an early-only bias (``b_n = 0`` for ``n > N``) at rate ``alpha``.
+    """
+    b = np.asarray(b, dtype=float)
+    if b.ndim != 1 or b.size == 0 or np.any((b < 0) | (b >= 1)):
+        raise ValueError("b must be a non-empty 1-D array of biases in [0, 1)")
+    M = pool_sizes(m1, m2, b.size).astype(float)
+    beta = np.empty(b.size)
+    beta[0] = b[0]
+    for n in range(b.size - 1):
+        beta[n + 1] = ((M[n] + m2) * beta[n] + m1 * b[n + 1]) / M[n + 1]
+    return beta
+
+
+def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> np.ndarray:
+    """``W1(E P_hat_n, P) = beta_n W1(Q, P) = beta_n integral |F_Q - F| dx`` (trapezoid on ``grid``).
+
+    A lower bound on ``E W1(P_hat_n, P)`` (Jensen), and its limit when the bias never fades
+    (``beta_n -> b0``: the plateau ``b0 W1(Q, P)`` of the mixture ``(1 - b0) P + b0 Q``).
+    ``share``: scalar or array of ``beta_n``; ``grid`` should cover both ``P`` and ``Q``.
+    """
+    grid = np.asarray(grid, dtype=float)
+    distance = np.trapezoid(np.abs(q_dist.cdf(grid) - truth.cdf(grid)), grid)
+    return _scalar_or_array(np.asarray(share, dtype=float) * distance)
+
+
+def gaussian_replace_variance(sigma2: float, m: int, T: int) -> np.ndarray:
+    """``(T,)`` exact ``E[s_n^2] = sigma^2 ((m - 1) / m)^n``, ``n = 1..T``: Gaussian MLE, replace regime.
+
+    The first model is fitted on ``m`` real points (variance ``sigma2``, any distribution); every
+    later one on ``m`` samples of the previous fit. The MLE variance has
+    ``E[s^2 | previous] = previous variance * (m - 1) / m``, so the variance collapses
+    geometrically to 0 (Shumailov et al. 2024).
+    """
+    check_range("sigma2", sigma2, 0.0, np.inf, low_inclusive=False)
+    m = check_int("m", m, 2)
+    n = np.arange(1, check_int("T", T, 1) + 1)
+    return sigma2 * ((m - 1) / m) ** n
+
+
+def gaussian_initial_mean_mse(sigma2: float, m1: int, m2: int, T: int) -> np.ndarray:
+    """``(T,)`` upper bound on ``E (mu_hat_n - mu)^2`` for the Gaussian MLE, accumulate-initial regime.
+
+    The pool is ``m1`` real points plus ``m2`` synthetic points per iteration (``M_n = m1 + (n - 1) m2``).
+    The synthetic batch of fit ``n`` has mean ``mu_hat_n + s_n Z / sqrt(m2)``, so
+    ``mu_hat_(n+1) - mu_hat_n = sqrt(m2) s_n Z_n / M_(n+1)``: uncorrelated increments, and with
+    ``E s_n^2 <= sigma^2``,
+    ``E (mu_hat_n - mu)^2 <= sigma^2 / m1 + sum_(k=1)^(n-1) m2 sigma^2 / M_(k+1)^2``.
+    It never falls below the first term (the initial error is never corrected) and stays bounded:
+    with ``m2 = m1`` the sum is ``sigma^2 / m1 sum_(k=2)^n 1 / k^2 < (pi^2 / 6 - 1) sigma^2 / m1``,
+    so the bound tends to ``(pi^2 / 6) sigma^2 / m1`` (the factor of Gerstgrasser et al. 2024).
+    """
+    check_range("sigma2", sigma2, 0.0, np.inf, low_inclusive=False)
+    m1, m2, T = check_int("m1", m1, 1), check_int("m2", m2, 0), check_int("T", T, 1)
+    M = m1 + m2 * np.arange(T, dtype=float)      # no new real points: M_n = m1 + (n - 1) m2
+    increments = m2 * sigma2 / M[1:] ** 2
+    return sigma2 / m1 + np.concatenate([[0.0], np.cumsum(increments)])
+
+
+def gaussian_replace_typical_variance(sigma2: float, m: int, T: int) -> np.ndarray:
+    """``(T,)`` geometric mean ``exp E log s_n^2 = sigma^2 exp(n (psi((m - 1)/2) + log(2/m)))`` under replace.
+
+    Each refit multiplies the variance by an independent ``chi^2_(m-1) / m``, whose log has mean
+    ``psi((m - 1)/2) + log(2/m) < log((m - 1)/m)``: the typical run collapses faster than the
+    expectation :func:`gaussian_replace_variance`, which rare runs with a large variance carry.
+    Exact for a Gaussian truth (the first batch is then Gaussian too).
+    """
+    from scipy.special import digamma
+
+    check_range("sigma2", sigma2, 0.0, np.inf, low_inclusive=False)
+    m = check_int("m", m, 2)
+    n = np.arange(1, check_int("T", T, 1) + 1)
+    return sigma2 * np.exp(n * (digamma((m - 1) / 2) + np.log(2 / m)))

@@ -79,7 +79,7 @@ def test_other_configurations_get_other_streams():
     (dict(mmd_width=0), r"mmd_width must be in \(0, inf\]"),
     (dict(estimator="gmm-unknown"), "estimator must be one of 'ecdf', 'kde'"),
     (dict(engine="slow"), "engine must be one of 'fast', 'reference'"),
-    (dict(regime="fresh"), "regime must be one of 'accumulate'"),
+    (dict(regime="recycle"), "regime must be one of .accumulate., .fresh., .replace., .accumulate-initial."),
     (dict(truth=object()), "truth must have sample, pdf, cdf"),
 ])
 def test_invalid_arguments_name_the_parameter(kwargs, match):
@@ -146,7 +146,7 @@ def test_reference_loop_bookkeeping():
                         bandwidth=lambda n: 0.5 / n)
     np.testing.assert_array_equal(out["M"], [10, 20, 30])
     with pytest.raises(ValueError, match="regime must be one of 'accumulate'"):
-        run_reference(ECDF(), 0.5, 10, 2, PAPER_TRUTH, grid, np.random.default_rng(0), regime="replace")
+        run_reference(ECDF(), 0.5, 10, 2, PAPER_TRUTH, grid, np.random.default_rng(0), regime="recycle")
 
 
 # --------------------------------------------------------------------------------- THE KEY TEST

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from recursive_lib._validation import check_choice
 from recursive_lib.estimators.ecdf import ECDF
+from recursive_lib.estimators.flow import Flow
+from recursive_lib.estimators.gaussian import Gaussian
+from recursive_lib.estimators.gmm import GMM
 from recursive_lib.estimators.kde import GaussianKDE
+from recursive_lib.estimators.quantile import QuantileSampler
 
 #: Registry name -> estimator class.
-ESTIMATORS = {"ecdf": ECDF, "kde": GaussianKDE}
+ESTIMATORS = {"ecdf": ECDF, "kde": GaussianKDE, "quantile": QuantileSampler, "gmm": GMM,
+              "flow": Flow, "gaussian": Gaussian}
 
 
 def make_estimator(name: str, **params):
@@ -24,4 +29,4 @@ def make_estimator(name: str, **params):
     return ESTIMATORS[name](**params)
 
 
-__all__ = ["ECDF", "ESTIMATORS", "GaussianKDE", "make_estimator"]
+__all__ = ["ECDF", "ESTIMATORS", "Flow", "GMM", "Gaussian", "GaussianKDE", "QuantileSampler", "make_estimator"]

@@ -1,0 +1,95 @@
+"""Regimes (accumulate, fresh, replace, accumulate-initial), the Gaussian MLE and the exact collapse results."""
+
+import numpy as np
+import pytest
+
+from recursive_lib import simulate, theory
+from recursive_lib.data import Mixture1D
+from recursive_lib.estimators import Gaussian, make_estimator
+from recursive_lib.loop import REGIMES, batch_sizes, training_sizes
+
+NORMAL = Mixture1D([1.0], [0.0], [1.0])
+
+
+def test_batch_and_training_sizes():
+    assert batch_sizes("accumulate", 0.25, 10) == (10, 10, 30)
+    assert batch_sizes("fresh", 0.3, 10) == (10, 3, 7)
+    assert batch_sizes("fresh", 0.0, 10) == (10, 0, 10)
+    assert batch_sizes("replace", 0.0, 10) == (10, 0, 10)
+    assert batch_sizes("accumulate-initial", 0.5, 10) == (10, 0, 10)
+    np.testing.assert_array_equal(training_sizes("accumulate", 0.25, 10, 3), [10, 50, 90])
+    np.testing.assert_array_equal(training_sizes("accumulate-initial", 0.5, 10, 3), [10, 20, 30])
+    np.testing.assert_array_equal(training_sizes("fresh", 0.5, 10, 3), [10, 10, 10])
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\]"):
+        batch_sizes("accumulate", 0.0, 10)
+    with pytest.raises(ValueError, match=r"alpha \(regime 'replace'\) must be in \[0, 1\]"):
+        batch_sizes("replace", 1.5, 10)
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("estimator", ["ecdf", "kde"])
+def test_every_regime_runs_on_both_engines(estimator, regime, engine):
+    alpha = 0.0 if regime == "replace" else 0.5
+    df = simulate(estimator, alpha=alpha, m1=10, T=5, reps=2, seed=0, grid_size=40,
+                  regime=regime, engine=engine)
+    assert (df.engine == engine).all() and (df.regime == regime).all()
+    np.testing.assert_array_equal(df[df.rep == 0].M, training_sizes(regime, alpha, 10, 5))
+    assert np.isfinite(df[["w1", "mmd", "mean", "var"]].to_numpy()).all()
+
+
+def test_gaussian_estimator():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, 50_000)
+    fit = make_estimator("gaussian").fit(x)
+    assert isinstance(fit, Gaussian)
+    assert fit.mean_ == pytest.approx(x.mean()) and fit.var_ == pytest.approx(x.var())
+    draws = fit.sample(100_000, rng)
+    assert abs(draws.mean() - fit.mean_) < 4 * np.sqrt(fit.var_ / draws.size)
+    grid = np.linspace(-10, 14, 2001)
+    assert np.trapezoid(fit.pdf(grid), grid) == pytest.approx(1.0, abs=1e-4)
+    assert fit.cdf(np.array([fit.mean_]))[0] == pytest.approx(0.5)
+    weighted = Gaussian().fit(np.array([0.0, 1.0]), weights=np.array([3.0, 1.0]))
+    assert weighted.mean_ == pytest.approx(0.25) and weighted.var_ == pytest.approx(0.1875)
+
+
+def test_gaussian_replace_variance_is_exact():
+    """E[s_n^2] = sigma^2 ((m - 1)/m)^n under replace, within 4 standard errors at every n."""
+    m, T, reps = 10, 8, 4000
+    df = simulate("gaussian", alpha=0.0, m1=m, T=T, reps=reps, seed=3, grid_size=30,
+                  regime="replace", truth=NORMAL)
+    g = df.groupby("n")["var"]
+    exact = theory.gaussian_replace_variance(1.0, m, T)
+    se = g.std().to_numpy() / np.sqrt(reps)
+    assert np.all(np.abs(g.mean().to_numpy() - exact) < 4 * se), (g.mean().to_numpy(), exact)
+    assert exact[-1] < 0.45       # collapse: the variance shrinks geometrically
+
+
+def test_gaussian_accumulate_initial_mean_error_is_bounded():
+    """E (mu_hat_n - mu)^2 stays between sigma^2 / m1 (never corrected) and the pi^2/6 bound."""
+    m1, T, reps = 20, 40, 3000
+    df = simulate("gaussian", alpha=0.5, m1=m1, T=T, reps=reps, seed=4, grid_size=30,
+                  regime="accumulate-initial", truth=NORMAL)
+    sq = df.assign(sq=df["mean"] ** 2).groupby("n")["sq"]
+    mse, se = sq.mean().to_numpy(), sq.std().to_numpy() / np.sqrt(reps)
+    bound = theory.gaussian_initial_mean_mse(1.0, m1, m1, T)
+    assert np.all(mse <= bound + 4 * se)
+    assert mse[-1] >= 1.0 / m1 - 4 * se[-1]
+    assert bound[-1] < np.pi**2 / 6 / m1 and bound[-1] > 0.95 * np.pi**2 / 6 / m1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["ecdf", "kde"])
+@pytest.mark.parametrize("regime, alpha", [("fresh", 0.5), ("replace", 0.0),
+                                           ("accumulate-initial", 0.5)])
+def test_fast_engine_agrees_with_reference_in_every_regime(estimator, regime, alpha):
+    """Mean W1, MMD, mean and var agree within 4 combined standard errors at n = 1, 4, 12."""
+    kw = dict(alpha=alpha, m1=30, T=12, seed=8, grid_size=100, regime=regime)
+    stats = ["w1", "mmd", "mean", "var"]
+    reps = 120
+    fast = simulate(estimator, reps=4 * reps, engine="fast", **kw).groupby("n")[stats]
+    ref = simulate(estimator, reps=reps, engine="reference", **kw).groupby("n")[stats]
+    at = [1, 4, 12]
+    diff = (fast.mean() - ref.mean()).loc[at]
+    tol = 4 * np.sqrt(fast.std() ** 2 / (4 * reps) + ref.std() ** 2 / reps).loc[at]
+    assert (diff.abs() <= tol).all().all(), f"\n{diff.abs()}\n{tol}"
