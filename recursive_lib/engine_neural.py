@@ -11,7 +11,6 @@ empirical cdf of ``n_eval`` model samples.
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
@@ -19,13 +18,10 @@ import numpy as np
 from recursive_lib.estimators.quantile import sample_ensemble, train_ensemble
 from recursive_lib.loop import synthetic_count
 from recursive_lib.metrics import grid_masses, masses_from_cdf, mmd_grid, w1_grid
+from recursive_lib._progress import progress_bar
 
 #: estimators :func:`run_batched` trains as one ensemble over repetitions
 BATCHED_ESTIMATORS = ("quantile",)
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.random.Generator],
@@ -40,7 +36,6 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
 
     Returns a dict of ``(R, T)`` arrays ``w1``, ``mmd``, ``mean``, ``var``.
     """
-    from tqdm import tqdm    # plain text bars: no ipywidgets needed in notebooks
 
     R, m2 = len(rngs), synthetic_count(alpha, m1)
     grid = np.asarray(grid, dtype=float)
@@ -48,7 +43,7 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
     masses_true = grid_masses(truth, grid, use_pdf=False)
     out = {key: np.empty((R, T)) for key in ("w1", "mmd", "mean", "var")}
     pool = np.empty((R, 0))
-    for i in tqdm(range(T), desc="quantile sampler", unit="iteration", disable=not progress or _in_ci()):
+    for i in progress_bar(range(T), desc="quantile sampler", unit="iteration", enabled=progress):
         real = np.stack([truth.sample(m1, rng) for rng in rngs])            # 1. fresh real data
         pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1:]], axis=1)
         params = train_ensemble(pool, rngs, hidden, negative_slope, lr, weight_decay, epochs,

@@ -28,7 +28,8 @@ from recursive_lib.bias import make_schedule
 from recursive_lib.data import PAPER_TRUTH
 from recursive_lib.data import dimension
 from recursive_lib.engine import ENGINE_ESTIMATORS, run_fast
-from recursive_lib.engine_neural import BATCHED_ESTIMATORS, _in_ci, run_batched
+from recursive_lib._progress import progress_bar
+from recursive_lib.engine_neural import BATCHED_ESTIMATORS, run_batched
 from recursive_lib.estimators import ESTIMATORS, make_estimator
 from recursive_lib.loop import REGIMES, batch_sizes, check_alpha, run_reference, training_sizes
 
@@ -255,9 +256,7 @@ def simulate(estimator: str = "kde", alpha: float = 0.5, m1: int = 50, T: int = 
                        bias=bias, bias_correction=cfg.bias_correction)
         stats = {key: res[key] for key in ("w1", "mmd", "mean", "var")}
     else:
-        from tqdm import tqdm    # plain text bars: no ipywidgets needed in notebooks
-
-        rngs = tqdm(rngs, desc=cfg.estimator, unit="rep", disable=not progress or _in_ci())
+        rngs = progress_bar(rngs, desc=cfg.estimator, unit="rep", enabled=progress)
         runs = [run_reference(make_estimator(cfg.estimator, **params), cfg.alpha, cfg.m1, cfg.T, cfg.truth,
                               grid, rng, bandwidth=bandwidth, regime=cfg.regime,
                               mmd_width=cfg.mmd_width, bias=bias,

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from recursive_lib._progress import progress_bar
+
 __all__ = ["run_sweep", "grid", "config_hash", "canonical_json", "cache_path"]
 
 SUFFIX = ".pkl"
@@ -143,10 +145,6 @@ def _with_config_columns(result: pd.DataFrame, config: Mapping[str, Any]) -> pd.
     return result.assign(**missing) if missing else result
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def _default_run() -> Callable[..., pd.DataFrame]:
     from recursive_lib.simulate import simulate  # lazy: the sweep machinery does not need it
 
@@ -212,10 +210,9 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
                 results[key] = found
     todo = [key for key in unique if key not in results]
 
-    from tqdm.auto import tqdm
 
-    with tqdm(total=len(unique), initial=len(results), desc="sweep", unit="config",
-              disable=not progress or _in_ci()) as bar:
+    with progress_bar(total=len(unique), initial=len(results), desc="sweep", unit="config",
+                      enabled=progress) as bar:
         if n_jobs == 1 or len(todo) <= 1:
             for key in todo:
                 results[key] = _compute(run, unique[key], cache)

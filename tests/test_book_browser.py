@@ -30,6 +30,24 @@ def test_built_book_loads_nothing_from_the_network(built_html):
     assert scan(built_html) == []
 
 
+def test_no_warning_or_traceback_leaks_into_the_book(built_html, root):
+    """Executed chapters print no warnings or errors on stderr (a reader would see them)."""
+    import json
+
+    executed = root / "_build" / "executed"
+    notebooks = sorted(executed.glob("*.ipynb"))
+    if not notebooks:
+        pytest.skip(f"no executed notebooks in {executed}")
+    leaks = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                text = "".join(out.get("text", "")) if out.get("name") == "stderr" else ""
+                if "Warning" in text or "Traceback" in text or out.get("output_type") == "error":
+                    leaks.append(f"{path.name}: {text[:200] or out.get('ename')}")
+    assert not leaks, "\n".join(leaks)
+
+
 def test_every_chapter_page_was_built(built_html, root):
     from recursive_lib.cli import toc_chapters
 
