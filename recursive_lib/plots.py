@@ -248,7 +248,7 @@ def faceted_curves(summary: pd.DataFrame, y_title: str, row: str = "estimator",
     (``row``, ``column``), one line per ``color``; all panels share their axes."""
     data = summary[summary["mean"] > 0].copy()
     data["lo"] = data["lo"].clip(lower=data["mean"] * 1e-3)
-    xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log"), title="iteration n")
+    xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title="iteration n")
     col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
     band = alt.Chart().mark_area(opacity=0.2).encode(
         xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col)
