@@ -24,6 +24,13 @@ def _check_fit_input(x, weights):
     return x, weights / weights.sum()
 
 
+def resample(points: np.ndarray, cum_weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` training points drawn with replacement; ``cum_weights`` is the cumulative sum of their weights."""
+    n = check_int("n", n, 0)
+    idx = np.searchsorted(cum_weights, rng.random(n) * cum_weights[-1], side="right")
+    return points[np.minimum(idx, points.size - 1)]
+
+
 class ECDF(BaseEstimator):
     """Empirical distribution of the training points; no hyper-parameters.
 
@@ -44,9 +51,7 @@ class ECDF(BaseEstimator):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n,)`` draws: training points resampled with replacement, with probabilities ``weights_``."""
-        n = check_int("n", n, 0)
-        idx = np.searchsorted(self._cum_, rng.random(n) * self._cum_[-1], side="right")
-        return self.points_[np.minimum(idx, self.points_.size - 1)]
+        return resample(self.points_, self._cum_, n, rng)
 
     def cdf(self, grid) -> np.ndarray:
         """``F_hat(g)``: the mass of training points ``<= g``, same shape as ``grid``."""

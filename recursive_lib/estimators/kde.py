@@ -6,8 +6,8 @@ import numpy as np
 from scipy.special import ndtr
 from sklearn.base import BaseEstimator
 
-from recursive_lib._validation import check_int, check_range
-from recursive_lib.estimators.ecdf import _check_fit_input
+from recursive_lib._validation import check_range
+from recursive_lib.estimators.ecdf import _check_fit_input, resample
 
 
 class GaussianKDE(BaseEstimator):
@@ -35,10 +35,8 @@ class GaussianKDE(BaseEstimator):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n,)`` draws: a training point picked with probability ``weights_``, plus ``N(0, h^2)``."""
-        n = check_int("n", n, 0)
-        idx = np.searchsorted(self._cum_, rng.random(n) * self._cum_[-1], side="right")
-        centre = self.points_[np.minimum(idx, self.points_.size - 1)]
-        return centre + self.bandwidth_ * rng.standard_normal(n)
+        centre = resample(self.points_, self._cum_, n, rng)
+        return centre + self.bandwidth_ * rng.standard_normal(centre.size)
 
     def _standardised(self, grid):
         grid = np.asarray(grid, dtype=float)
