@@ -31,7 +31,7 @@ import pandas as pd
 
 from recursive_lib._progress import progress_bar
 
-__all__ = ["run_sweep", "grid", "config_hash", "canonical_json", "cache_path"]
+__all__ = ["run_sweep", "grid", "config_hash", "canonical_json", "cache_path", "write_atomic"]
 
 SUFFIX = ".pkl"
 
@@ -93,7 +93,8 @@ def grid(**axes: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*options)]
 
 
-def _write_atomic(path: Path, payload: Any) -> None:
+def write_atomic(path: Path, payload: Any) -> None:
+    """Pickle ``payload`` to ``path`` atomically: readers see the old file or the complete new one."""
     # Temporary file in the same folder, so os.replace is a rename on one file system: a reader
     # (or a resumed sweep) sees either no file or the complete one, never a partial pickle.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
@@ -133,7 +134,7 @@ def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any],
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__} "
                         f"for configuration {config!r}")
     if cache_dir is not None:
-        _write_atomic(cache_dir / f"{config_hash(config)}{SUFFIX}",
+        write_atomic(cache_dir / f"{config_hash(config)}{SUFFIX}",
                       {"config": canonical_json(config), "result": result})
     return result
 
