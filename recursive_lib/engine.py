@@ -24,6 +24,9 @@ KDE (binned)
     ``d^2 / 12 <= h_T^2 / 300``. On the paper preset (``r = 3``) the W1 and MMD of the binned KDE
     differ from those of the exact KDE of the same points by < 1e-5, 1-10 % of the Monte Carlo
     standard error of their means at ``T = 2000`` (``benchmarks/bench_engine.py`` measures it).
+    The bins must reach where early, wide kernels put points, but the fit at iteration ``n`` only
+    convolves the bins within ``6 h_n`` of the grid (the pool further out counts whole in the cdf):
+    as ``h_n`` falls the FFT shrinks, 3 times on the authors' bias design (``h_1 = 2``).
 
 Biased real data (:mod:`recursive_lib.bias`)
     A real batch is ``Multinomial(m1, cell masses of P_n)``, ``P_n = (1 - b_n) P + b_n Q``, from the
@@ -240,9 +243,6 @@ class _KdeBins:
         self.edges = edges
         self.real_cum = _probability_cum(self.probs(truth))
         self.eval_edge = E + r * np.arange(grid.size)   # grid point i is edge eval_edge[i]
-        self.L = math.ceil(reach / self.d)
-        # Circular convolution is exact on the B bins when nfft >= B + L + 2.
-        self.nfft = sfft.next_fast_len(self.B + self.L + 2, real=True)
         self.cdf_true = truth.cdf(grid)
         self.masses_true = masses_from_pdf(truth.pdf(grid), grid)
 
@@ -253,31 +253,49 @@ class _KdeBins:
         probs[-1] += 1.0 - dist.cdf(self.edges[-1])
         return probs
 
-    def _kernels(self, h):
+    def _window(self, h):
+        """The bins the fit at bandwidth ``h`` needs: ``[start, stop)``, the grid plus ``6 h`` each side.
+
+        Pool points further out put less than 2e-9 of their kernel mass on the grid; they still
+        count, whole, in the cdf (left of the window) but need no convolution. With ``h_n``
+        falling, the FFT shrinks from the whole pool range (``6 max h``) to the grid plus ``6 h_n``.
+        """
+        L = min(self.E, math.ceil(6 * h / self.d))
+        start, stop = self.E - L, min(self.B, self.E + (self.grid.size - 1) * self.r + L + 1)
+        # Circular convolution of W bins with offsets in [-L, L + 1] needs nfft >= W + 2 L + 2 so
+        # that the spill left of the window (aliased to the end) and right of it stay apart.
+        nfft = sfft.next_fast_len(stop - start + 2 * L + 2, real=True)
+        return L, start, stop, nfft
+
+    def _kernels(self, h, L, nfft):
         # Offset o = k - j from centre j to bin k (mass) or to left edge of bin k (density).
-        o = np.arange(-self.L, self.L + 2)
+        o = np.arange(-L, L + 2)
         mass = ndtr((o + 0.5) * self.d / h) - ndtr((o - 0.5) * self.d / h)
         z = (o - 0.5) * self.d / h
         dens = np.exp(-0.5 * z**2) / (h * math.sqrt(2 * math.pi))
-        ker = np.zeros((2, self.nfft))
-        ker[:, o % self.nfft] = mass, dens
+        ker = np.zeros((2, nfft))
+        ker[:, o % nfft] = mass, dens
         return sfft.rfft(ker, axis=1)
 
     def curves(self, pool, M, h):
         """Fitted ``(cdf, density)`` of the binned KDE at the grid points, ``(R, G)`` each."""
-        k_mass, k_dens = self._kernels(h)
-        spectrum = sfft.rfft(pool, n=self.nfft, axis=1)
-        masses = sfft.irfft(spectrum * k_mass, n=self.nfft, axis=1)
-        dens = sfft.irfft(spectrum * k_dens, n=self.nfft, axis=1)[:, self.eval_edge] / M
-        # KDE cdf at grid point i = mass of the bins left of its edge (mass left of bin 0 < 1e-9):
-        # the mass left of grid point 0, then cumulative sums of the r bins between grid points.
-        E, r, G = self.E, self.r, self.grid.size
+        L, start, stop, nfft = self._window(h)
+        k_mass, k_dens = self._kernels(h, L, nfft)
+        spectrum = sfft.rfft(pool[:, start:stop], n=nfft, axis=1)
+        masses = sfft.irfft(spectrum * k_mass, n=nfft, axis=1)
+        dens = sfft.irfft(spectrum * k_dens, n=nfft, axis=1)[:, self.eval_edge - start] / M
+        # KDE cdf at grid point i = mass left of its edge: the pool left of the window, the mass
+        # the window spills left of itself (aliased to the end), the window bins left of grid
+        # point 0; then cumulative sums of the r bins between grid points.
+        E, r, G = self.E - start, self.r, self.grid.size
         blocks = masses[:, E: E + (G - 1) * r].reshape(len(pool), G - 1, r)
         between = blocks[:, :, 0].copy()
         for k in range(1, r):           # explicit: numpy reduces a short last axis slowly
             between += blocks[:, :, k]
         cdf = np.empty((len(pool), G))
-        cdf[:, 0] = masses[:, :E].sum(axis=1)
+        cdf[:, 0] = masses[:, :E].sum(axis=1) + masses[:, nfft - L:].sum(axis=1)
+        if start:
+            cdf[:, 0] += pool[:, :start].sum(axis=1)
         np.cumsum(between, axis=1, out=cdf[:, 1:])
         cdf[:, 1:] += cdf[:, :1]
         return np.clip(cdf / M, 0.0, 1.0), dens

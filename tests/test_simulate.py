@@ -1,6 +1,7 @@
 """simulate(): columns, seeding, validation, and the agreement of the fast engine with the reference loop."""
 
 import numpy as np
+from scipy.special import ndtr
 import pandas as pd
 import pytest
 
@@ -123,6 +124,23 @@ def test_fast_kde_binning_is_close_to_exact_kde_on_the_same_data():
     assert abs(w1[0] - w1_exact) < 0.01 * w1_exact
     assert abs(mmd[0] - mmd_exact) < 0.01 * mmd_exact
     assert abs(mean[0] - fit.mean_) < bins.d and abs(var[0] - fit.var_) < bins.d
+
+
+@pytest.mark.parametrize("h", [2.0, 0.4, 0.04])
+def test_fast_kde_window_is_exact_for_the_binned_pool(h):
+    """The bins span 6 max(h) beyond the grid, the FFT only 6 h: the fit at the grid is still
+    the exact KDE of the bin centres, also with pool points far outside the window."""
+    grid = PAPER_TRUTH.grid(100)
+    bins = _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=2.0, h_min=0.04)
+    rng = np.random.default_rng(3)
+    idx = np.concatenate([rng.integers(0, bins.B, 300),                    # anywhere, tails too
+                          np.searchsorted(bins.centres, PAPER_TRUTH.sample(500, rng))])
+    counts = np.bincount(idx, minlength=bins.B)[None, :].astype(float)
+    cdf, dens = bins.curves(counts, idx.size, h)
+    z = (grid[:, None] - bins.centres[idx][None, :]) / h
+    assert np.abs(cdf[0] - ndtr(z).mean(1)).max() < 1e-8
+    exact_dens = np.exp(-0.5 * z**2).mean(1) / (h * np.sqrt(2 * np.pi))
+    assert np.abs(dens[0] - exact_dens).max() < 1e-8 * max(1.0, exact_dens.max())
 
 
 def test_fast_real_batches_follow_the_cell_probabilities():
