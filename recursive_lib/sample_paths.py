@@ -1,8 +1,9 @@
-"""Samples of the fitted models along one run, for pictures (not for statistics).
+"""Samples of the fitted models along one run, for pictures, and the ECDF's shrinking support.
 
 :func:`sample_trajectory` runs the steps of the accumulate loop (:func:`recursive_lib.loop.run_reference`)
 for one repetition, seeded from ``seed`` alone, and keeps ``n_show`` samples of the fit at chosen
 iterations, as a tidy frame for :func:`recursive_lib.plots.sample_scatter`.
+:func:`ecdf_support` follows the distinct training points of the ECDF under the fixed-size regimes.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data import dimension
 from recursive_lib.estimators import make_estimator
-from recursive_lib.loop import synthetic_count
+from recursive_lib.loop import REGIMES, batch_sizes, check_alpha, synthetic_count
 
 
 def sample_trajectory(estimator: str, alpha: float, m1: int, iterations: Iterable[int], truth,
@@ -46,3 +48,37 @@ def _tidy(points: np.ndarray, n: int, truth) -> pd.DataFrame:
         return pd.DataFrame({"n": n, "x": points[:, 0], "y": points[:, 1]})
     x = np.sort(points)
     return pd.DataFrame({"n": n, "x": x, "y": np.arange(1, x.size + 1) / (x.size + 1)})
+
+
+def ecdf_support(regime: str, alpha: float, m1: int, T: int, reps: int, truth, seed: int = 0) -> pd.DataFrame:
+    """How much of the truth the ECDF's training set still covers, iteration by iteration.
+
+    A synthetic ECDF draw is a copy of a training point, so only real points ever bring new
+    support. Under ``replace`` (and, less, ``fresh``) copies crowd out the originals: the number of
+    distinct training points falls and the tails go first. Simulated point by point for the two
+    regimes whose training set has a fixed size ``m1`` (:func:`recursive_lib.loop.batch_sizes`);
+    under ``accumulate`` the support is every real point so far (``n m1``), under
+    ``accumulate-initial`` the first batch (``m1``), exactly, with no simulation needed.
+
+    Returns one row per ``(rep, n)``: ``distinct`` (distinct training points of fit ``n``) and
+    ``coverage``, the truth's mass between the smallest and largest of them, plus ``regime`` and
+    ``alpha``.
+    """
+    check_choice("regime", regime, ("fresh", "replace"))
+    alpha = check_alpha(regime, alpha)
+    m1, T, reps = check_int("m1", m1, 1), check_int("T", T, 1), check_int("reps", reps, 1)
+    k = batch_sizes(regime, alpha, m1)[1]
+    rng = np.random.default_rng(np.random.SeedSequence(
+        check_int("seed", seed, 0), spawn_key=(REGIMES.index(regime), int(round(alpha * 1e6)))))
+    batch = truth.sample(reps * m1, rng).reshape(reps, m1)
+    distinct, coverage = np.empty((reps, T)), np.empty((reps, T))
+    for n in range(T):
+        if n:
+            copies = np.take_along_axis(batch, rng.integers(0, m1, (reps, m1 - k)), axis=1)
+            batch = np.concatenate([truth.sample(reps * k, rng).reshape(reps, k), copies], axis=1)
+        ordered = np.sort(batch, axis=1)
+        distinct[:, n] = 1 + (np.diff(ordered, axis=1) > 0).sum(axis=1)
+        coverage[:, n] = truth.cdf(ordered[:, -1]) - truth.cdf(ordered[:, 0])
+    return pd.DataFrame({"rep": np.repeat(np.arange(reps), T), "n": np.tile(np.arange(1, T + 1), reps),
+                         "distinct": distinct.ravel(), "coverage": coverage.ravel(),
+                         "regime": regime, "alpha": alpha})

@@ -258,3 +258,32 @@ def gaussian_replace_typical_variance(sigma2: float, m: int, T: int) -> np.ndarr
     m = check_int("m", m, 2)
     n = np.arange(1, check_int("T", T, 1) + 1)
     return sigma2 * np.exp(n * (digamma((m - 1) / 2) + np.log(2 / m)))
+
+
+def ecdf_replace_support(m: int, T: int) -> np.ndarray:
+    """``(T,)`` exact expected number of distinct points the ECDF of fit ``n = 1..T`` rests on, replace regime.
+
+    Fit 1 is the ECDF of ``m`` real points (``m`` distinct values, the truth being continuous);
+    fit ``n`` the ECDF of ``m`` draws from fit ``n - 1``. A draw copies a point, so the support can
+    only shrink: it is the set of first-batch points that still have descendants (Wright-Fisher
+    drift, which ends with one point). Traced backwards, ``k`` lineages pick their parents
+    uniformly among ``m`` points, and the number of distinct parents follows the occupancy law of
+    ``k`` balls in ``m`` boxes: a Markov chain on ``1..m`` whose ``n - 1`` steps from ``m`` give the
+    expectation exactly.
+    """
+    m = check_int("m", m, 1)
+    T = check_int("T", T, 1)
+    # occupancy[k, j]: P(k balls in m boxes fill exactly j boxes), one ball at a time.
+    occupancy = np.zeros((m + 1, m + 1))
+    occupancy[0, 0] = 1.0
+    j = np.arange(m + 1)
+    for k in range(1, m + 1):
+        occupancy[k] = occupancy[k - 1] * j / m
+        occupancy[k, 1:] += occupancy[k - 1, :-1] * (m - j[1:] + 1) / m
+    lineages = np.zeros(m + 1)
+    lineages[m] = 1.0
+    out = np.empty(T)
+    for n in range(T):
+        out[n] = lineages @ j
+        lineages = lineages @ occupancy
+    return out

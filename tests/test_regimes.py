@@ -93,3 +93,31 @@ def test_fast_engine_agrees_with_reference_in_every_regime(estimator, regime, al
     diff = (fast.mean() - ref.mean()).loc[at]
     tol = 4 * np.sqrt(fast.std() ** 2 / (4 * reps) + ref.std() ** 2 / reps).loc[at]
     assert (diff.abs() <= tol).all().all(), f"\n{diff.abs()}\n{tol}"
+
+
+def test_ecdf_replace_support_theory():
+    support = theory.ecdf_replace_support(4, 60)
+    assert support[0] == 4
+    assert support[1] == pytest.approx(4 * (1 - (3 / 4) ** 4))     # distinct of 4 draws from 4
+    assert np.all(np.diff(support) <= 1e-12) and support[-1] == pytest.approx(1.0, abs=1e-3)
+    assert theory.ecdf_replace_support(1, 3).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
+    from recursive_lib.data import PAPER_TRUTH
+    from recursive_lib.sample_paths import ecdf_support
+
+    m, T, reps = 20, 40, 300
+    frame = ecdf_support("replace", 0.0, m, T, reps, PAPER_TRUTH, seed=1)
+    per_n = frame.groupby("n")["distinct"].agg(["mean", "sem"])
+    exact = theory.ecdf_replace_support(m, T)
+    z = (per_n["mean"].to_numpy() - exact) / np.maximum(per_n["sem"].to_numpy(), 1e-12)
+    assert np.all(np.abs(z[1:]) < 4.5)         # 39 comparisons: 4.5 se keeps the family at 1e-3
+    assert per_n["mean"].iloc[0] == m
+    # fresh keeps new real points coming: more distinct support and wider coverage than replace
+    fresh = ecdf_support("fresh", 0.5, m, T, reps, PAPER_TRUTH, seed=1)
+    late = lambda f, col: f[f.n > T // 2][col].mean()
+    assert late(fresh, "distinct") > late(frame, "distinct") + 5
+    assert late(fresh, "coverage") > late(frame, "coverage")
+    with pytest.raises(ValueError, match="regime"):
+        ecdf_support("accumulate", 0.5, m, T, reps, PAPER_TRUTH)
