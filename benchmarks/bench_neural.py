@@ -1,17 +1,19 @@
-"""Benchmark: the quantile sampler's repetitions trained as one batched ensemble vs one after another.
+"""Benchmark: neural repetitions trained as one batched ensemble vs one after another.
 
 Both paths run the same protocol with the same random numbers (every repetition draws from its own
 Generator), so they reach the same accuracy; the script prints the mean final W1 of each next to
 the wall time. Batched: :func:`recursive_lib.engine_neural.run_batched` (stacked weights, one
-AdamW step for all repetitions). Sequential: :func:`recursive_lib.loop.run_reference` with a
-:class:`recursive_lib.estimators.QuantileSampler`, repetition after repetition.
+optimizer step for all repetitions): the quantile sampler (1-D, ``torch.bmm``) and the normalizing
+flow (2-D moons, zuko modules stacked with ``torch.func``). Sequential:
+:func:`recursive_lib.loop.run_reference` with a lone estimator, repetition after repetition.
 
-On CPU the gain depends on the mini-batch: small batches are dominated by per-step overhead, which
-batching amortises (a few times faster); large batches (the paper's 4096) are compute-bound and gain
-little on 2 cores. The 10x target of the issue is not reached on CPU. The figures are indicative
-(shared machine); a GPU, when present, is used by both paths.
+On CPU the gain depends on the work per optimizer step: small steps are dominated by per-step
+overhead, which batching amortises; large mini-batches (the quantile sampler at the paper's 4096)
+are compute-bound and gain little on 2 cores, since the ensemble does R times the arithmetic. The
+10x target of the issue is not reached on CPU. The figures are indicative (shared machine); a GPU,
+when present, is used by both paths.
 
-    python benchmarks/bench_neural.py            # 20 repetitions, m_total in {100, 500}, T = 8 (a few minutes)
+    python benchmarks/bench_neural.py            # 20 repetitions (several minutes)
     python benchmarks/bench_neural.py --small    # CI size (< 30 s)
 """
 
@@ -22,30 +24,35 @@ import time
 
 import numpy as np
 
-from recursive_lib.data import PAPER_TRUTH
+from recursive_lib.data import MOONS, PAPER_TRUTH
 from recursive_lib.engine_neural import run_batched
-from recursive_lib.estimators import QuantileSampler
+from recursive_lib.estimators import Flow, QuantileSampler
 from recursive_lib.loop import run_reference
 
 
-def compare(reps: int, m_total: int, alpha: float, T: int, epochs: int, n_eval: int) -> None:
-    grid = PAPER_TRUTH.grid(500)
+def compare(estimator: str, reps: int, m_total: int, alpha: float, T: int, metric_samples: int = 300,
+            **params) -> None:
+    # metric_samples: the flow's sample W1 (exact optimal transport) is kept small, so that the
+    # figures time the training, which is what batching changes.
+    truth = PAPER_TRUTH if estimator == "quantile" else MOONS
+    grid = truth.grid(500) if estimator == "quantile" else None
+    make = {"quantile": QuantileSampler, "flow": Flow}[estimator]
     m1 = round(alpha * m_total)
-    params = dict(epochs=epochs, n_eval=n_eval)
     seeds = np.random.SeedSequence(0).spawn(reps)
     t0 = time.perf_counter()
-    batched = run_batched(alpha, m1, T, PAPER_TRUTH, grid, [np.random.default_rng(s) for s in seeds], **params)
+    batched = run_batched(alpha, m1, T, truth, grid, [np.random.default_rng(s) for s in seeds],
+                          estimator=estimator, metric_samples=metric_samples, **params)
     t_batched = time.perf_counter() - t0
     t0 = time.perf_counter()
-    sequential = [run_reference(QuantileSampler(**params), alpha, m1, T, PAPER_TRUTH, grid,
-                                np.random.default_rng(s)) for s in seeds]
+    sequential = [run_reference(make(**params), alpha, m1, T, truth, grid, np.random.default_rng(s),
+                                metric_samples=metric_samples) for s in seeds]
     t_seq = time.perf_counter() - t0
     w1_b = batched["w1"][:, -1]
     w1_s = np.array([run["w1"][-1] for run in sequential])
-    print(f"[batched vs sequential] reps={reps} m_total={m_total} alpha={alpha} T={T} epochs={epochs}: "
-          f"batched {t_batched:.2f} s, sequential {t_seq:.2f} s, speed-up {t_seq / t_batched:.1f}x; "
-          f"final mean W1 {w1_b.mean():.4f} (batched) vs {w1_s.mean():.4f} (sequential), "
-          f"max |difference| {np.abs(w1_b - w1_s).max():.2e}")
+    print(f"[{estimator}: batched vs sequential] reps={reps} m_total={m_total} alpha={alpha} T={T} "
+          f"{params}: batched {t_batched:.2f} s, sequential {t_seq:.2f} s, speed-up "
+          f"{t_seq / t_batched:.1f}x; final mean W1 {w1_b.mean():.4f} (batched) vs "
+          f"{w1_s.mean():.4f} (sequential), max |difference| {np.abs(w1_b - w1_s).max():.2e}")
 
 
 def main() -> None:
@@ -53,16 +60,18 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="CI size (< 30 s)")
     args = parser.parse_args()
     # Warm-up: the first torch call pays one-off initialisation costs.
-    run_batched(1.0, 20, 1, PAPER_TRUTH, PAPER_TRUTH.grid(50), [np.random.default_rng(0)], epochs=2, n_eval=100)
+    run_batched(1.0, 20, 1, PAPER_TRUTH, PAPER_TRUTH.grid(500), [np.random.default_rng(0)], epochs=2, n_eval=100)
     if args.small:
-        compare(reps=20, m_total=40, alpha=0.5, T=2, epochs=4, n_eval=1000)
+        compare("quantile", reps=20, m_total=40, alpha=0.5, T=2, epochs=4, n_eval=1000)
+        compare("flow", reps=4, m_total=40, alpha=0.5, T=2, steps=10, n_eval=500)
         return
     for m_total in (100, 500):
-        compare(reps=20, m_total=m_total, alpha=0.5, T=8, epochs=25, n_eval=20_000)
-    print("target: >= 10x at 20 repetitions. Measured on a shared 2-core CPU: about 2-3x on small "
-          "pools and less on large ones, where both paths are compute-bound (width-64 layers; "
-          "torch runs one thread, see recursive_lib.estimators.quantile.TORCH_THREADS). The "
-          "ensemble pays off on a GPU, where one step of R networks costs about one step of one.")
+        compare("quantile", reps=20, m_total=m_total, alpha=0.5, T=8, epochs=25, n_eval=20_000)
+    compare("flow", reps=20, m_total=40, alpha=0.5, T=4, steps=100, n_eval=2_000)
+    print("target: >= 10x at 20 repetitions. On a 2-core CPU the ensemble removes the per-step "
+          "overhead but not the arithmetic, which grows with the number of repetitions (torch runs "
+          "one thread, see recursive_lib.estimators.quantile.TORCH_THREADS). The ensemble pays off "
+          "fully on a GPU, where one step of R networks costs about one step of one.")
 
 
 if __name__ == "__main__":

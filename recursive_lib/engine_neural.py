@@ -1,12 +1,16 @@
-"""The accumulate loop for the neural quantile sampler, every repetition at once.
+"""The accumulate loop for the neural estimators, every repetition at once.
 
-Same protocol as :func:`recursive_lib.loop.run_reference` with a
-:class:`recursive_lib.estimators.QuantileSampler`, but at each iteration the ``R`` networks (one per
-repetition) are trained together as one ensemble (:func:`recursive_lib.estimators.quantile.train_ensemble`:
-stacked weights, one optimizer step for all). Every repetition draws its random numbers from its own
-Generator in the same order as the reference loop, so the two agree up to floating-point rounding
-(a test checks it). Metrics are the 1-D grid metrics of the reference loop, the fit's cdf being the
-empirical cdf of ``n_eval`` model samples.
+Same protocol as :func:`recursive_lib.loop.run_reference`, but at each iteration the ``R`` networks
+(one per repetition) are trained together as one ensemble: stacked weights, one optimizer step for
+all (:func:`recursive_lib.estimators.quantile.train_ensemble` for the quantile sampler,
+:class:`recursive_lib.estimators.flow.FlowEnsemble` for the normalizing flow). Every repetition draws
+its random numbers from its own Generator in the same order as the reference loop with a lone
+:class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`, so
+the two agree up to floating-point rounding (a test checks it).
+
+Metrics are the reference loop's (:func:`recursive_lib.loop.make_measure`): on a 1-D truth the grid
+metrics, the fit's cdf being the empirical cdf of ``n_eval`` model samples; on a multivariate truth
+the sample W1 and MMD of ``metric_samples`` model draws against a reference sample of the truth.
 """
 
 from __future__ import annotations
@@ -15,44 +19,103 @@ from typing import Sequence
 
 import numpy as np
 
-from recursive_lib.estimators.quantile import sample_ensemble, train_ensemble
-from recursive_lib.loop import synthetic_count
-from recursive_lib.metrics import grid_masses, masses_from_cdf, mmd_grid, w1_grid
 from recursive_lib._progress import progress_bar
+from recursive_lib._validation import check_choice, check_int
+from recursive_lib.data import dimension
+from recursive_lib.estimators.flow import FlowEnsemble
+from recursive_lib.estimators.quantile import sample_ensemble, train_ensemble
+from recursive_lib.loop import make_measure, synthetic_count
 
 #: estimators :func:`run_batched` trains as one ensemble over repetitions
-BATCHED_ESTIMATORS = ("quantile",)
+BATCHED_ESTIMATORS = ("quantile", "flow")
+
+
+class _QuantileMembers:
+    """The quantile sampler's ensemble: ``fit(pool (R, M), rngs)``, ``sample(n, rngs) -> (R, n)``."""
+
+    def __init__(self, hidden=(64, 64, 64), negative_slope: float = 0.02, lr: float = 5e-4,
+                 weight_decay: float = 1e-3, epochs: int = 25, batch_size: int = 4096):
+        self.hyper = (hidden, negative_slope, lr, weight_decay, epochs, batch_size)
+        self.negative_slope = negative_slope
+
+    def fit(self, pool, rngs):
+        self.params = train_ensemble(pool, rngs, *self.hyper)
+        return self
+
+    def sample(self, n, rngs):
+        return sample_ensemble(self.params, n, rngs, self.negative_slope)
+
+
+class _FlowMembers(FlowEnsemble):
+    """The flow ensemble on pools ``(R, M)`` (1-D) or ``(R, M, d)``; samples shaped alike."""
+
+    def fit(self, pool, rngs):
+        self.flat = pool.ndim == 2
+        return super().fit(pool[..., None] if self.flat else pool, rngs)
+
+    def sample(self, n, rngs):
+        out = super().sample(n, rngs)
+        return out[..., 0] if self.flat else out
+
+
+_MEMBERS = {"quantile": _QuantileMembers, "flow": _FlowMembers}
+
+
+class _Fitted:
+    """Repetition ``r`` of a fitted ensemble as the reference loop's measure sees a model: the cdf
+    of its evaluation samples (1-D), or its draws for the sample metrics, drawn beforehand for all
+    repetitions at once from their own streams (d >= 2)."""
+
+    def __init__(self, evals: np.ndarray, drawn: np.ndarray | None = None):
+        self.sorted = np.sort(evals) if evals.ndim == 1 else None
+        self.drawn = drawn
+
+    def cdf(self, grid):
+        return np.searchsorted(self.sorted, grid, side="right") / self.sorted.size
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.drawn is None or len(self.drawn) != n:
+            raise RuntimeError("the ensemble drew its metric samples beforehand; n must match")
+        return self.drawn
 
 
 def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.random.Generator],
-                mmd_width: float = 0.5, progress: bool = False, hidden=(64, 64, 64),
-                negative_slope: float = 0.02, lr: float = 5e-4, weight_decay: float = 1e-3,
-                epochs: int = 25, batch_size: int = 4096, n_eval: int = 200_000) -> dict[str, np.ndarray]:
-    """Accumulate-regime recursive training of the quantile sampler, ``R = len(rngs)`` repetitions at once.
+                mmd_width: float = 0.5, progress: bool = False, estimator: str = "quantile",
+                n_eval: int | None = None, metric_samples: int = 2000,
+                **params) -> dict[str, np.ndarray]:
+    """Accumulate-regime recursive training of a neural estimator, ``R = len(rngs)`` repetitions at once.
 
-    Parameters as :func:`recursive_lib.loop.run_reference` plus the sampler's hyper-parameters
-    (:class:`recursive_lib.estimators.QuantileSampler`); ``progress`` shows a tqdm bar over
-    iterations (silent when the environment variable ``CI`` is set).
+    Parameters as :func:`recursive_lib.loop.run_reference`, plus ``estimator`` (one of
+    :data:`BATCHED_ESTIMATORS`), ``n_eval`` (model samples behind ``cdf``, ``mean`` and ``var``;
+    default as the estimator class) and the estimator's hyper-parameters ``params`` (those of
+    :class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`);
+    ``progress`` shows a tqdm bar over iterations (silent when the environment variable ``CI`` is set).
 
     Returns a dict of ``(R, T)`` arrays ``w1``, ``mmd``, ``mean``, ``var``.
     """
-
+    check_choice("estimator", estimator, BATCHED_ESTIMATORS)
+    n_eval = check_int("n_eval", {"quantile": 200_000, "flow": 5_000}[estimator] if n_eval is None
+                       else n_eval, 1)
     R, m2 = len(rngs), synthetic_count(alpha, m1)
-    grid = np.asarray(grid, dtype=float)
-    cdf_true = truth.cdf(grid)
-    masses_true = grid_masses(truth, grid, use_pdf=False)
+    d = dimension(truth)
+    grid = None if grid is None else np.asarray(grid, dtype=float)
+    # One measure per repetition, built (and its truth reference drawn) as the reference loop does.
+    measures = [make_measure(None, truth, grid, mmd_width, rng, metric_samples) for rng in rngs]
     out = {key: np.empty((R, T)) for key in ("w1", "mmd", "mean", "var")}
-    pool = np.empty((R, 0))
-    for i in progress_bar(range(T), desc="quantile sampler", unit="iteration", enabled=progress):
+    shape = (R, 0) if d == 1 else (R, 0, d)
+    pool = np.empty(shape)
+    for i in progress_bar(range(T), desc=f"{estimator} ensemble", unit="iteration", enabled=progress):
         real = np.stack([truth.sample(m1, rng) for rng in rngs])            # 1. fresh real data
         pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1:]], axis=1)
-        params = train_ensemble(pool, rngs, hidden, negative_slope, lr, weight_decay, epochs,
-                                batch_size)                                  # 2. fit on the pool
-        evals = np.sort(sample_ensemble(params, n_eval, rngs, negative_slope), axis=1)
-        cdf = np.stack([np.searchsorted(e, grid, side="right") for e in evals]) / n_eval
-        out["w1"][:, i] = w1_grid(cdf, cdf_true, grid)                       # 3. measure
-        out["mmd"][:, i] = mmd_grid(masses_from_cdf(cdf), masses_true, grid, mmd_width)
-        out["mean"][:, i], out["var"][:, i] = evals.mean(1), evals.var(1)
-        synthetic = sample_ensemble(params, m2, rngs, negative_slope)        # 4. synthetic data
+        ensemble = _MEMBERS[estimator](**params).fit(pool, rngs)             # 2. fit on the pool
+        evals = ensemble.sample(n_eval, rngs)
+        drawn = None if d == 1 else ensemble.sample(metric_samples, rngs)
+        for r in range(R):                                                   # 3. measure
+            fitted = _Fitted(evals[r], None if drawn is None else drawn[r])
+            out["w1"][r, i], out["mmd"][r, i] = measures[r](fitted)
+        first = evals if d == 1 else evals[..., 0]
+        out["mean"][:, i] = first.mean(1)
+        out["var"][:, i] = evals.var(1) if d == 1 else evals.var(1).sum(-1)
+        synthetic = ensemble.sample(m2, rngs)                                # 4. synthetic data
         pool = np.concatenate([pool, synthetic], axis=1)
     return out

@@ -132,7 +132,7 @@ def make_config(estimator="kde", alpha=0.5, m1=50, T=2000, reps=100, seed=0, reg
     check_choice("estimator", estimator, tuple(ESTIMATORS))
     check_choice("engine", engine, ENGINES)
     if engine == "fast" and estimator not in ENGINE_ESTIMATORS + BATCHED_ESTIMATORS:
-        engine = "reference"    # no fast engine for this family (gmm, flow): the reference loop
+        engine = "reference"    # no fast engine for this family (gmm, gaussian): the reference loop
     if engine == "fast" and estimator in BATCHED_ESTIMATORS and (regime != "accumulate" or bias_scale):
         engine = "reference"    # the batched ensemble runs the unbiased accumulate regime only
     check_choice("regime", regime, REGIMES)
@@ -146,7 +146,8 @@ def make_config(estimator="kde", alpha=0.5, m1=50, T=2000, reps=100, seed=0, reg
     truth = PAPER_TRUTH if truth is None else truth
     if dimension(truth) > 1:
         check_choice("estimator (multivariate truth)", estimator, MULTIVARIATE_ESTIMATORS)
-        engine = "reference"
+        if estimator not in BATCHED_ESTIMATORS:
+            engine = "reference"
     needed = ("sample", "pdf", "cdf", "mean", "var", "grid") if dimension(truth) == 1 else \
         ("sample", "mean", "var")
     for member in needed:
@@ -227,9 +228,9 @@ def simulate(estimator: str = "kde", alpha: float = 0.5, m1: int = 50, T: int = 
 
     Estimators and engines: ``"ecdf"``, ``"kde"`` run on the fast engine; ``"quantile"`` on the
     batched ensemble (:mod:`recursive_lib.engine_neural`, every repetition trained at once) with
-    ``engine="fast"``, one repetition at a time with ``"reference"``; ``"gmm"``, ``"flow"`` and
-    every multivariate truth (``truth.dim >= 2``, e.g. :data:`recursive_lib.data.MOONS`) always use
-    the reference loop (the ``engine`` column says which ran).
+    ``engine="fast"``, one repetition at a time with ``"reference"``; so does ``"flow"``, in any
+    dimension; ``"gmm"`` and ``"gaussian"`` always use the reference loop, and so does every
+    non-accumulate or biased run of a neural estimator (the ``engine`` column says which ran).
 
     Returns
     -------
@@ -249,7 +250,8 @@ def simulate(estimator: str = "kde", alpha: float = 0.5, m1: int = 50, T: int = 
     if (cfg.engine == "fast" and cfg.estimator in BATCHED_ESTIMATORS and bias is None
             and cfg.regime == "accumulate"):     # other regimes: the reference loop below
         stats = run_batched(cfg.alpha, cfg.m1, cfg.T, cfg.truth, grid, rngs, mmd_width=cfg.mmd_width,
-                            progress=progress, **params)
+                            progress=progress, estimator=cfg.estimator,
+                            metric_samples=cfg.metric_samples, **params)
     elif cfg.engine == "fast":
         res = run_fast(cfg.estimator, cfg.alpha, cfg.m1, cfg.T, cfg.truth, grid, rngs,
                        bandwidth=bandwidth, regime=cfg.regime, mmd_width=cfg.mmd_width,

@@ -28,6 +28,25 @@ def test_batched_ensemble_equals_sequential_training_on_the_same_streams():
             np.testing.assert_allclose(batched[key][r], ref[key], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("truth, grid", [(MOONS, None), (PAPER_TRUTH, PAPER_TRUTH.grid(60))])
+def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
+    """The flows of an ensemble (torch.func over stacked zuko modules) are the lone flows, exactly."""
+    tiny = dict(steps=8, n_eval=200)
+    seeds = np.random.SeedSequence(5).spawn(3)
+    batched = run_batched(0.5, 15, 2, truth, grid, [np.random.default_rng(s) for s in seeds],
+                          estimator="flow", metric_samples=150, **tiny)
+    for r, s in enumerate(seeds):
+        ref = run_reference(Flow(**tiny), 0.5, 15, 2, truth, grid, np.random.default_rng(s),
+                            metric_samples=150)
+        for key in ("w1", "mmd", "mean", "var"):
+            np.testing.assert_allclose(batched[key][r], ref[key], rtol=1e-5, atol=1e-6)
+    fast = simulate("flow", alpha=0.5, m1=15, T=1, reps=1, truth=MOONS, metric_samples=150,
+                    estimator_params=tiny)
+    assert fast.engine.iloc[0] == "fast"
+    with pytest.raises(ValueError, match="estimator"):
+        run_batched(0.5, 15, 1, truth, grid, [np.random.default_rng(0)], estimator="gmm")
+
+
 @pytest.mark.slow
 def test_batched_and_sequential_agree_statistically_on_independent_streams():
     """simulate's two engines use different streams; their mean errors agree within noise."""

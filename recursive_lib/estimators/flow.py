@@ -2,28 +2,140 @@
 
 Trained from scratch at every iteration with Adam on the negative log-likelihood. The data are
 standardised first (the flow learns the standardised distribution; samples are mapped back), which
-keeps the spline's default domain [-5, 5] adequate for any truth. Torch's random numbers (weight
-initialisation, sampling) come from ``torch.manual_seed`` with a seed drawn from the
-estimator's ``random_state`` Generator, inside ``torch.random.fork_rng`` so the global torch stream
-is left untouched; mini-batch shuffles use the Generator itself. One seed determines every number.
+keeps the spline's default domain [-5, 5] adequate for any truth.
+
+Ensembles. :class:`FlowEnsemble` holds ``R`` independent flows, one per repetition, with their
+parameters stacked by ``torch.func.stack_module_state`` and evaluated with ``torch.func.vmap``: one
+Adam step updates every repetition (the parameters of different repetitions never mix, so these
+are ``R`` independent Adam runs). :class:`Flow` is the same code with ``R = 1``.
+
+Randomness. Each flow's initial weights come from ``torch.manual_seed`` with a seed drawn from its
+repetition's Generator (inside ``torch.random.fork_rng``, so the global torch stream is left
+untouched); mini-batch shuffles use the Generator itself, and sampling a torch Generator seeded
+from it. So one seed determines every number, and repetition ``r`` of an ensemble sees exactly the
+numbers a lone flow with the same Generator sees.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+from typing import Sequence
+
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from recursive_lib._validation import check_int
+from recursive_lib._validation import check_int, check_range
 from recursive_lib.estimators.gmm import as_points
 from recursive_lib.estimators.quantile import _generator, device, torch_threads
 
 
+@functools.lru_cache(maxsize=None)
+def _flow_call_class():
+    """The module class whose ``forward`` does the flow's work (what ``functional_call`` needs);
+    one class for all (``stack_module_state`` stacks modules of one class), torch imported lazily."""
+    import torch
+
+    class FlowCall(torch.nn.Module):
+        def __init__(self, flow):
+            super().__init__()
+            self.flow = flow
+
+        def forward(self, x, inverse: bool = False):
+            # ``flow()`` builds the distribution; its transform reads the (swapped-in) parameters.
+            dist = self.flow()
+            return dist.transform.inv(x) if inverse else dist.log_prob(x)
+
+    return FlowCall
+
+
+class FlowEnsemble:
+    """``R`` neural spline flows on ``d`` features trained together (module docstring).
+
+    ``fit(x, rngs)`` with ``x`` of shape ``(R, M, d)``: flow ``r`` learns ``x[r]`` (standardised
+    per repetition) in ``steps`` Adam steps on mini-batches of ``batch_size`` points, walked
+    through reshuffled passes over the data. ``sample(n, rngs)``: ``(R, n, d)``.
+    """
+
+    def __init__(self, transforms: int = 3, hidden=(32, 32), bins: int = 8, steps: int = 300,
+                 batch_size: int = 256, lr: float = 3e-3):
+        self.transforms = check_int("transforms", transforms, 1)
+        self.hidden = tuple(int(check_int("hidden", h, 1)) for h in hidden)
+        self.bins = check_int("bins", bins, 1)
+        self.steps = check_int("steps", steps, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.lr = check_range("lr", lr, 0.0, np.inf, low_inclusive=False)
+
+    def fit(self, x: np.ndarray, rngs: Sequence[np.random.Generator]) -> "FlowEnsemble":
+        import torch
+        import zuko
+        from torch.func import stack_module_state
+
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 3 or x.shape[0] != len(rngs) or x.shape[1] == 0 or not np.all(np.isfinite(x)):
+            raise ValueError(f"x must be a finite array of shape (R, M, d) with R = len(rngs) = "
+                             f"{len(rngs)} and M >= 1, got {x.shape}")
+        R, M, d = x.shape
+        self.dim_ = d
+        self.loc_, self.scale_ = x.mean(1, keepdims=True), x.std(1, keepdims=True) + 1e-12
+        dev = device()
+        seeds = [int(rng.integers(2**63)) for rng in rngs]
+        with torch.random.fork_rng(devices=[]), torch_threads():
+            flows = []
+            for seed in seeds:
+                torch.manual_seed(seed)
+                flows.append(_flow_call_class()(zuko.flows.NSF(features=d, transforms=self.transforms,
+                                                     hidden_features=self.hidden, bins=self.bins)).to(dev))
+            self.params_, self.buffers_ = stack_module_state(flows)
+            self._module = copy.deepcopy(flows[0]).to("meta")   # structure only, no weights
+            data = torch.tensor((x - self.loc_) / self.scale_, dtype=torch.float32, device=dev)
+            passes = -(-self.steps * self.batch_size // M)
+            order = torch.tensor(np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)])
+                                           for rng in rngs]), device=dev)
+            opt = torch.optim.Adam(list(self.params_.values()), lr=self.lr)
+            b = self.batch_size
+            for step in range(self.steps):
+                idx = order[:, step * b:(step + 1) * b]
+                batch = torch.gather(data, 1, idx.unsqueeze(-1).expand(-1, -1, d))
+                # mean over the batch, summed over repetitions: each flow sees its own gradient
+                loss = -self._call(batch).mean(dim=1).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        for value in self.params_.values():
+            value.requires_grad_(False)
+        return self
+
+    def _call(self, x, inverse: bool = False):
+        from torch.func import functional_call, vmap
+
+        def one(params, buffers, xr):
+            return functional_call(self._module, (params, buffers), (xr,), {"inverse": inverse})
+
+        return vmap(one)(self.params_, self.buffers_, x)
+
+    def sample(self, n: int, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """``(R, n, d)`` draws: standard normal noise from each repetition's stream, pushed through its flow."""
+        import torch
+
+        from recursive_lib.continued import torch_generator
+
+        n = check_int("n", n, 0)
+        dev = self.params_[next(iter(self.params_))].device
+        with torch.no_grad(), torch_threads():
+            z = torch.stack([torch.randn((n, self.dim_), generator=torch_generator(rng), dtype=torch.float32)
+                             for rng in rngs]).to(dev)
+            out = self._call(z, inverse=True).cpu().numpy().astype(float)
+        return out * self.scale_ + self.loc_
+
+
 class Flow(BaseEstimator):
-    """Neural spline flow ``zuko.flows.NSF(features=d, transforms, hidden_features)``.
+    """Neural spline flow ``zuko.flows.NSF(features=d, transforms, hidden_features)``: one
+    :class:`FlowEnsemble` member.
 
     Parameters
     ----------
-    transforms : number of spline coupling (autoregressive) transforms
+    transforms : number of spline autoregressive transforms
     hidden : hidden widths of each transform's conditioner network
     bins : spline bins
     steps, batch_size, lr : Adam on the negative log-likelihood, ``steps`` mini-batches of
@@ -32,7 +144,7 @@ class Flow(BaseEstimator):
     n_eval : samples drawn after training for ``cdf`` (1-D), ``mean_`` and ``var_``
     random_state : ``None``, int or ``numpy`` Generator
 
-    Attributes (after ``fit``): ``flow_`` (the zuko flow), ``loc_``, ``scale_`` (standardisation),
+    Attributes (after ``fit``): ``ensemble_`` (the trained :class:`FlowEnsemble`, ``R = 1``),
     ``dim_``, ``eval_`` (``(n_eval, d)`` samples), ``mean_``, ``var_`` (as :class:`GMM`).
     """
 
@@ -51,47 +163,20 @@ class Flow(BaseEstimator):
         """Fit on ``x`` of shape ``(M,)`` or ``(M, d)``; importance ``weights`` are not supported."""
         if weights is not None:
             raise ValueError("weights are not supported by the flow estimator (pass weights=None)")
-        import torch
-        import zuko
-
         x = as_points(x)
-        steps = check_int("steps", self.steps, 1)
-        batch = check_int("batch_size", self.batch_size, 1)
+        n_eval = check_int("n_eval", self.n_eval, 1)
         rng = _generator(self.random_state)
+        self.ensemble_ = FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps,
+                                      self.batch_size, self.lr).fit(x[None], [rng])
         self.dim_ = x.shape[1]
-        self.loc_, self.scale_ = x.mean(0), x.std(0) + 1e-12
-        dev = device()
-        data = torch.tensor((x - self.loc_) / self.scale_, dtype=torch.float32, device=dev)
-        self._seed_ = int(rng.integers(2**63))
-        with torch.random.fork_rng(devices=[]), torch_threads():
-            torch.manual_seed(self._seed_)
-            self.flow_ = zuko.flows.NSF(features=self.dim_, transforms=check_int("transforms", self.transforms, 1),
-                                        hidden_features=tuple(self.hidden), bins=self.bins).to(dev)
-            opt = torch.optim.Adam(self.flow_.parameters(), lr=self.lr)
-            passes = -(-steps * batch // len(data))
-            order = torch.tensor(np.concatenate([rng.permutation(len(data)) for _ in range(passes)]),
-                                 device=dev)
-            for step in range(steps):
-                loss = -self.flow_().log_prob(data[order[step * batch:(step + 1) * batch]]).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        self.eval_ = self._draw(check_int("n_eval", self.n_eval, 1), rng)
+        self.eval_ = self.ensemble_.sample(n_eval, [rng])[0]
         if self.dim_ == 1:
             self._sorted_ = np.sort(self.eval_[:, 0])
         return self
 
-    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        import torch
-
-        with torch.random.fork_rng(devices=[]), torch.no_grad(), torch_threads():
-            torch.manual_seed(int(rng.integers(2**63)))
-            z = self.flow_().sample((n,)).cpu().numpy().astype(float)
-        return z * self.scale_ + self.loc_
-
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n,)`` draws in 1-D, ``(n, d)`` otherwise; torch is seeded from ``rng``."""
-        out = self._draw(check_int("n", n, 0), rng)
+        out = self.ensemble_.sample(n, [rng])[0]
         return out[:, 0] if self.dim_ == 1 else out
 
     def cdf(self, grid) -> np.ndarray:
