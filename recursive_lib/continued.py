@@ -9,7 +9,8 @@ real data and the rest sampled from the network as it is now (PAPER.md, "Experim
 2. iteration ``n >= 2``: ``round(alpha batch_size)`` fresh real items and
    ``batch_size - round(alpha batch_size)`` items sampled from the current model;
 3. the model trains further on the batch (``model.partial_fit``);
-4. it is evaluated (``evaluate(model, rng)``) every ``eval_every`` iterations and at ``T``.
+4. it is evaluated (``evaluate(model, rng)``) at iteration 1, every ``eval_every`` iterations and
+   at ``T``.
 
 Real items come from a finite training pool (8x8 digits, a text corpus): they are taken in the order
 of a random permutation of the pool, reshuffled when it runs out, so that no real item repeats
@@ -126,8 +127,8 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
     batch_size : items per iteration, at most ``N`` (the paper's images: 300).
     T : iterations.
     seed : an integer or a ``SeedSequence``; determines every random number of the run.
-    evaluate : ``evaluate(model, rng) -> {metric: value}``, called every ``eval_every`` iterations
-        and at ``T``, with its own random stream (so the evaluation cadence does not change training).
+    evaluate : ``evaluate(model, rng) -> {metric: value}``, called at iteration 1 (the point every
+        real fraction shares), every ``eval_every`` iterations and at ``T``, with its own random stream (so the evaluation cadence does not change training).
     snapshot_at : iterations whose training batch is kept.
     checkpoint : a file. After every iteration the whole state (model, random streams, rows so far)
         is written there atomically; a call with the same arguments and an existing checkpoint
@@ -165,7 +166,7 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
             loss = float(model.partial_fit(batch, train_rng))
             row = dict(iteration=n, alpha=float(alpha), n_real=n_real,
                        n_synthetic=batch_size - n_real, loss=loss)
-            if evaluate is not None and (n % eval_every == 0 or n == T):
+            if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
                 row.update(evaluate(model, eval_rng))
             state["rows"].append(row)
             if n in snapshot_at:

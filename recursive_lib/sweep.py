@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import pickle
 import tempfile
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -229,7 +229,9 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
                 futures = {pool.submit(_compute, run, unique[key], cache): key for key in todo}
                 pending = set(futures)
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter waits for every job unless one
+                    # fails, so the bar would not move until the end.
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         if future.exception() is not None:
                             # Let running configurations finish (and be cached), drop the queue.

@@ -104,7 +104,7 @@ def test_interrupted_run_resumes_with_identical_results(tmp_path):
 
 def test_evaluation_cadence():
     run = run_fresh(RunningGaussian(), POOL, 1.0, 4, 7, seed=0, evaluate=evaluate, eval_every=3)
-    assert run.metrics["mean"].notna().tolist() == [False, False, True, False, False, True, True]
+    assert run.metrics["mean"].notna().tolist() == [True, False, True, False, False, True, True]
 
 
 @pytest.mark.parametrize("kwargs, name", [
