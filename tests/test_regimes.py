@@ -121,3 +121,43 @@ def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
     assert late(fresh, "coverage") > late(frame, "coverage")
     with pytest.raises(ValueError, match="regime"):
         ecdf_support("accumulate", 0.5, m, T, reps, PAPER_TRUTH)
+
+
+@pytest.mark.parametrize("name, params", [("quantile", dict(epochs=2, n_eval=200)),
+                                          ("flow", dict(steps=3, n_eval=200))])
+def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name, params, monkeypatch):
+    """fresh: one model object, fitted with warm_start; replace: a new clone every iteration."""
+    from recursive_lib.data import PAPER_TRUTH
+    from recursive_lib.loop import run_reference
+
+    fits = []
+    cls = type(make_estimator(name))
+    original = cls.fit
+
+    def spy(self, x, weights=None):
+        fits.append((id(self), self.warm_start, getattr(self, "params_", getattr(self, "ensemble_", None)) is not None))
+        return original(self, x, weights)
+
+    monkeypatch.setattr(cls, "fit", spy)
+    grid = PAPER_TRUTH.grid(40)
+    run_reference(make_estimator(name, **params), 0.5, 10, 3, PAPER_TRUTH, grid, np.random.default_rng(0), regime="fresh")
+    assert len({f[0] for f in fits}) == 1 and all(f[1] for f in fits)
+    assert [f[2] for f in fits] == [False, True, True]      # fitted state carried into fits 2 and 3
+    fits.clear()
+    run_reference(make_estimator(name, **params), 0.5, 10, 3, PAPER_TRUTH, grid, np.random.default_rng(0), regime="replace")
+    assert len({f[0] for f in fits}) == 3 and not any(f[1] or f[2] for f in fits)
+
+
+def test_warm_start_continues_from_the_previous_weights():
+    from recursive_lib.data import PAPER_TRUTH
+    from recursive_lib.estimators import QuantileSampler
+
+    x = PAPER_TRUTH.sample(200, np.random.default_rng(0))
+    kw = dict(epochs=1, n_eval=100, lr=1e-12, weight_decay=0.0)
+    warm = QuantileSampler(warm_start=True, random_state=np.random.default_rng(1), **kw).fit(x)
+    first = [p.clone() for p in warm.params_]
+    warm.fit(x)       # a vanishing learning rate: the weights stay where the first fit left them
+    assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-8) for a, b in zip(first, warm.params_))
+    cold = QuantileSampler(random_state=np.random.default_rng(1), **kw).fit(x)
+    cold.fit(x)       # without warm_start the second fit draws new initial weights
+    assert not all(np.allclose(a.numpy(), b.numpy(), atol=1e-3) for a, b in zip(first, cold.params_))

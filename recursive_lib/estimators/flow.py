@@ -54,7 +54,9 @@ class FlowEnsemble:
 
     ``fit(x, rngs)`` with ``x`` of shape ``(R, M, d)``: flow ``r`` learns ``x[r]`` (standardised
     per repetition) in ``steps`` Adam steps on mini-batches of ``batch_size`` points, walked
-    through reshuffled passes over the data. ``sample(n, rngs)``: ``(R, n, d)``.
+    through reshuffled passes over the data. ``fit(x, rngs, warm=True)`` on a fitted ensemble
+    keeps training the same flows (same standardisation, a new Adam). ``sample(n, rngs)``:
+    ``(R, n, d)``.
     """
 
     def __init__(self, transforms: int = 3, hidden=(32, 32), bins: int = 8, steps: int = 300,
@@ -66,7 +68,7 @@ class FlowEnsemble:
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.lr = check_range("lr", lr, 0.0, np.inf, low_inclusive=False)
 
-    def fit(self, x: np.ndarray, rngs: Sequence[np.random.Generator]) -> "FlowEnsemble":
+    def fit(self, x: np.ndarray, rngs: Sequence[np.random.Generator], warm: bool = False) -> "FlowEnsemble":
         import torch
         import zuko
         from torch.func import stack_module_state
@@ -76,18 +78,24 @@ class FlowEnsemble:
             raise ValueError(f"x must be a finite array of shape (R, M, d) with R = len(rngs) = "
                              f"{len(rngs)} and M >= 1, got {x.shape}")
         R, M, d = x.shape
-        self.dim_ = d
-        self.loc_, self.scale_ = x.mean(1, keepdims=True), x.std(1, keepdims=True) + 1e-12
+        warm = warm and hasattr(self, "params_")
+        if warm and (d != self.dim_ or R != len(self.loc_)):
+            raise ValueError(f"warm fit needs data shaped (R={len(self.loc_)}, M, d={self.dim_}), got {x.shape}")
         dev = device()
-        seeds = [int(rng.integers(2**63)) for rng in rngs]
         with torch.random.fork_rng(devices=[]), torch_threads():
-            flows = []
-            for seed in seeds:
-                torch.manual_seed(seed)
-                flows.append(_flow_call_class()(zuko.flows.NSF(features=d, transforms=self.transforms,
-                                                     hidden_features=self.hidden, bins=self.bins)).to(dev))
-            self.params_, self.buffers_ = stack_module_state(flows)
-            self._module = copy.deepcopy(flows[0]).to("meta")   # structure only, no weights
+            if not warm:
+                self.dim_ = d
+                self.loc_, self.scale_ = x.mean(1, keepdims=True), x.std(1, keepdims=True) + 1e-12
+                flows = []
+                for seed in [int(rng.integers(2**63)) for rng in rngs]:
+                    torch.manual_seed(seed)
+                    flows.append(_flow_call_class()(zuko.flows.NSF(
+                        features=d, transforms=self.transforms, hidden_features=self.hidden,
+                        bins=self.bins)).to(dev))
+                self.params_, self.buffers_ = stack_module_state(flows)
+                self._module = copy.deepcopy(flows[0]).to("meta")   # structure only, no weights
+            for value in self.params_.values():
+                value.requires_grad_(True)
             data = torch.tensor((x - self.loc_) / self.scale_, dtype=torch.float32, device=dev)
             passes = -(-self.steps * self.batch_size // M)
             order = torch.tensor(np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)])
@@ -142,6 +150,8 @@ class Flow(BaseEstimator):
         ``batch_size`` points walked through reshuffled passes over the data (a fixed number of
         steps rather than epochs, so small early pools are still fitted)
     n_eval : samples drawn after training for ``cdf`` (1-D), ``mean_`` and ``var_``
+    warm_start : if true, ``fit`` keeps training the flow of the previous ``fit`` (as
+        scikit-learn's ``warm_start``), as the ``fresh`` regime does with neural models
     random_state : ``None``, int or ``numpy`` Generator
 
     Attributes (after ``fit``): ``ensemble_`` (the trained :class:`FlowEnsemble`, ``R = 1``),
@@ -149,7 +159,8 @@ class Flow(BaseEstimator):
     """
 
     def __init__(self, transforms: int = 3, hidden=(32, 32), bins: int = 8, steps: int = 300,
-                 batch_size: int = 256, lr: float = 3e-3, n_eval: int = 5_000, random_state=None):
+                 batch_size: int = 256, lr: float = 3e-3, n_eval: int = 5_000,
+                 warm_start: bool = False, random_state=None):
         self.transforms = transforms
         self.hidden = hidden
         self.bins = bins
@@ -157,6 +168,7 @@ class Flow(BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.n_eval = n_eval
+        self.warm_start = warm_start
         self.random_state = random_state
 
     def fit(self, x, weights=None):
@@ -166,8 +178,10 @@ class Flow(BaseEstimator):
         x = as_points(x)
         n_eval = check_int("n_eval", self.n_eval, 1)
         rng = _generator(self.random_state)
-        self.ensemble_ = FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps,
-                                      self.batch_size, self.lr).fit(x[None], [rng])
+        if not (self.warm_start and hasattr(self, "ensemble_")):
+            self.ensemble_ = FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps,
+                                          self.batch_size, self.lr)
+        self.ensemble_.fit(x[None], [rng], warm=bool(self.warm_start))
         self.dim_ = x.shape[1]
         self.eval_ = self.ensemble_.sample(n_eval, [rng])[0]
         if self.dim_ == 1:

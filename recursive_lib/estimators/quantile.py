@@ -93,26 +93,28 @@ def forward(params: list, u, negative_slope: float = 0.02):
 
 def train_ensemble(x: np.ndarray, rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
                    negative_slope: float = 0.02, lr: float = 5e-4, weight_decay: float = 1e-3,
-                   epochs: int = 25, batch_size: int = 4096) -> list:
+                   epochs: int = 25, batch_size: int = 4096, init: list | None = None) -> list:
     """Train ``R`` quantile networks, network ``r`` on ``x[r]``; ``x`` of shape ``(R, M)``.
 
     Per epoch each repetition shuffles its data (its Generator) and walks it in batches of
-    ``batch_size`` (the last batch smaller); per batch it draws ``B`` uniforms. Returns the
-    trained stacked parameters (see :func:`init_params`).
+    ``batch_size`` (the last batch smaller); per batch it draws ``B`` uniforms. Training starts
+    from ``init`` (stacked parameters of an earlier call: the networks keep training) or, if
+    ``None``, from fresh weights. Returns the trained stacked parameters (see :func:`init_params`).
     """
     import torch
 
     with torch_threads():
         return _train(np.asarray(x, dtype=float), rngs, hidden, negative_slope, lr, weight_decay,
-                      epochs, batch_size)
+                      epochs, batch_size, init)
 
 
-def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size):
+def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size, init=None):
     import torch
 
     R, M = x.shape
     dev = device()
-    params = init_params(rngs, hidden, dev)
+    params = init_params(rngs, hidden, dev) if init is None else \
+        [p.detach().clone().to(dev).requires_grad_(True) for p in init]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     data = torch.tensor(x, dtype=torch.float32, device=dev)
     for _ in range(epochs):
@@ -162,6 +164,8 @@ class QuantileSampler(BaseEstimator):
     lr, weight_decay : AdamW (paper: 5e-4, 1e-3)
     epochs, batch_size : passes over the training set and mini-batch size (paper: 25, 4096)
     n_eval : model samples drawn after training to evaluate ``cdf``, ``mean_``, ``var_`` (paper: 200 000)
+    warm_start : if true, ``fit`` continues from the weights of the previous ``fit`` (as
+        scikit-learn's ``warm_start``): the network keeps training, as in the ``fresh`` regime
     random_state : ``None``, an int, or a ``numpy`` Generator (used as is, so the caller's stream
         advances; the loops pass each repetition's Generator)
 
@@ -171,7 +175,7 @@ class QuantileSampler(BaseEstimator):
 
     def __init__(self, hidden=(64, 64, 64), negative_slope: float = 0.02, lr: float = 5e-4,
                  weight_decay: float = 1e-3, epochs: int = 25, batch_size: int = 4096,
-                 n_eval: int = 200_000, random_state=None):
+                 n_eval: int = 200_000, warm_start: bool = False, random_state=None):
         self.hidden = hidden
         self.negative_slope = negative_slope
         self.lr = lr
@@ -179,10 +183,12 @@ class QuantileSampler(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.n_eval = n_eval
+        self.warm_start = warm_start
         self.random_state = random_state
 
     def fit(self, x, weights=None):
-        """Train from scratch on ``x`` of shape ``(M,)``; importance ``weights`` are not supported."""
+        """Train on ``x`` of shape ``(M,)``, from scratch unless ``warm_start``; importance
+        ``weights`` are not supported."""
         if weights is not None:
             raise ValueError("weights are not supported by the quantile sampler (pass weights=None)")
         x = np.asarray(x, dtype=float)
@@ -193,8 +199,9 @@ class QuantileSampler(BaseEstimator):
         check_int("n_eval", self.n_eval, 1)
         check_range("lr", self.lr, 0.0, math.inf, low_inclusive=False)
         rng = _generator(self.random_state)
+        init = self.params_ if self.warm_start and hasattr(self, "params_") else None
         self.params_ = train_ensemble(x[None], [rng], self.hidden, self.negative_slope, self.lr,
-                                      self.weight_decay, self.epochs, self.batch_size)
+                                      self.weight_decay, self.epochs, self.batch_size, init)
         self.eval_ = np.sort(sample_ensemble(self.params_, self.n_eval, [rng], self.negative_slope)[0])
         return self
 
