@@ -256,3 +256,63 @@ def faceted_curves(summary: pd.DataFrame, y_title: str, row: str = "estimator",
         xs, alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title), col)
     return (alt.layer(band, line, data=data).properties(width=160, height=130)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+
+
+def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iteration",
+                per_line: int = 10, cell: float = 3.0, title: str = ""):
+    """Altair grid of digit images, one panel per (``row``, ``column``), synthetic ones framed in red.
+
+    ``pixels``: the tidy frame of :func:`recursive_lib.images.split_snapshots` (one repetition). Images are laid out
+    ``per_line`` to a line inside a panel; ``cell`` is the size of a pixel in screen points.
+    """
+    for name in (row, column, "image", "row", "col", "value", "source"):
+        if name not in pixels.columns:
+            raise ValueError(f"row and column must be columns of pixels, one of "
+                             f"{list(pixels.columns)}; got {name!r}")
+    side = int(pixels["row"].max()) + 1
+    step = side + 1
+    frame = pixels.copy()
+    frame["x"] = (frame["image"] % per_line) * step + frame["col"]
+    frame["y"] = (frame["image"] // per_line) * step + frame["row"]
+    frame["x2"], frame["y2"] = frame["x"] + 1, frame["y"] + 1
+    frame["kind"] = "pixel"
+    boxes = frame.groupby([row, column, "image"], as_index=False).agg(source=("source", "first"))
+    boxes["x"] = (boxes["image"] % per_line) * step - 0.3
+    boxes["y"] = (boxes["image"] // per_line) * step - 0.3
+    boxes["x2"], boxes["y2"] = boxes["x"] + side + 0.6, boxes["y"] + side + 0.6
+    boxes["kind"] = "frame"
+    data = pd.concat([frame, boxes], ignore_index=True)
+    lines = int(np.ceil((pixels["image"].max() + 1) / per_line))
+    width, height = per_line * step * cell, lines * step * cell
+    xs = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1, per_line * step], nice=False))
+    ys = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1, lines * step], nice=False, reverse=True))
+    pixel_layer = alt.Chart().transform_filter(alt.datum.kind == "pixel").mark_rect().encode(
+        xs, ys, alt.X2("x2:Q"), alt.Y2("y2:Q"),
+        alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[-1, 1]), legend=None))
+    frame_layer = alt.Chart().transform_filter(alt.datum.kind == "frame").mark_rect(
+        fillOpacity=0, strokeWidth=1.2).encode(
+        xs, ys, alt.X2("x2:Q"), alt.Y2("y2:Q"),
+        alt.Stroke("source:N", scale=alt.Scale(domain=["real", "synthetic"], range=["#bbbbbb", "#d62728"]),
+                   title="in the batch", legend=alt.Legend(symbolFillColor="white", symbolType="square")))
+    return (alt.layer(pixel_layer, frame_layer, data=data)
+            .properties(width=width, height=height)
+            .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
+            .configure_view(stroke=None))
+
+
+def metric_curves(summary: pd.DataFrame, y_title: str, reference: float | None = None,
+                  log_y: bool = False, title: str = ""):
+    """Mean metric against iteration, one line per alpha with its interval band, linear y axis by
+    default (entropies, confidences); ``reference`` (optional) a dashed horizontal line, e.g. the
+    value of real images. ``summary``: :func:`recursive_lib.plots.curve_summary` by alpha.
+    """
+    scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    xs = alt.X("n:Q", title="iteration n")
+    col = alt.Color("alpha:O", scale=alt.Scale(scheme="viridis"), title="alpha")
+    base = alt.Chart(summary)
+    layers = [base.mark_area(opacity=0.2).encode(xs, alt.Y("lo:Q", scale=scale), alt.Y2("hi:Q"), col),
+              base.mark_line(point=True).encode(xs, alt.Y("mean:Q", scale=scale, title=y_title), col)]
+    if reference is not None:
+        layers.append(alt.Chart(pd.DataFrame({"value": [float(reference)]}))
+                      .mark_rule(strokeDash=[5, 3], color="black").encode(alt.Y("value:Q")))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)

@@ -1,0 +1,215 @@
+"""A small denoising diffusion model (DDPM) that keeps training: the paper's image experiment.
+
+Ho et al. (2020) with the cosine noise schedule of Nichol and Dhariwal (2021). An image ``x0`` in
+``[-1, 1]`` is noised in ``K`` steps (``diffusion_steps``; the paper uses 400),
+``x_k = sqrt(abar_k) x0 + sqrt(1 - abar_k) eps``, ``abar_k = f(k) / f(0)``,
+``f(k) = cos^2(pi/2 (k/K + s) / (1 + s))``, ``s = 0.008``; a network ``eps_theta(x_k, k)`` learns to
+predict the noise ``eps`` (mean squared error, Adam). Sampling is ancestral: start from
+``x_K ~ N(0, I)`` and step back through the Gaussian posterior ``q(x_{k-1} | x_k, x0_hat)``, with the
+predicted ``x0_hat`` clipped to ``[-1, 1]`` (the "clip_denoised" choice of the DDPM reference code).
+
+The network. The paper uses a small U-Net on 28x28 MNIST. For the 8x8 digits that run on a CPU a
+residual multilayer perceptron on the flattened image (64 numbers) with a sinusoidal embedding of
+the step is the cheaper choice: a 3x3 convolution sees most of an 8x8 image anyway, and an MLP
+step costs a few milliseconds. It works for any image side (it flattens), MNIST included, only
+less well than a U-Net there.
+
+Continual training, as in the paper's fresh regime (:func:`recursive_lib.continued.run_fresh`):
+:meth:`DDPM.partial_fit` trains ``epochs`` passes over the batch it is given, in mini-batches of
+``batch_size``, and keeps the weights and the Adam state from one call to the next. The weights are
+initialised at the first call, from its ``rng``, so that one seed determines every number.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from recursive_lib._validation import check_int, check_range
+from recursive_lib.continued import torch_generator
+from recursive_lib.estimators.quantile import device, torch_threads
+
+__all__ = ["DDPM", "Denoiser", "cosine_schedule"]
+
+
+def cosine_schedule(steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+    """``(steps,)`` noise levels ``beta_k`` of the cosine schedule (``abar_k = prod (1 - beta)``).
+
+    ``beta_k = 1 - f(k + 1) / f(k)``, clipped at ``max_beta`` so that the last step stays finite.
+    """
+    steps = check_int("steps", steps, 1)
+    k = np.arange(steps + 1, dtype=float)
+    f = np.cos((k / steps + s) / (1 + s) * math.pi / 2) ** 2
+    return np.clip(1.0 - f[1:] / f[:-1], 0.0, max_beta)
+
+
+class _Block(nn.Module):
+    """``h + W_out silu(W_in LayerNorm(h) + W_t emb)``."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.inner = nn.Linear(width, width)
+        self.time = nn.Linear(width, width)
+        self.outer = nn.Linear(width, width)
+
+    def forward(self, h, emb):
+        return h + self.outer(nn.functional.silu(self.inner(self.norm(h)) + self.time(emb)))
+
+
+class Denoiser(nn.Module):
+    """Residual MLP ``eps_theta(x, t)``: ``x`` ``(B, dim)``, ``t`` ``(B,)`` in ``(0, 1]`` -> ``(B, dim)``."""
+
+    def __init__(self, dim: int, width: int, depth: int):
+        super().__init__()
+        half = max(width // 2, 1)
+        self.register_buffer("frequencies", torch.exp(torch.linspace(0.0, math.log(1000.0), half)))
+        self.embed = nn.Sequential(nn.Linear(2 * half, width), nn.SiLU(), nn.Linear(width, width))
+        self.inp = nn.Linear(dim, width)
+        self.blocks = nn.ModuleList(_Block(width) for _ in range(depth))
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, dim))
+
+    def forward(self, x, t):
+        angles = t[:, None] * self.frequencies[None, :]
+        emb = self.embed(torch.cat([torch.sin(angles), torch.cos(angles)], dim=1))
+        h = self.inp(x)
+        for block in self.blocks:
+            h = block(h, emb)
+        return self.out(h)
+
+
+class DDPM:
+    """Denoising diffusion model for images in ``[-1, 1]``, trained continually (module docstring).
+
+    Parameters
+    ----------
+    diffusion_steps : number ``K`` of noise levels, for training and sampling (paper 400).
+    width : width of the residual MLP (hidden units per layer).
+    depth : number of residual blocks.
+    epochs : passes over the batch at every :meth:`partial_fit` call (paper 100).
+    batch_size : mini-batch size (paper 100).
+    lr : Adam learning rate (paper 2e-4).
+    ema : decay of an exponential moving average of the weights used for sampling (0: sample
+        with the trained weights themselves). Averaging smooths out the noise of the last
+        optimizer steps, a standard DDPM device; the paper does not say whether it used one.
+    sample_chunk : images denoised at once when sampling (bounds memory, not results).
+
+    Attributes (after the first :meth:`partial_fit`): ``shape_`` (the image shape), ``net_``,
+    ``optimizer_``, ``ema_net_`` (the averaged network, or ``None``), ``n_updates_`` (optimizer
+    steps so far).
+    """
+
+    def __init__(self, diffusion_steps: int = 400, width: int = 256, depth: int = 3,
+                 epochs: int = 100, batch_size: int = 100, lr: float = 2e-4, ema: float = 0.0,
+                 sample_chunk: int = 1000):
+        self.diffusion_steps = check_int("diffusion_steps", diffusion_steps, 2)
+        self.width = check_int("width", width, 2)
+        self.depth = check_int("depth", depth, 0)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.lr = check_range("lr", lr, 0.0, 1.0, low_inclusive=False)
+        self.ema = check_range("ema", ema, 0.0, 1.0, high_inclusive=False)
+        self.sample_chunk = check_int("sample_chunk", sample_chunk, 1)
+        betas = cosine_schedule(self.diffusion_steps)
+        self._betas = betas
+        self._abar = np.cumprod(1.0 - betas)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _init(self, shape: tuple[int, ...], rng: np.random.Generator) -> None:
+        self.shape_ = tuple(int(s) for s in shape)
+        dim = int(np.prod(self.shape_))
+        dev = device()
+        # Initial weights from rng, without touching torch's global generator.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(rng.integers(2**63 - 1)))
+            self.net_ = Denoiser(dim, self.width, self.depth).to(dev)
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        self.ema_net_ = copy.deepcopy(self.net_) if self.ema > 0 else None
+        self.n_updates_ = 0
+
+    def _schedule(self, dev):
+        return (torch.tensor(self._abar, dtype=torch.float32, device=dev),
+                torch.tensor(self._betas, dtype=torch.float32, device=dev))
+
+    # -- training -------------------------------------------------------------------------------
+
+    def partial_fit(self, batch: np.ndarray, rng: np.random.Generator) -> float:
+        """Train ``epochs`` more passes over ``batch`` ``(B, *shape)`` in ``[-1, 1]``; mean loss.
+
+        The loss is the mean squared error of the predicted noise, averaged over the last epoch.
+        """
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim < 2 or len(batch) == 0:
+            raise ValueError(f"batch must be an array (B, ...) of B >= 1 images, got shape {batch.shape}")
+        if not hasattr(self, "net_"):
+            self._init(batch.shape[1:], rng)
+        elif tuple(batch.shape[1:]) != self.shape_:
+            raise ValueError(f"batch must hold images of shape {self.shape_} (the shape the model was "
+                             f"first trained on), got {tuple(batch.shape[1:])}")
+        dev = next(self.net_.parameters()).device
+        gen = torch_generator(rng, dev)
+        x = torch.tensor(batch.reshape(len(batch), -1), device=dev)
+        abar, _ = self._schedule(dev)
+        K = self.diffusion_steps
+        self.net_.train()
+        with torch_threads():
+            for _ in range(self.epochs):
+                order = torch.randperm(len(x), generator=gen, device=dev)
+                total, count = 0.0, 0
+                for start in range(0, len(x), self.batch_size):
+                    x0 = x[order[start:start + self.batch_size]]
+                    k = torch.randint(0, K, (len(x0),), generator=gen, device=dev)
+                    eps = torch.randn(x0.shape, generator=gen, device=dev)
+                    a = abar[k][:, None]
+                    xk = a.sqrt() * x0 + (1 - a).sqrt() * eps
+                    loss = torch.mean((self.net_(xk, (k.float() + 1) / K) - eps) ** 2)
+                    self.optimizer_.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer_.step()
+                    if self.ema_net_ is not None:
+                        with torch.no_grad():
+                            for avg, cur in zip(self.ema_net_.parameters(), self.net_.parameters()):
+                                avg.lerp_(cur, 1.0 - self.ema)
+                    self.n_updates_ += 1
+                    total += float(loss.detach()) * len(x0)
+                    count += len(x0)
+        return total / count
+
+    # -- sampling -------------------------------------------------------------------------------
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``(n, *shape)`` images in ``[-1, 1]`` by ancestral sampling through all ``K`` steps."""
+        n = check_int("n", n, 0)
+        if not hasattr(self, "net_"):
+            raise ValueError("the model must be trained (partial_fit) before it can sample")
+        dev = next(self.net_.parameters()).device
+        gen = torch_generator(rng, dev)
+        abar, betas = self._schedule(dev)
+        abar_prev = torch.cat([torch.ones(1, device=dev), abar[:-1]])
+        # Posterior q(x_{k-1} | x_k, x0): mean = c0 x0 + ck x_k, variance var.
+        c0 = abar_prev.sqrt() * betas / (1 - abar)
+        ck = (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar)
+        var = betas * (1 - abar_prev) / (1 - abar)
+        K, dim = self.diffusion_steps, int(np.prod(self.shape_))
+        net = self.net_ if self.ema_net_ is None else self.ema_net_
+        net.eval()
+        out = []
+        with torch.no_grad(), torch_threads():
+            for start in range(0, n, self.sample_chunk):
+                m = min(self.sample_chunk, n - start)
+                x = torch.randn((m, dim), generator=gen, device=dev)
+                for k in range(K - 1, -1, -1):
+                    t = torch.full((m,), (k + 1) / K, device=dev)
+                    eps = net(x, t)
+                    x0 = ((x - (1 - abar[k]).sqrt() * eps) / abar[k].sqrt()).clamp(-1, 1)
+                    x = c0[k] * x0 + ck[k] * x
+                    if k > 0:
+                        x = x + var[k].sqrt() * torch.randn((m, dim), generator=gen, device=dev)
+                out.append(x.clamp(-1, 1).cpu().numpy())
+        images = np.concatenate(out) if out else np.zeros((0, dim), dtype=np.float32)
+        return images.reshape((n, *self.shape_))

@@ -1,0 +1,333 @@
+"""Handwritten digits for the image experiment: data, metrics, one recursive run, sample grids.
+
+Data. :func:`load_images` returns a training pool and a held-out, class-balanced evaluation set,
+pixels scaled to ``[-1, 1]``. ``dataset="digits"``: scikit-learn's 8x8 digits (1797 images, ships
+with scikit-learn, the offline default). ``dataset="mnist"``: MNIST through
+``sklearn.datasets.fetch_openml("mnist_784")`` (needs a network once, then the ``data_home``
+cache), optionally average-pooled to a smaller side.
+
+Metrics of a generated sample (:func:`image_metrics`): the Frechet distance in flattened pixel
+space to the held-out set (:func:`recursive_lib.metrics.frechet_distance`, the paper's metric),
+and two diversity measures from a digit classifier trained on the real pool
+(:class:`DigitClassifier`): the entropy of the predicted label histogram (at most ``log 10``; a
+model that only draws a few digit classes scores low) and the classifier's mean confidence.
+
+One run (:func:`run_images`): a :class:`recursive_lib.estimators.diffusion.DDPM` trained in the
+fresh regime by :func:`recursive_lib.continued.run_fresh`, a module-level function returning a
+tidy frame so that :func:`recursive_lib.sweep.run_sweep` can run many in parallel and cache them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib.metrics import frechet_distance
+
+__all__ = ["DATASETS", "ImageData", "load_images", "DigitClassifier", "digit_classifier",
+           "image_metrics", "real_reference", "run_images", "split_snapshots"]
+
+DATASETS = ("digits", "mnist")
+NATIVE_SIDE = {"digits": 8, "mnist": 28}
+MAX_PIXEL = {"digits": 16.0, "mnist": 255.0}
+N_CLASSES = 10
+MNIST_TEST_ROWS = 10_000  # openml's mnist_784 lists the 60000 training images, then the 10000 test images
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A training pool and a held-out evaluation set, pixels in ``[-1, 1]``.
+
+    ``train``: ``(N, side, side)`` float32; ``train_labels``: ``(N,)`` int digits;
+    ``test``: ``(n_test, side, side)`` with exactly ``n_test / 10`` images of each digit;
+    ``test_labels``: ``(n_test,)``.
+    """
+
+    name: str
+    side: int
+    train: np.ndarray
+    train_labels: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+
+
+def _raw(dataset: str, data_home) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images ``(N, s, s)`` in ``[0, 1]``, integer labels, and a mask of rows eligible for the test set."""
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        images = bunch.images / MAX_PIXEL["digits"]
+        labels = bunch.target.astype(int)
+        eligible = np.ones(len(labels), dtype=bool)
+    else:
+        from sklearn import datasets
+
+        bunch = datasets.fetch_openml("mnist_784", version=1, as_frame=False, data_home=data_home)
+        pixels = np.asarray(bunch.data, dtype=np.float32)
+        side = NATIVE_SIDE["mnist"]
+        if pixels.ndim != 2 or pixels.shape[1] != side * side:
+            raise ValueError(f"mnist_784 must hold rows of {side * side} pixels, got {pixels.shape}")
+        images = pixels.reshape(-1, side, side) / MAX_PIXEL["mnist"]
+        labels = np.asarray(bunch.target).astype(int)
+        # The official test images (the last 10000 rows); a smaller copy (a test fixture) keeps
+        # the same proportion, its last seventh.
+        n_test_rows = MNIST_TEST_ROWS if len(labels) >= 7 * MNIST_TEST_ROWS else len(labels) // 7
+        eligible = np.arange(len(labels)) >= len(labels) - n_test_rows
+    return images.astype(np.float32), labels, eligible
+
+
+def _pool(images: np.ndarray, side: int) -> np.ndarray:
+    """Average-pool ``(N, s, s)`` images to ``(N, side, side)``; ``side`` divides ``s``."""
+    factor = images.shape[1] // side
+    if factor == 1:
+        return images
+    n = len(images)
+    return images.reshape(n, side, factor, side, factor).mean(axis=(2, 4))
+
+
+def load_images(dataset: str = "digits", n_test: int = 500, side: int | None = None,
+                seed: int = 0, data_home: str | None = None) -> ImageData:
+    """Training pool and class-balanced held-out set of ``dataset``, pixels scaled to ``[-1, 1]``.
+
+    Parameters
+    ----------
+    dataset : ``"digits"`` (scikit-learn's 8x8 digits, offline) or ``"mnist"`` (``fetch_openml``).
+    n_test : held-out images, a multiple of 10 (``n_test / 10`` per digit), drawn with ``seed``;
+        for MNIST from the official test images. The other images form the training pool
+        (for MNIST: the 60000 official training images).
+    side : image side after average pooling; must divide the native side (8 or 28). ``None``:
+        native.
+    seed : seed of the held-out draw.
+    data_home : ``fetch_openml`` cache folder (MNIST only); ``None``: scikit-learn's default.
+
+    The result is cached per argument tuple; its arrays are read-only.
+    """
+    check_choice("dataset", dataset, DATASETS)
+    check_int("n_test", n_test, N_CLASSES)
+    if n_test % N_CLASSES:
+        raise ValueError(f"n_test must be a multiple of {N_CLASSES} (a class-balanced set), got {n_test}")
+    native = NATIVE_SIDE[dataset]
+    side = native if side is None else check_int("side", side, 1)
+    if native % side:
+        divisors = [d for d in range(1, native + 1) if native % d == 0]
+        raise ValueError(f"side must divide the native side {native} of {dataset}, "
+                         f"one of {divisors}; got {side}")
+    check_int("seed", seed, 0)
+    if data_home is not None and not isinstance(data_home, (str, os.PathLike)):
+        raise ValueError(f"data_home must be a folder path or None, got {data_home!r}")
+
+    return _load(dataset, n_test, side, seed, None if data_home is None else str(data_home))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(dataset: str, n_test: int, side: int, seed: int, data_home: str | None) -> ImageData:
+    images, labels, eligible = _raw(dataset, data_home)
+    rng = np.random.default_rng(seed)
+    per_class = n_test // N_CLASSES
+    test_idx = []
+    for digit in range(N_CLASSES):
+        candidates = np.flatnonzero(eligible & (labels == digit))
+        if len(candidates) < per_class:
+            raise ValueError(f"n_test must be at most {N_CLASSES} x {len(candidates)} for {dataset} "
+                             f"(digit {digit} has {len(candidates)} eligible images), got {n_test}")
+        test_idx.append(rng.choice(candidates, per_class, replace=False))
+    test_idx = np.sort(np.concatenate(test_idx))
+    in_test = np.zeros(len(labels), dtype=bool)
+    in_test[test_idx] = True
+    # MNIST: the pool is the official training split; digits: every image not held out.
+    train_mask = ~in_test & (~eligible if dataset == "mnist" else True)
+    scaled = 2.0 * _pool(images, side) - 1.0
+    arrays = [scaled[train_mask], labels[train_mask], scaled[test_idx], labels[test_idx]]
+    for a in arrays:
+        a.setflags(write=False)
+    return ImageData(dataset, side, *arrays)
+
+
+class DigitClassifier:
+    """Multinomial logistic regression on flattened pixels, the judge of generated digits.
+
+    ``fit(images, labels)`` returns ``self``; :meth:`diversity` scores a generated sample.
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 500):
+        self.C = check_range("C", C, 0.0, np.inf, low_inclusive=False)
+        self.max_iter = check_int("max_iter", max_iter, 1)
+
+    def fit(self, images, labels) -> "DigitClassifier":
+        from sklearn.linear_model import LogisticRegression
+
+        images = np.asarray(images, dtype=float)
+        # Newton-CG: a few iterations on this small, well-conditioned problem, 10x faster than lbfgs.
+        self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="newton-cg")
+        self.model_.fit(images.reshape(len(images), -1), np.asarray(labels))
+        return self
+
+    def accuracy(self, images, labels) -> float:
+        """Share of ``images`` classified as their ``labels``."""
+        images = np.asarray(images, dtype=float)
+        return float(self.model_.score(images.reshape(len(images), -1), np.asarray(labels)))
+
+    def diversity(self, images) -> dict[str, float]:
+        """``label_entropy``: entropy (nats) of the predicted label histogram, at most ``log 10``;
+        ``confidence``: mean largest class probability (low for digit-like blurs)."""
+        images = np.asarray(images, dtype=float)
+        proba = self.model_.predict_proba(images.reshape(len(images), -1))
+        counts = np.bincount(proba.argmax(1), minlength=proba.shape[1])
+        share = counts[counts > 0] / len(images)
+        return dict(label_entropy=float(-(share * np.log(share)).sum()),
+                    confidence=float(proba.max(1).mean()))
+
+
+def _one_thread():
+    """BLAS on one thread: these matrices are small, and on shared cores extra BLAS threads spin and
+    make a 0.1 s fit take seconds."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
+def digit_classifier(dataset: str = "digits", n_test: int = 500, side: int | None = None,
+                     data_seed: int = 0) -> DigitClassifier:
+    """The :class:`DigitClassifier` fitted on the pool of :func:`load_images` (cached per process)."""
+    return _fit_classifier(dataset, n_test, side, data_seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _fit_classifier(dataset: str, n_test: int, side: int | None, data_seed: int) -> DigitClassifier:
+    data = load_images(dataset, n_test, side, data_seed)
+    with _one_thread():
+        return DigitClassifier().fit(data.train, data.train_labels)
+
+
+def image_metrics(samples: np.ndarray, data: ImageData, classifier: DigitClassifier) -> dict[str, float]:
+    """``fd`` (Frechet distance of ``samples`` to ``data.test``), ``label_entropy``, ``confidence``."""
+    return dict(fd=frechet_distance(samples, data.test), **classifier.diversity(samples))
+
+
+def real_reference(dataset: str = "digits", n_test: int = 500, side: int | None = None,
+                   n_eval: int = 500, reps: int = 20, seed: int = 0, data_seed: int = 0) -> pd.DataFrame:
+    """Metrics of ``reps`` real training-pool subsamples of ``n_eval`` images (no model at all).
+
+    Their Frechet distance to the held-out set is the noise floor of the metric at this sample
+    size: a perfect generator scores about as much. One row per draw: ``rep, fd, label_entropy,
+    confidence``.
+    """
+    check_int("reps", reps, 1)
+    data = load_images(dataset, n_test, side, data_seed)
+    n_eval = check_int("n_eval", n_eval, 2)
+    if n_eval > len(data.train):
+        raise ValueError(f"n_eval must be at most the pool size {len(data.train)}, got {n_eval}")
+    classifier = digit_classifier(dataset, n_test, side, data_seed)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    with _one_thread():
+        draws = [rng.choice(len(data.train), n_eval, replace=False) for _ in range(reps)]
+        rows = [dict(rep=r, **image_metrics(data.train[draw], data, classifier))
+                for r, draw in enumerate(draws)]
+    return pd.DataFrame(rows)
+
+
+def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epochs: int = 20,
+               batch_size: int = 100, lr: float = 2e-4, diffusion_steps: int = 100, width: int = 128,
+               depth: int = 3, ema: float = 0.0, n_eval: int = 500, n_test: int = 500,
+               eval_every: int = 1, snapshot_at=(), dataset: str = "digits", side: int | None = None,
+               seed: int = 0,
+               data_seed: int = 0, checkpoint_dir: str | None = None, version: int = 1) -> pd.DataFrame:
+    """One fresh-regime run of the DDPM on digits; a tidy frame, one row per iteration.
+
+    Parameters
+    ----------
+    alpha : real share of every batch after the first (0: the model trains on itself only).
+    rep : repetition index; the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``,
+        the same for every ``alpha`` (common random numbers: iteration 1 is identical across alphas).
+    T, m_total : iterations and images per iteration (the paper: 200 and 300).
+    epochs, batch_size, lr, diffusion_steps, width, depth, ema : the
+        :class:`~recursive_lib.estimators.diffusion.DDPM`.
+    n_eval : generated images behind each evaluation; n_test : held-out images (multiple of 10).
+    eval_every : evaluate every this many iterations (and at 1 and ``T``).
+    snapshot_at : iterations whose training batch is kept (column ``snapshot``).
+    dataset, side, data_seed : :func:`load_images`.
+    checkpoint_dir : folder for a resumable checkpoint of this run (``None``: none); the file is
+        named after the arguments, so reruns with the same arguments resume.
+    version : bump to invalidate caches when the code changes.
+
+    Returns
+    -------
+    Columns ``iteration`` (also as ``n``), ``alpha``, ``rep``, ``M`` (images trained on so far,
+    ``n m_total``), ``n_real``, ``n_synthetic``, ``loss``, ``fd``, ``label_entropy``,
+    ``confidence`` (NaN where not evaluated) and ``snapshot``: ``(batch, is_real)`` at the
+    snapshot iterations, ``None`` elsewhere.
+    """
+    from recursive_lib.continued import run_fresh
+    from recursive_lib.estimators.diffusion import DDPM
+
+    check_int("rep", rep, 0)
+    n_eval = check_int("n_eval", n_eval, 2)
+    data = load_images(dataset, n_test, side, data_seed)
+    classifier = digit_classifier(dataset, n_test, side, data_seed)
+    model = DDPM(diffusion_steps=diffusion_steps, width=width, depth=depth, epochs=epochs,
+                 batch_size=batch_size, lr=lr, ema=ema)
+
+    def evaluate(fitted, rng):
+        return image_metrics(fitted.sample(n_eval, rng), data, classifier)
+
+    checkpoint = None
+    if checkpoint_dir is not None:
+        from recursive_lib.sweep import config_hash
+
+        args = dict(alpha=alpha, rep=rep, T=T, m_total=m_total, epochs=epochs, batch_size=batch_size,
+                    lr=lr, diffusion_steps=diffusion_steps, width=width, depth=depth, ema=ema,
+                    n_eval=n_eval,
+                    n_test=n_test, eval_every=eval_every, snapshot_at=list(snapshot_at),
+                    dataset=dataset, side=side, seed=seed, data_seed=data_seed, version=version)
+        checkpoint = Path(checkpoint_dir) / f"images-{config_hash(args)[:20]}.ckpt"
+    with _one_thread():
+        run = run_fresh(model, data.train, alpha, m_total, T,
+                        seed=np.random.SeedSequence(check_int("seed", seed, 0), spawn_key=(rep,)),
+                        evaluate=evaluate, eval_every=eval_every, snapshot_at=tuple(snapshot_at),
+                        checkpoint=checkpoint)
+    frame = run.metrics.copy()
+    for column in ("fd", "label_entropy", "confidence"):
+        if column not in frame:
+            frame[column] = np.nan
+    frame.insert(1, "n", frame["iteration"])
+    frame.insert(2, "rep", rep)
+    frame.insert(3, "M", frame["iteration"] * m_total)
+    frame["snapshot"] = [run.snapshots.get(int(i)) for i in frame["iteration"]]
+    return frame
+
+
+def split_snapshots(results: pd.DataFrame, per_grid: int = 20, seed: int = 0,
+                    by=("alpha", "rep")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split :func:`run_images` results into metrics and tidy pixels of the kept training batches.
+
+    From each snapshot ``per_grid`` images are picked at random (``seed``), keeping the real /
+    synthetic mix of the batch. Pixels: one row per (``*by``, ``iteration``, ``image``, ``row``,
+    ``col``) with ``value`` in ``[-1, 1]`` and ``source`` (``"real"`` or ``"synthetic"``).
+    """
+    check_int("per_grid", per_grid, 1)
+    by = list(by)
+    metrics = results.drop(columns="snapshot")
+    parts = []
+    for _, row in results[results["snapshot"].notna()].iterrows():
+        batch, is_real = row["snapshot"]
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(batch), min(per_grid, len(batch)), replace=False))
+        side = batch.shape[1]
+        img, r, c = np.meshgrid(np.arange(len(pick)), np.arange(side), np.arange(side), indexing="ij")
+        part = pd.DataFrame(dict(image=img.ravel(), row=r.ravel(), col=c.ravel(),
+                                 value=batch[pick].ravel().astype(float),
+                                 source=np.where(is_real[pick][img.ravel()], "real", "synthetic")))
+        for key in by:
+            part.insert(0, key, row[key])
+        part.insert(len(by), "iteration", int(row["iteration"]))
+        parts.append(part)
+    pixels = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=by + ["iteration", "image", "row", "col", "value", "source"])
+    return metrics, pixels
