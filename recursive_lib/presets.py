@@ -84,6 +84,13 @@ def _iterations(name: str, values: Any) -> tuple[int, ...]:
     return tuple(sorted({int(check_int(name, v, 1)) for v in values}))
 
 
+def _fresh_alphas(name: str, values: Any) -> tuple[float, ...]:
+    values = (values,) if isinstance(values, (int, float)) else tuple(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one real fraction in [0, 1], got none")
+    return tuple(check_range(name, v, 0.0, 1.0) for v in values)
+
+
 def _positive_floats(name: str, values: Any) -> tuple[float, ...]:
     values = (values,) if isinstance(values, (int, float)) else tuple(values)
     if not values:
@@ -126,6 +133,22 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "flow_alphas": _check_alphas,
     "metric_samples": _positive_int(100),
     "truth": lambda name, v: check_choice(name, v, ("mixture2d", "moons")),
+    # Images (recursive_lib.images): alpha = 0 is allowed in the fresh regime (pure self-training).
+    "fresh_alphas": lambda name, v: _fresh_alphas(name, v),
+    "dataset": lambda name, v: check_choice(name, v, ("digits", "mnist")),
+    "side": _positive_int(1),
+    "lr": _positive_float,
+    "diffusion_steps": _positive_int(2),
+    "width": _positive_int(2),
+    "ema": lambda name, v: check_range(name, v, 0.0, 1.0, high_inclusive=False),
+    "n_test": _positive_int(10),
+    "eval_every": _positive_int(1),
+    # Text (recursive_lib.text): the character language model.
+    "warmup": _positive_int(0),
+    "block_len": _positive_int(2),
+    "hidden": _positive_int(1),
+    "n_heldout": _positive_int(1),
+    "n_generate": _positive_int(10),
 }
 
 # The authors' BCRT scripts (KDE: Q = N(3, 1), b0 = 0.2, h_n = 2 n^(-p), grid 500;
@@ -159,7 +182,38 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       metric_samples=20_000, burn_in=30, flow_alphas=(0.25, 0.5, 1.0), flow_T=50,
                       flow_reps=20, flow_steps=300, seed=0),
     },
-    # The first contaminated recursive training runs, with the readable reference loop.
+    # Images: a DDPM trained continually in the fresh regime on 8x8 digits (recursive_lib.images);
+    # m_total images per iteration, batch_size the mini-batch. paper: the authors' MNIST run.
+    "images": {
+        "smoke": dict(dataset="digits", side=8, fresh_alphas=(0.0, 1.0), m_total=100, T=4, reps=1,
+                      epochs=2, batch_size=100, lr=1e-3, diffusion_steps=20, width=32, ema=0.9,
+                      n_eval=100, n_test=200, eval_every=1, snapshot_at=(2, 4), burn_in=0, seed=0,
+                      n_jobs=1, cache_dir=None),
+        "book": dict(dataset="digits", side=8, fresh_alphas=(0.0, 0.25, 0.5, 0.75, 1.0), m_total=300,
+                     T=40, reps=3, epochs=20, batch_size=100, lr=1e-3, diffusion_steps=100, width=128,
+                     ema=0.99, n_eval=500, n_test=500, eval_every=4, snapshot_at=(2, 10, 40),
+                     burn_in=8, seed=0, n_jobs=2, cache_dir=None),
+        "paper": dict(dataset="mnist", side=28, fresh_alphas=(0.0, 0.25, 0.5, 0.75, 1.0), m_total=300,
+                      T=200, reps=3, epochs=100, batch_size=100, lr=2e-4, diffusion_steps=400,
+                      width=512, ema=0.0, n_eval=2_000, n_test=2_000, eval_every=1,
+                      snapshot_at=(2, 10, 50, 200), burn_in=20, seed=0, n_jobs=2, cache_dir=None),
+    },
+    # Text: a character-level GRU on the standard library's English documentation, fresh regime
+    # (recursive_lib.text). The paper: GPT-2 (124M) on WikiText; "paper" is the closest offline
+    # analogue at a bigger scale (longer blocks, wider model, more iterations and repetitions).
+    "text": {
+        "smoke": dict(fresh_alphas=(0.0, 1.0), reps=1, T=4, warmup=2, batch_size=32, block_len=32,
+                      epochs=1, hidden=32, n_heldout=50, n_generate=50, eval_every=1,
+                      snapshot_at=(2, 4), burn_in=0, seed=0, cache_dir=None, n_jobs=1),
+        "book": dict(fresh_alphas=(0.0, 0.25, 0.5, 1.0), reps=4, T=80, warmup=30, batch_size=64,
+                     block_len=64, epochs=2, hidden=128, n_heldout=400, n_generate=400,
+                     eval_every=5, snapshot_at=(5, 40, 80), burn_in=10, seed=0, cache_dir=None,
+                     n_jobs=2),
+        "paper": dict(fresh_alphas=(0.0, 0.25, 0.5, 0.75, 1.0), reps=10, T=300, warmup=200,
+                      batch_size=128, block_len=128, epochs=2, hidden=256, n_heldout=240,
+                      n_generate=240, eval_every=10, snapshot_at=(10, 100, 300), burn_in=30,
+                      seed=0, cache_dir=None, n_jobs=2),
+    },
     "setting": {
         "smoke": dict(estimator="ecdf", alphas=(0.2, 0.5, 1.0), m1=20, T=12, reps=4, seed=0),
         "book": dict(estimator="ecdf", alphas=(0.1, 0.3, 0.5, 1.0), m1=50, T=200, reps=20, seed=0),

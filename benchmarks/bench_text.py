@@ -1,0 +1,63 @@
+"""Benchmark: cost of one fresh-regime iteration of the character language model, and the
+projected wall time of the text chapter's book preset.
+
+One iteration = ``partial_fit`` on ``batch_size`` blocks (``epochs`` passes) + sampling the
+synthetic share; an evaluation = held-out scoring + ``n_generate`` generated blocks. The projection
+multiplies by the preset's iteration and evaluation counts per run, the number of runs, and
+divides by ``n_jobs`` (ideal parallelism: on a shared machine the real figure is higher).
+
+    python benchmarks/bench_text.py            # book preset sizes (about a minute)
+    python benchmarks/bench_text.py --small    # CI size (seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from recursive_lib import presets, text
+from recursive_lib.estimators.language_model import CharLM
+
+
+def measure(cfg, repeats: int) -> None:
+    corpus = text.load_corpus()
+    pool = text.to_blocks(corpus.encode(corpus.train_text), cfg.block_len)
+    heldout = text.to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)[:cfg.n_heldout]
+    rng = np.random.default_rng(0)
+    model = CharLM(corpus.V, block_len=cfg.block_len, hidden=cfg.hidden, epochs=cfg.epochs)
+    model.partial_fit(pool[:cfg.batch_size], rng)  # builds the network outside the timing
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        model.partial_fit(pool[rng.choice(len(pool), cfg.batch_size, replace=False)], rng)
+    fit = (time.perf_counter() - t0) / repeats
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        model.sample(cfg.batch_size // 2, rng)
+    sample = (time.perf_counter() - t0) / repeats
+    t0 = time.perf_counter()
+    text.evaluate_model(model, corpus, heldout, cfg.n_generate, rng)
+    evaluate = time.perf_counter() - t0
+    fits = cfg.warmup + cfg.T
+    evaluations = cfg.T // cfg.eval_every + (cfg.T % cfg.eval_every != 0)
+    per_run = fits * fit + cfg.T * sample + evaluations * evaluate
+    runs = len(cfg.fresh_alphas) * cfg.reps
+    print(f"[text, preset {cfg.preset}] per iteration: partial_fit {fit:.3f} s, sampling half a batch "
+          f"{sample:.3f} s; per evaluation {evaluate:.3f} s; per run ({fits} fits, {evaluations} "
+          f"evaluations) {per_run:.0f} s; {runs} runs on {cfg.n_jobs} process(es): about "
+          f"{runs * per_run / cfg.n_jobs / 60:.1f} min (ideal parallelism, machine load included)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", action="store_true", help="CI size: the smoke preset")
+    args = parser.parse_args()
+    if args.small:
+        measure(presets.resolve("text", "smoke"), repeats=2)
+    else:
+        measure(presets.resolve("text", "book"), repeats=10)
+
+
+if __name__ == "__main__":
+    main()
