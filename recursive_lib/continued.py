@@ -128,7 +128,8 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
     T : iterations.
     seed : an integer or a ``SeedSequence``; determines every random number of the run.
     evaluate : ``evaluate(model, rng) -> {metric: value}``, called at iteration 1 (the point every
-        real fraction shares), every ``eval_every`` iterations and at ``T``, with its own random stream (so the evaluation cadence does not change training).
+        real fraction shares), every ``eval_every`` iterations and at ``T``, with its own random
+        stream (so the evaluation cadence does not change training).
     snapshot_at : iterations whose training batch is kept.
     checkpoint : a file. After every iteration the whole state (model, random streams, rows so far)
         is written there atomically; a call with the same arguments and an existing checkpoint

@@ -22,7 +22,7 @@ import numpy as np
 from recursive_lib._progress import progress_bar
 from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data import dimension
-from recursive_lib.estimators.flow import FlowEnsemble
+from recursive_lib.estimators import make_estimator
 from recursive_lib.estimators.quantile import sample_ensemble, train_ensemble
 from recursive_lib.loop import make_measure, synthetic_count
 
@@ -31,30 +31,36 @@ BATCHED_ESTIMATORS = ("quantile", "flow")
 
 
 class _QuantileMembers:
-    """The quantile sampler's ensemble: ``fit(pool (R, M), rngs)``, ``sample(n, rngs) -> (R, n)``."""
+    """The quantile sampler's ensemble: ``fit(pool (R, M), rngs)``, ``sample(n, rngs) -> (R, n)``,
+    with the hyper-parameters of ``spec``, a :class:`~recursive_lib.estimators.QuantileSampler`."""
 
-    def __init__(self, hidden=(64, 64, 64), negative_slope: float = 0.02, lr: float = 5e-4,
-                 weight_decay: float = 1e-3, epochs: int = 25, batch_size: int = 4096):
-        self.hyper = (hidden, negative_slope, lr, weight_decay, epochs, batch_size)
-        self.negative_slope = negative_slope
+    def __init__(self, spec):
+        self.spec = spec
 
     def fit(self, pool, rngs):
-        self.params = train_ensemble(pool, rngs, *self.hyper)
+        s = self.spec
+        self.params = train_ensemble(pool, rngs, s.hidden, s.negative_slope, s.lr, s.weight_decay,
+                                     s.epochs, s.batch_size)
         return self
 
     def sample(self, n, rngs):
-        return sample_ensemble(self.params, n, rngs, self.negative_slope)
+        return sample_ensemble(self.params, n, rngs, self.spec.negative_slope)
 
 
-class _FlowMembers(FlowEnsemble):
-    """The flow ensemble on pools ``(R, M)`` (1-D) or ``(R, M, d)``; samples shaped alike."""
+class _FlowMembers:
+    """The flow ensemble of ``spec``'s hyper-parameters (a :class:`~recursive_lib.estimators.Flow`)
+    on pools ``(R, M)`` (1-D) or ``(R, M, d)``; samples shaped alike."""
+
+    def __init__(self, spec):
+        self.ensemble = spec.make_ensemble()
 
     def fit(self, pool, rngs):
         self.flat = pool.ndim == 2
-        return super().fit(pool[..., None] if self.flat else pool, rngs)
+        self.ensemble.fit(pool[..., None] if self.flat else pool, rngs)
+        return self
 
     def sample(self, n, rngs):
-        out = super().sample(n, rngs)
+        out = self.ensemble.sample(n, rngs)
         return out[..., 0] if self.flat else out
 
 
@@ -81,21 +87,20 @@ class _Fitted:
 
 def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.random.Generator],
                 mmd_width: float = 0.5, progress: bool = False, estimator: str = "quantile",
-                n_eval: int | None = None, metric_samples: int = 2000,
-                **params) -> dict[str, np.ndarray]:
+                metric_samples: int = 2000, **params) -> dict[str, np.ndarray]:
     """Accumulate-regime recursive training of a neural estimator, ``R = len(rngs)`` repetitions at once.
 
     Parameters as :func:`recursive_lib.loop.run_reference`, plus ``estimator`` (one of
-    :data:`BATCHED_ESTIMATORS`), ``n_eval`` (model samples behind ``cdf``, ``mean`` and ``var``;
-    default as the estimator class) and the estimator's hyper-parameters ``params`` (those of
-    :class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`);
+    :data:`BATCHED_ESTIMATORS`) and the estimator's hyper-parameters ``params`` (those of
+    :class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`,
+    with their defaults, ``n_eval`` included: the model samples behind ``cdf``, ``mean``, ``var``);
     ``progress`` shows a tqdm bar over iterations (silent when the environment variable ``CI`` is set).
 
     Returns a dict of ``(R, T)`` arrays ``w1``, ``mmd``, ``mean``, ``var``.
     """
     check_choice("estimator", estimator, BATCHED_ESTIMATORS)
-    n_eval = check_int("n_eval", {"quantile": 200_000, "flow": 5_000}[estimator] if n_eval is None
-                       else n_eval, 1)
+    spec = make_estimator(estimator, **params)       # the lone estimator: defaults, one source
+    n_eval = check_int("n_eval", spec.n_eval, 1)
     R, m2 = len(rngs), synthetic_count(alpha, m1)
     d = dimension(truth)
     grid = None if grid is None else np.asarray(grid, dtype=float)
@@ -107,7 +112,7 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
     for i in progress_bar(range(T), desc=f"{estimator} ensemble", unit="iteration", enabled=progress):
         real = np.stack([truth.sample(m1, rng) for rng in rngs])            # 1. fresh real data
         pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1:]], axis=1)
-        ensemble = _MEMBERS[estimator](**params).fit(pool, rngs)             # 2. fit on the pool
+        ensemble = _MEMBERS[estimator](spec).fit(pool, rngs)                 # 2. fit on the pool
         evals = ensemble.sample(n_eval, rngs)
         drawn = None if d == 1 else ensemble.sample(metric_samples, rngs)
         for r in range(R):                                                   # 3. measure

@@ -56,11 +56,11 @@ class FlowEnsemble:
     per repetition) in ``steps`` Adam steps on mini-batches of ``batch_size`` points, walked
     through reshuffled passes over the data. ``fit(x, rngs, warm=True)`` on a fitted ensemble
     keeps training the same flows (same standardisation, a new Adam). ``sample(n, rngs)``:
-    ``(R, n, d)``.
+    ``(R, n, d)``. The hyper-parameters and their defaults are :class:`Flow`'s
+    (:meth:`Flow.make_ensemble`).
     """
 
-    def __init__(self, transforms: int = 3, hidden=(32, 32), bins: int = 8, steps: int = 300,
-                 batch_size: int = 256, lr: float = 3e-3):
+    def __init__(self, transforms: int, hidden, bins: int, steps: int, batch_size: int, lr: float):
         self.transforms = check_int("transforms", transforms, 1)
         self.hidden = tuple(int(check_int("hidden", h, 1)) for h in hidden)
         self.bins = check_int("bins", bins, 1)
@@ -179,14 +179,18 @@ class Flow(BaseEstimator):
         n_eval = check_int("n_eval", self.n_eval, 1)
         rng = _generator(self.random_state)
         if not (self.warm_start and hasattr(self, "ensemble_")):
-            self.ensemble_ = FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps,
-                                          self.batch_size, self.lr)
+            self.ensemble_ = self.make_ensemble()
         self.ensemble_.fit(x[None], [rng], warm=bool(self.warm_start))
         self.dim_ = x.shape[1]
         self.eval_ = self.ensemble_.sample(n_eval, [rng])[0]
         if self.dim_ == 1:
             self._sorted_ = np.sort(self.eval_[:, 0])
         return self
+
+    def make_ensemble(self) -> FlowEnsemble:
+        """An untrained :class:`FlowEnsemble` with this flow's hyper-parameters (any ``R``)."""
+        return FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps, self.batch_size,
+                            self.lr)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n,)`` draws in 1-D, ``(n, d)`` otherwise; torch is seeded from ``rng``."""
