@@ -18,10 +18,14 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from pathlib import Path
 
 import pandas as pd
 
-from recursive_lib import bias, presets
+from recursive_lib.book import params
+from recursive_lib.experiments import bias
+
+CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "bias.md"
 
 
 def run(cfg, correction: bool, workers: int) -> pd.DataFrame:
@@ -54,7 +58,7 @@ def main() -> None:
                         help="also run the grid with importance weights")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     args = parser.parse_args()
-    cfg = presets.resolve("bias", "smoke" if args.small else "paper")
+    cfg = params.for_chapter(CHAPTER, "smoke" if args.small else "paper")
     run(cfg, False, args.workers)
     if args.with_correction:
         run(cfg, True, args.workers)

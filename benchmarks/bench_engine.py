@@ -1,4 +1,4 @@
-"""Benchmark of the fast engine (recursive_lib.engine) against the reference loop (recursive_lib.loop).
+"""Benchmark of the fast engine (recursive_lib.loops.fast) against the reference loop (recursive_lib.loops.reference).
 
 Prints:
 1. speed-up of the fast engine over the reference loop, KDE, alpha = 0.5, m1 = 50, 1 repetition;
@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from recursive_lib.data import PAPER_TRUTH
-from recursive_lib.engine import _KdeBins, run_fast
+from recursive_lib.loops.fast import _KdeBins, run_fast
 from recursive_lib.estimators import GaussianKDE
-from recursive_lib.loop import run_reference
+from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import masses_from_pdf, mmd_grid, w1_grid
-from recursive_lib.simulate import simulate
+from recursive_lib.simulation import simulate
 
 ALPHAS = tuple(round(0.1 * k, 1) for k in range(1, 11))
 

@@ -1,6 +1,6 @@
 """Benchmark: what one iteration of the image experiment costs on this machine.
 
-Times the three parts of an iteration of :func:`recursive_lib.images.run_images` at the book
+Times the three parts of an iteration of :func:`recursive_lib.experiments.images.run_images` at the book
 preset's sizes (8x8 digits, 300 images per iteration): training the DDPM (``epochs`` passes in
 mini-batches of 100), sampling the synthetic part of the batch, and one evaluation (sampling
 ``n_eval`` images, Frechet distance, classifier). Multiply by the iterations and runs of a preset to
@@ -17,12 +17,13 @@ import time
 
 import numpy as np
 
-from recursive_lib import images
-from recursive_lib.estimators.diffusion import DDPM
+from recursive_lib.data.digits import load_images
+from recursive_lib.experiments import images
+from recursive_lib.continual.diffusion import DDPM
 
 
 def measure(m_total: int, epochs: int, diffusion_steps: int, width: int, n_eval: int, repeat: int) -> None:
-    data = images.load_images("digits", 500)
+    data = load_images("digits", 500)
     judge = images.digit_classifier("digits", 500)
     rng = np.random.default_rng(0)
     model = DDPM(diffusion_steps=diffusion_steps, width=width, epochs=epochs, lr=1e-3, ema=0.99)

@@ -2,10 +2,10 @@
 
 Both paths run the same protocol with the same random numbers (every repetition draws from its own
 Generator), so they reach the same accuracy; the script prints the mean final W1 of each next to
-the wall time. Batched: :func:`recursive_lib.engine_neural.run_batched` (stacked weights, one
+the wall time. Batched: :func:`recursive_lib.loops.ensemble.run_batched` (stacked weights, one
 optimizer step for all repetitions): the quantile sampler (1-D, ``torch.bmm``) and the normalizing
 flow (2-D moons, zuko modules stacked with ``torch.func``). Sequential:
-:func:`recursive_lib.loop.run_reference` with a lone estimator, repetition after repetition.
+:func:`recursive_lib.loops.reference.run_reference` with a lone estimator, repetition after repetition.
 
 On CPU the gain depends on the work per optimizer step: small steps are dominated by per-step
 overhead, which batching amortises; large mini-batches (the quantile sampler at the paper's 4096)
@@ -25,9 +25,9 @@ import time
 import numpy as np
 
 from recursive_lib.data import MOONS, PAPER_TRUTH
-from recursive_lib.engine_neural import run_batched
+from recursive_lib.loops.ensemble import run_batched
 from recursive_lib.estimators import Flow, QuantileSampler
-from recursive_lib.loop import run_reference
+from recursive_lib.loops.reference import run_reference
 
 
 def compare(estimator: str, reps: int, m_total: int, alpha: float, T: int, metric_samples: int = 300,
@@ -70,7 +70,7 @@ def main() -> None:
     compare("flow", reps=20, m_total=40, alpha=0.5, T=4, steps=100, n_eval=2_000)
     print("target: >= 10x at 20 repetitions. On a 2-core CPU the ensemble removes the per-step "
           "overhead but not the arithmetic, which grows with the number of repetitions (torch runs "
-          "one thread, see recursive_lib.estimators.quantile.TORCH_THREADS). The ensemble pays off "
+          "one thread, see recursive_lib._torch.TORCH_THREADS). The ensemble pays off "
           "fully on a GPU, where one step of R networks costs about one step of one.")
 
 

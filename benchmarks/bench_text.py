@@ -1,7 +1,7 @@
 """Benchmark: cost of one fresh-regime iteration of the character language model, and the
 projected wall time of the text chapter's book preset.
 
-One iteration = ``partial_fit`` on ``batch_size`` blocks (``epochs`` passes) + sampling the
+One iteration = ``partial_fit`` on ``m_total`` blocks (``epochs`` passes) + sampling the
 synthetic share; an evaluation = held-out scoring + ``n_generate`` generated blocks. The projection
 multiplies by the preset's iteration and evaluation counts per run, the number of runs, and
 divides by ``n_jobs`` (ideal parallelism: on a shared machine the real figure is higher).
@@ -17,24 +17,30 @@ import time
 
 import numpy as np
 
-from recursive_lib import presets, text
-from recursive_lib.estimators.language_model import CharLM
+from pathlib import Path
+
+from recursive_lib.book import params
+from recursive_lib.continual.char_lm import CharLM
+from recursive_lib.data.corpus import load_corpus, to_blocks
+from recursive_lib.experiments import text
+
+CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "text.md"
 
 
 def measure(cfg, repeats: int) -> None:
-    corpus = text.load_corpus()
-    pool = text.to_blocks(corpus.encode(corpus.train_text), cfg.block_len)
-    heldout = text.to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)[:cfg.n_heldout]
+    corpus = load_corpus()
+    pool = to_blocks(corpus.encode(corpus.train_text), cfg.block_len)
+    heldout = to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)[:cfg.n_heldout]
     rng = np.random.default_rng(0)
     model = CharLM(corpus.V, block_len=cfg.block_len, hidden=cfg.hidden, epochs=cfg.epochs)
-    model.partial_fit(pool[:cfg.batch_size], rng)  # builds the network outside the timing
+    model.partial_fit(pool[:cfg.m_total], rng)  # builds the network outside the timing
     t0 = time.perf_counter()
     for _ in range(repeats):
-        model.partial_fit(pool[rng.choice(len(pool), cfg.batch_size, replace=False)], rng)
+        model.partial_fit(pool[rng.choice(len(pool), cfg.m_total, replace=False)], rng)
     fit = (time.perf_counter() - t0) / repeats
     t0 = time.perf_counter()
     for _ in range(repeats):
-        model.sample(cfg.batch_size // 2, rng)
+        model.sample(cfg.m_total // 2, rng)
     sample = (time.perf_counter() - t0) / repeats
     t0 = time.perf_counter()
     text.evaluate_model(model, corpus, heldout, cfg.n_generate, rng)
@@ -54,9 +60,9 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="CI size: the smoke preset")
     args = parser.parse_args()
     if args.small:
-        measure(presets.resolve("text", "smoke"), repeats=2)
+        measure(params.for_chapter(CHAPTER, "smoke"), repeats=2)
     else:
-        measure(presets.resolve("text", "book"), repeats=10)
+        measure(params.for_chapter(CHAPTER, "book"), repeats=10)
 
 
 if __name__ == "__main__":

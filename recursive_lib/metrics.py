@@ -15,16 +15,24 @@ Arrays may carry leading axes (e.g. repetitions): shapes ``(..., G)`` in, ``(...
 Sample metric: :func:`w1_samples` wraps POT's ``ot.wasserstein_1d``.
 
 Images: :func:`frechet_distance` between two samples in flattened pixel space (the paper's FD).
+
+Text: :func:`perplexity` of per-token negative log-likelihoods, :func:`entropy` of predictive
+distributions, :func:`distinct_n` of word n-grams.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from functools import lru_cache
+from typing import Iterable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recursive_lib._validation import check_range
+from recursive_lib._validation import check_int, check_range
+
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _check_grid(grid) -> np.ndarray:
@@ -219,3 +227,46 @@ def frechet_distance(x, y) -> float:
     middle = root_x @ cov_y @ root_x
     cross = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum()
     return float(mean @ mean + np.trace(cov_x) + np.trace(cov_y) - 2.0 * cross)
+
+
+# --- Text: perplexity, entropy, distinct-n ---------------------------------------------------
+
+def words(text: str) -> list[str]:
+    """Word tokens of a text: runs of letters and digits (lower case; punctuation dropped)."""
+    return _WORD.findall(text.lower())
+
+
+def distinct_n(texts: str | Iterable[str], n: int) -> float:
+    """Distinct-n: distinct word n-grams / word n-grams, pooled over ``texts`` (no n-gram crosses texts).
+
+    ``NaN`` when the texts hold no n-gram. Depends on the sample size: compare at equal sizes.
+
+    >>> distinct_n(["a b a b"], 1), distinct_n(["a b a b"], 2)
+    (0.5, 0.6666666666666666)
+    """
+    n = check_int("n", n, 1)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    grams: Counter = Counter()
+    for text in texts:
+        w = words(text)
+        grams.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
+    total = sum(grams.values())
+    return len(grams) / total if total else float("nan")
+
+
+def perplexity(nll) -> float:
+    """``exp(mean nll)``: the perplexity of per-token negative log-likelihoods in nats."""
+    nll = np.asarray(nll, dtype=float)
+    if nll.size == 0 or not np.all(np.isfinite(nll)) or np.any(nll < 0):
+        raise ValueError("nll must be a non-empty array of finite negative log-likelihoods >= 0")
+    return float(np.exp(nll.mean()))
+
+
+def entropy(probs, axis: int = -1) -> np.ndarray:
+    """Entropy in nats of distributions along ``axis`` (``0 log 0 = 0``); uniform over V gives ``log V``."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.size == 0 or np.any(probs < 0) or not np.allclose(probs.sum(axis=axis), 1.0, atol=1e-6):
+        raise ValueError("probs must hold probability vectors: entries >= 0 summing to 1 along axis")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(probs > 0, probs * np.log(probs), 0.0)
+    return -terms.sum(axis=axis)

@@ -21,27 +21,6 @@ def enable() -> None:
     alt.data_transformers.disable_max_rows()
 
 
-def curve_summary(df: pd.DataFrame, metric: str, by: Sequence[str] = ("alpha",), x: str = "n",
-                  z: float = 1.96) -> pd.DataFrame:
-    """Mean of ``metric`` over repetitions at each ``x``, with a normal ``z`` interval.
-
-    Input: one row per (configuration, rep, x). Output columns: ``*by, x, mean, se, lo, hi, reps``.
-    """
-    if metric not in df.columns:
-        raise ValueError(f"metric must be a column of the results, one of {list(df.columns)}; got {metric!r}")
-    grouped = df.groupby([*by, x])[metric]
-    out = grouped.agg(mean="mean", sd="std", reps="count").reset_index()
-    out["se"] = (out["sd"] / np.sqrt(out["reps"])).fillna(0.0)
-    out["lo"] = out["mean"] - z * out["se"]
-    out["hi"] = out["mean"] + z * out["se"]
-    return out.drop(columns="sd")
-
-
-def log_points(n_max: int, count: int = 60) -> np.ndarray:
-    """About ``count`` iteration indices 1..n_max spaced evenly on a log axis (for thin plots)."""
-    return np.unique(np.geomspace(1, n_max, count).round().astype(int))
-
-
 def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: str = "n",
                  x_title: str = "iteration n", theory: pd.DataFrame | None = None,
                  title: str = "") -> alt.LayerChart:
@@ -99,7 +78,7 @@ def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str 
     """Fitted slopes with intervals against ``x``, one colour per ``color``, the prediction dashed.
 
     ``summary``: columns ``x, color, row, column, slope, lo, hi, predicted`` (e.g. from
-    :func:`recursive_lib.bias.bias_slopes`); the dashed line of each colour is ``predicted``.
+    :func:`recursive_lib.experiments.bias.summarize_bias_slopes`); the dashed line of each colour is ``predicted``.
     """
     xs = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(domain=[0, summary[x].max() * 1.1]))
     col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
@@ -117,7 +96,7 @@ def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None =
                     columns: int = 4, title: str = "") -> alt.FacetChart:
     """Fitted curves at a few iterations against the truth, one panel per ``facet`` value.
 
-    ``frame``: one row per (``facet``, ``color``, ``x``), e.g. :func:`recursive_lib.simulate.snapshots`
+    ``frame``: one row per (``facet``, ``color``, ``x``), e.g. :func:`recursive_lib.simulation.snapshots`
     of one repetition; ``y`` is the fitted value (``density``, ``cdf`` or an error column), drawn
     one line per ``color``; ``truth`` (optional) a column drawn as a black dashed line.
     """
@@ -304,7 +283,7 @@ def metric_curves(summary: pd.DataFrame, y_title: str, reference: float | None =
                   log_y: bool = False, title: str = ""):
     """Mean metric against iteration, one line per alpha with its interval band, linear y axis by
     default (entropies, confidences); ``reference`` (optional) a dashed horizontal line, e.g. the
-    value of real images. ``summary``: :func:`recursive_lib.plots.curve_summary` by alpha.
+    value of real images. ``summary``: :func:`recursive_lib.rates.curve_summary` by alpha.
     """
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     xs = alt.X("n:Q", title="iteration n")

@@ -10,7 +10,7 @@ Slopes are reported with the sign flipped, ``slope = -d log(error) / d log(M_n)`
 decaying error has a positive slope comparable to the predicted exponent ``min(p, alpha)``.
 
 Input frames are tidy: one row per (configuration, ``rep``, iteration ``n``), with ``M`` (the pool
-size ``M_n``) and one column per metric, as returned by :func:`recursive_lib.simulate.simulate`.
+size ``M_n``) and one column per metric, as returned by :func:`recursive_lib.simulation.simulate`.
 """
 
 from __future__ import annotations
@@ -23,21 +23,50 @@ import pandas as pd
 from recursive_lib._validation import check_int, check_range
 
 __all__ = ["fit_slopes", "summarize_slopes", "burn_in_sensitivity", "needs_log_correction",
-           "baseline_rate", "check_min_rule"]
+           "baseline_rate", "check_min_rule", "curve_summary", "log_points", "rep_slopes"]
 
 MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
 
 
-def needs_log_correction(p: float | np.ndarray, alpha: float | np.ndarray,
-                         tol: float = 1e-9) -> bool | np.ndarray:
-    """Whether the rate fit must divide the error by ``log M_n``: true where ``|p - alpha| <= tol``.
+def needs_log_correction(p, alpha, q=None, tol: float = 1e-9):
+    """Whether the rate fit must divide the error by ``log M_n``: where ``alpha`` is the smallest
+    rate and ties with the one it competes with in the recursion, ``p`` or (with a bias that decays
+    at rate ``q``) ``q``; there the error carries an extra ``log n`` factor.
 
-    ``p``: the estimator's baseline rate; ``alpha``: the real fraction. Broadcasts like numpy;
-    returns a plain ``bool`` for scalar inputs.
+    ``p``: the estimator's baseline rate; ``alpha``: the real fraction; ``q``: the bias decay rate
+    (``None`` or ``inf``: no bias, or a corrected one). Ties are ``|a - b| <= tol``. Broadcasts like
+    numpy (arrays or Series); a plain ``bool`` for scalar inputs. The one source of the tie rule:
+    every fit of the book uses it.
     """
     check_range("tol", tol, 0.0, np.inf)
-    close = np.abs(np.asarray(p, dtype=float) - np.asarray(alpha, dtype=float)) <= tol
+    p = np.asarray(p, dtype=float)
+    alpha = np.asarray(alpha, dtype=float)
+    q = np.full(np.broadcast(p, alpha).shape, np.inf) if q is None else np.asarray(q, dtype=float)
+    ties_p = (np.abs(alpha - p) <= tol) & (alpha <= q + tol)
+    ties_q = (np.abs(alpha - q) <= tol) & (alpha <= p + tol)
+    close = ties_p | ties_q
     return bool(close) if close.ndim == 0 else close
+
+
+def log_points(n_max: int, count: int = 60) -> np.ndarray:
+    """About ``count`` iteration indices 1..n_max spaced evenly on a log axis (thinned curves)."""
+    return np.unique(np.geomspace(1, n_max, count).round().astype(int))
+
+
+def curve_summary(df: pd.DataFrame, metric: str, by: Sequence[str] = ("alpha",), x: str = "n",
+                  z: float = 1.96) -> pd.DataFrame:
+    """Mean of ``metric`` over repetitions at each ``x``, with a normal ``z`` interval.
+
+    Input: one row per (configuration, rep, x). Output columns: ``*by, x, mean, se, lo, hi, reps``.
+    """
+    if metric not in df.columns:
+        raise ValueError(f"metric must be a column of the results, one of {list(df.columns)}; got {metric!r}")
+    grouped = df.groupby([*by, x])[metric]
+    out = grouped.agg(mean="mean", sd="std", reps="count").reset_index()
+    out["se"] = (out["sd"] / np.sqrt(out["reps"])).fillna(0.0)
+    out["lo"] = out["mean"] - z * out["se"]
+    out["hi"] = out["mean"] + z * out["se"]
+    return out.drop(columns="sd")
 
 
 def _as_list(by: str | Sequence[str] | None) -> list[str]:
@@ -261,3 +290,29 @@ def check_min_rule(summary: pd.DataFrame, baseline: pd.Series | dict,
     out = out.merge(fitted, on="alpha", how="left")
     out["consistent"] = (out["lo"] <= out["value_hi"]) & (out["hi"] >= out["value_lo"])
     return out
+
+
+def rep_slopes(results: pd.DataFrame, burn_in: int, by: Sequence[str],
+               metrics: Sequence[str] = ("w1", "mmd")) -> pd.DataFrame:
+    """Per-repetition slopes of every metric, the error divided by ``log M_n`` where the rates tie
+    (:func:`needs_log_correction` from the columns ``p``, ``alpha`` and, for biased runs,
+    ``bias_rate`` and ``bias_correction``).
+
+    Returns one row per (``*by``, ``rep``, metric): ``*by, rep, slope, intercept, points, metric,
+    p, log_corrected``.
+    """
+    by = _as_list(by)
+    frame = results.copy()
+    q = None
+    if "bias_rate" in frame:
+        corrected = frame["bias_correction"].astype(bool)
+        q = frame["bias_rate"].astype(float).where(~corrected, np.inf)
+    frame["_log"] = needs_log_correction(frame["p"], frame["alpha"], q)
+    parts = []
+    for metric in metrics:
+        slopes = fit_slopes(frame, metric=metric, burn_in=burn_in, log_correction="_log", by=by)
+        slopes["metric"] = metric
+        parts.append(slopes)
+    keys = frame.groupby(by, sort=True, dropna=False)[["p", "_log"]].first().reset_index()
+    out = pd.concat(parts, ignore_index=True).merge(keys, on=by)
+    return out.rename(columns={"_log": "log_corrected"})

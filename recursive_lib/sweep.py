@@ -1,7 +1,7 @@
 """Grids of configurations, run once each, cached on disk, resumable, optionally in parallel.
 
-A configuration is a plain dict of keyword arguments for ``run`` (by default
-:func:`recursive_lib.simulate.simulate`), seed included, so that its result depends on the dict
+A configuration is a plain dict of keyword arguments for ``run`` (e.g.
+:func:`recursive_lib.simulation.simulate` or an experiment's run), seed included, so that its result depends on the dict
 alone. Each result is stored as ``<cache_dir>/<config_hash(config)>.pkl``, written atomically
 (temporary file in the same folder, then ``os.replace``): an interrupted sweep leaves only
 complete files and resumes where it stopped.
@@ -15,13 +15,10 @@ Pickle rather than parquet: pyarrow is not a dependency, and pickle keeps dtypes
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import multiprocessing
 import os
 import pickle
-import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -29,41 +26,12 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from recursive_lib._io import canonical_json, config_hash, write_atomic
 from recursive_lib._progress import progress_bar
 
-__all__ = ["run_sweep", "grid", "config_hash", "canonical_json", "cache_path", "write_atomic"]
+__all__ = ["run_sweep", "grid", "cache_path"]
 
 SUFFIX = ".pkl"
-
-
-def _json_default(value: Any) -> Any:
-    # numpy scalars and arrays appear in configs built from np.linspace and friends.
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"configuration values must be JSON-like (numbers, strings, lists, dicts); "
-                    f"got {type(value).__name__}: {value!r}")
-
-
-def canonical_json(config: Mapping[str, Any]) -> str:
-    """Canonical JSON text of ``config``: sorted keys, no whitespace, floats as ``repr`` (round-trip exact).
-
-    ``1`` and ``1.0`` stay distinct (they may select different code paths); tuples become lists.
-    """
-    if not isinstance(config, Mapping):
-        raise ValueError(f"a configuration must be a dict of keyword arguments, got {type(config).__name__}")
-    return json.dumps(config, sort_keys=True, separators=(",", ":"), default=_json_default,
-                      allow_nan=True)
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """SHA-256 hex digest of :func:`canonical_json` (independent of key order, stable across runs)."""
-    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
 
 
 def cache_path(cache_dir: str | os.PathLike, config: Mapping[str, Any]) -> Path:
@@ -91,25 +59,6 @@ def grid(**axes: Any) -> list[dict[str, Any]]:
         names.append(name)
         options.append(values)
     return [dict(zip(names, combo)) for combo in itertools.product(*options)]
-
-
-def write_atomic(path: Path, payload: Any) -> None:
-    """Pickle ``payload`` to ``path`` atomically: readers see the old file or the complete new one."""
-    # Temporary file in the same folder, so os.replace is a rename on one file system: a reader
-    # (or a resumed sweep) sees either no file or the complete one, never a partial pickle.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _load(path: Path, canonical: str) -> pd.DataFrame | None:
@@ -146,19 +95,13 @@ def _with_config_columns(result: pd.DataFrame, config: Mapping[str, Any]) -> pd.
     return result.assign(**missing) if missing else result
 
 
-def _default_run() -> Callable[..., pd.DataFrame]:
-    from recursive_lib.simulate import simulate  # lazy: the sweep machinery does not need it
-
-    return simulate
-
-
 def _pool_context() -> multiprocessing.context.BaseContext:
     # Not "fork": forking a process that holds torch or BLAS threads can deadlock.
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFrame] | None = None,
+def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFrame],
               cache_dir: str | os.PathLike | None = None, n_jobs: int = 1,
               progress: bool = False) -> pd.DataFrame:
     """Run ``run(**config)`` for every configuration and concatenate the results in ``configs`` order.
@@ -167,7 +110,7 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     ----------
     configs : dicts of keyword arguments (JSON-like values), each including its own ``seed`` so
         that its result does not depend on order or backend. Duplicates run once.
-    run : function returning a DataFrame; default :func:`recursive_lib.simulate.simulate`. With
+    run : function returning a DataFrame (required), e.g. :func:`recursive_lib.simulation.simulate`. With
         ``n_jobs > 1`` it must be importable by name (a module-level function, no lambda), and a
         script calling ``run_sweep`` must guard it with ``if __name__ == "__main__":`` (workers
         are started with "forkserver" or "spawn", which re-import the main module; notebooks
@@ -191,7 +134,6 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
             or not (n_jobs >= 1 or n_jobs == -1):
         raise ValueError(f"n_jobs must be an integer >= 1, or -1 for one per core; got {n_jobs!r}")
     n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
-    run = _default_run() if run is None else run
     if not callable(run):
         raise ValueError(f"run must be callable, got {type(run).__name__}")
     cache = None

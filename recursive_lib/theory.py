@@ -12,15 +12,19 @@ from typing import Protocol, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
 from recursive_lib._validation import check_int, check_range
+from recursive_lib.data.contamination import BiasSchedule
+from recursive_lib.data.truths import PAPER_TRUTH
+from recursive_lib.loops.regimes import synthetic_count
 from recursive_lib.rates import ols_by_group
 
 __all__ = [
     "predicted_exponent", "pool_sizes", "ecdf_variance_coefficients", "ecdf_variance_exponent",
     "ecdf_expected_ise", "ecdf_w1_bound", "ecdf_w1_gaussian", "heuristic_error", "local_exponents",
-    "bias_share", "bias_floor", "gaussian_replace_variance", "gaussian_initial_mean_mse",
+    "bias_share", "bias_floor", "floor_curve", "gaussian_replace_variance",
+    "gaussian_replace_typical_variance", "gaussian_initial_mean_mse", "ecdf_replace_support",
 ]
 
 
@@ -181,7 +185,7 @@ def local_exponents(curves: pd.DataFrame, by: str | Sequence[str] | None = "alph
 def bias_share(m1: int, m2: int, b: Sequence[float] | np.ndarray) -> np.ndarray:
     """``(T,)`` share ``beta_n`` of ``Q`` in the expected fit under biased real data (accumulate regime).
 
-    ``b``: the bias ``b_n`` of the real data at ``n = 1..T`` (:meth:`recursive_lib.bias.BiasSchedule.b`).
+    ``b``: the bias ``b_n`` of the real data at ``n = 1..T`` (:meth:`recursive_lib.data.contamination.BiasSchedule.b`).
     For estimators linear in the empirical measure (ECDF exactly; KDE up to its kernel)
     ``E P_hat_n = (1 - beta_n) P + beta_n Q``: a synthetic batch copies the expected fit, so
     ``M_1 beta_1 = m1 b_1`` and ``M_(n+1) beta_(n+1) = (M_n + m2) beta_n + m1 b_(n+1)``.
@@ -209,6 +213,24 @@ def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> np.nda
     grid = np.asarray(grid, dtype=float)
     distance = np.trapezoid(np.abs(q_dist.cdf(grid) - truth.cdf(grid)), grid)
     return _scalar_or_array(np.asarray(share, dtype=float) * distance)
+
+
+def floor_curve(schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_size: int = 500,
+                truth=None) -> pd.DataFrame:
+    """Predicted bias floor ``W1(E P_hat_n, P) = beta_n W1(Q, P)``, ``n = 1..T``: columns ``n, value``.
+
+    ``beta_n``: :func:`bias_share` of the schedule's ``b_n`` (the share of ``Q`` carried by the
+    pool, accumulate regime with real fraction ``alpha``); with a bias that never fades
+    (``rate = 0``) it tends to ``b0``: the plateau ``b0 W1(Q, P)`` of the mixture
+    ``(1 - b0) P + b0 Q``. Exact in expectation for the ECDF, a lower bound on ``E W1``; for the
+    KDE up to the kernel's own bias. ``W1(Q, P)`` is computed on the evaluation grid
+    ``truth.grid(grid_size)``, as the simulated W1 is.
+    """
+    truth = PAPER_TRUTH if truth is None else truth
+    n = np.arange(1, check_int("T", T, 1) + 1)
+    share = bias_share(m1, synthetic_count(alpha, m1), schedule.b(n))
+    grid = truth.grid(check_int("grid_size", grid_size, 10))
+    return pd.DataFrame({"n": n, "value": bias_floor(truth, schedule.q_dist, grid, share)})
 
 
 def gaussian_replace_variance(sigma2: float, m: int, T: int) -> np.ndarray:
@@ -252,8 +274,6 @@ def gaussian_replace_typical_variance(sigma2: float, m: int, T: int) -> np.ndarr
     expectation :func:`gaussian_replace_variance`, which rare runs with a large variance carry.
     Exact for a Gaussian truth (the first batch is then Gaussian too).
     """
-    from scipy.special import digamma
-
     check_range("sigma2", sigma2, 0.0, np.inf, low_inclusive=False)
     m = check_int("m", m, 2)
     n = np.arange(1, check_int("T", T, 1) + 1)

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 preset="${1:-book}"
 source scripts/_install.sh book
 PY="${PYTHON:-python3}"
-"$PY" -m recursive_lib.cli build --preset "$preset" --jobs "${JOBS:-1}"
-"$PY" -m recursive_lib.cli check-offline _build/html
+"$PY" -m recursive_lib.book.cli build --preset "$preset" --jobs "${JOBS:-1}"
+"$PY" -m recursive_lib.book.cli check-offline _build/html
 echo "open _build/html/index.html"

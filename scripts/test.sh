@@ -8,7 +8,7 @@ source scripts/_install.sh book,test
 PY="${PYTHON:-python3}"
 start=$SECONDS
 "$PY" -m pytest -m "not book" -n 2 tests
-"$PY" -m recursive_lib.cli execute --preset smoke --out _build/executed --jobs 2
-"$PY" -m recursive_lib.cli build --executed _build/executed
+"$PY" -m recursive_lib.book.cli execute --preset smoke --out _build/executed --jobs 2
+"$PY" -m recursive_lib.book.cli build --executed _build/executed
 "$PY" -m pytest -m book tests
 echo "all checks passed in $((SECONDS - start)) s"

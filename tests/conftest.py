@@ -24,3 +24,15 @@ def built_html() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return html
+
+
+@pytest.fixture(scope="session")
+def executed_dir() -> Path:
+    """The chapters executed with ``--preset smoke`` (scripts/test.sh writes ``_build/executed``)."""
+    folder = Path(os.environ.get("RECURSIVE_BOOK_EXECUTED", ROOT / "_build" / "executed"))
+    if not any(folder.glob("*.ipynb")):
+        message = f"no executed chapters in {folder}: run `recursive-book execute --preset smoke`"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder

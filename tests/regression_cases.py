@@ -12,14 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recursive_lib import bias, simulate
+from recursive_lib import simulate
 from recursive_lib.data import MIXTURE_2D, MOONS, PAPER_TRUTH
-from recursive_lib.sample_paths import ecdf_support, sample_trajectory
-from recursive_lib.simulate import snapshots
+from recursive_lib.experiments.bias import floor_curves
+from recursive_lib.experiments.paths import ecdf_support, sample_trajectory
+from recursive_lib.experiments.thinned import simulate_thinned
+from recursive_lib.simulation import snapshots
 
 STATS = ["rep", "n", "M", "w1", "mmd", "mean", "var"]
-KDE_DESIGN = dict(bias_scale=0.2, bias_mean=3.0, bias_sd=1.0, bias_offset=5.0, grid_size=200)
-ECDF_DESIGN = dict(bias_scale=0.1, bias_mean=2.0, bias_sd=1.0, bias_offset=5.0, grid_size=200)
+KDE_BIAS = dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0)
+ECDF_BIAS = dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0)
 
 
 def digest(frame: pd.DataFrame, columns=None) -> str:
@@ -49,15 +51,15 @@ def _cases():
             cases[f"{estimator}-fast-{regime}"] = (
                 lambda e=estimator, r=regime: _sim(estimator=e, regime=r, alpha=0.5, m1=20, T=15,
                                                    reps=3, grid_size=100))
-        design = KDE_DESIGN if estimator == "kde" else ECDF_DESIGN
+        bias = KDE_BIAS if estimator == "kde" else ECDF_BIAS
         for corrected in (False, True):
             cases[f"{estimator}-biased-corrected={corrected}"] = (
-                lambda e=estimator, d=design, c=corrected: _sim(
-                    estimator=e, alpha=0.5, m1=20, T=15, reps=3, bias_rate=0.5,
-                    bias_correction=c, **d))
+                lambda e=estimator, b=bias, c=corrected: _sim(
+                    estimator=e, alpha=0.5, m1=20, T=15, reps=3, grid_size=200,
+                    bias=dict(b, rate=0.5), bias_correction=c))
         cases[f"{estimator}-early-bias"] = (
-            lambda e=estimator, d=design: _sim(estimator=e, alpha=0.5, m1=20, T=15, reps=3,
-                                               bias_rate=0.0, bias_until=5, **d))
+            lambda e=estimator, b=bias: _sim(estimator=e, alpha=0.5, m1=20, T=15, reps=3,
+                                             grid_size=200, bias=dict(b, rate=0.0, until=5)))
     for regime in ("accumulate", "fresh", "replace", "accumulate-initial"):
         cases[f"gaussian-{regime}"] = (
             lambda r=regime: _sim(estimator="gaussian", regime=r, alpha=0.5, m1=20, T=10, reps=2,
@@ -76,20 +78,20 @@ def _cases():
         cases[f"flow-moons-{engine}"] = (
             lambda g=engine: _sim(estimator="flow", truth=MOONS, engine=g, alpha=0.5, m1=20, T=2,
                                   reps=2, metric_samples=200, estimator_params=flow))
-    cases["snapshots-kde"] = lambda: snapshots("kde", alpha=0.3, at=(1, 5, 12), m1=20, reps=2,
+    cases["snapshots-kde"] = lambda: snapshots(estimator="kde", alpha=0.3, at=(1, 5, 12), m1=20, reps=2,
                                                seed=3, grid_size=100)[["rep", "n", "x", "density", "cdf"]]
-    cases["snapshots-ecdf"] = lambda: snapshots("ecdf", alpha=0.3, at=(1, 5, 12), m1=20, reps=2,
+    cases["snapshots-ecdf"] = lambda: snapshots(estimator="ecdf", alpha=0.3, at=(1, 5, 12), m1=20, reps=2,
                                                 seed=3, grid_size=100)[["rep", "n", "x", "cdf"]]
-    cases["thinned-kde-biased"] = lambda: bias.simulate_thinned(
+    cases["thinned-kde-biased"] = lambda: simulate_thinned(
         burn_in=5, curve_points=10, estimator="kde", alpha=0.25, m1=20, T=40, reps=3, seed=3,
-        bias_rate=0.5, bandwidth_exponent=0.5, h0=2.0, **KDE_DESIGN)[
+        bias=dict(KDE_BIAS, rate=0.5), bandwidth_exponent=0.5, h0=2.0, grid_size=200)[
         STATS + ["slope_w1", "slope_mmd", "log_corrected"]]
-    cases["thinned-ecdf-tie"] = lambda: bias.simulate_thinned(
+    cases["thinned-ecdf-tie"] = lambda: simulate_thinned(
         burn_in=5, curve_points=10, estimator="ecdf", alpha=0.5, m1=20, T=40, reps=3, seed=3,
         grid_size=100)[STATS + ["slope_w1", "slope_mmd", "log_corrected"]]
-    cases["floor-curves"] = lambda: bias.floor_curves(
-        {"kde": KDE_DESIGN, "ecdf": ECDF_DESIGN}, ["ecdf", "kde"], [0.25, 0.75], 20, 60,
-        bias_rate=0.25, points=12)[["alpha", "n", "value"]]
+    cases["floor-curves"] = lambda: floor_curves(
+        {"kde": dict(bias=KDE_BIAS, grid_size=200), "ecdf": dict(bias=ECDF_BIAS, grid_size=200)},
+        ["ecdf", "kde"], [0.25, 0.75], 20, 60, bias_rate=0.25, points=12)[["alpha", "n", "value"]]
     cases["trajectory-quantile"] = lambda: sample_trajectory(
         "quantile", 0.5, 30, [1, 3], PAPER_TRUTH, seed=3, n_show=50,
         estimator_params=quantile)[["n", "x", "y"]]
@@ -103,7 +105,7 @@ def _cases():
 
 
 def _images():
-    from recursive_lib import images
+    from recursive_lib.experiments import images
 
     frame = images.run_images(alpha=0.5, rep=1, T=3, m_total=60, epochs=2, batch_size=30, lr=1e-3,
                               diffusion_steps=10, width=16, ema=0.9, n_eval=50, n_test=100,
@@ -112,9 +114,9 @@ def _images():
 
 
 def _text():
-    from recursive_lib import text
+    from recursive_lib.experiments import text
 
-    frame = text.run_text(alpha=0.5, seed=3, rep=1, T=3, batch_size=16, block_len=16, epochs=1,
+    frame = text.run_text(alpha=0.5, seed=3, rep=1, T=3, m_total=16, block_len=16, epochs=1,
                           hidden=16, n_heldout=20, n_generate=20, warmup=1)
     return frame[["iteration", "n_real", "n_synthetic", "loss", "perplexity", "entropy_heldout",
                   "entropy_generated", "distinct_1", "distinct_2", "distinct_3"]]

@@ -5,60 +5,66 @@ import pandas as pd
 import pytest
 from scipy.integrate import quad
 
-from recursive_lib import bias, presets, theory
-from recursive_lib.bias import Contaminated, importance_weights, make_schedule
+from conftest import ROOT
+from recursive_lib import theory
+from recursive_lib.book import params
+from recursive_lib.experiments import bias
+from recursive_lib.data.contamination import BiasSchedule, Contaminated, importance_weights
 from recursive_lib.data import PAPER_TRUTH, Mixture1D
-from recursive_lib.engine import _EcdfCells, _KdeBins, _RealBatches, pick_weighted
-from recursive_lib.simulate import simulate
+from recursive_lib.loops.fast import _EcdfCells, _KdeBins, _RealBatches, pick_weighted
+from recursive_lib.simulation import simulate
+from recursive_lib import rates
 
 Q = Mixture1D([1.0], [3.0], [1.0])
 
 
 def test_schedule_values():
-    s = make_schedule(bias_rate=0.5, bias_scale=0.2, bias_offset=5, bias_mean=3, bias_sd=1)
+    s = BiasSchedule(rate=0.5, scale=0.2, offset=5, mean=3, sd=1)
     np.testing.assert_allclose(s.b([1, 4, 95]), 0.2 * np.array([6, 9, 100]) ** -0.5)
-    constant = make_schedule(bias_rate=0.0, bias_scale=0.1)
+    constant = BiasSchedule(rate=0.0, scale=0.1)
     np.testing.assert_allclose(constant.b(np.arange(1, 50)), 0.1)
-    early = make_schedule(bias_rate=0.0, bias_scale=0.1, bias_until=3)
+    early = BiasSchedule(rate=0.0, scale=0.1, until=3)
     np.testing.assert_allclose(early.b([1, 3, 4, 100]), [0.1, 0.1, 0.0, 0.0])
-    assert make_schedule(bias_scale=0.0) is None
+    assert BiasSchedule(**s.as_dict()) == s
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(bias_scale=1.0), r"bias_scale must be in \[0, 1\)"),
-    (dict(bias_scale=-0.1), r"bias_scale must be in \[0, 1\)"),
-    (dict(bias_scale=0.1, bias_rate=-1), r"bias_rate must be in \[0, inf\]"),
-    (dict(bias_scale=0.1, bias_sd=0), r"bias_sd must be in \(0, inf\]"),
-    (dict(bias_scale=0.1, bias_offset=-1), r"bias_offset must be in \(-1, inf\]"),
-    (dict(bias_scale=0.1, bias_until=0), "bias_until must be an integer >= 1"),
-    (dict(bias_scale=0.9, bias_rate=1.0, bias_offset=-0.99), "b_1 is a probability"),
-    (dict(bias_scale=0.1, bias_correction="yes"), "bias_correction must be True or False"),
+    (dict(bias=dict(scale=1.0)), r"bias.scale must be in \(0, 1\)"),
+    (dict(bias=dict(scale=0.0)), r"bias.scale must be in \(0, 1\)"),
+    (dict(bias=dict(scale=0.1, rate=-1)), r"bias.rate must be in \[0, inf\]"),
+    (dict(bias=dict(scale=0.1, sd=0)), r"bias.sd must be in \(0, inf\]"),
+    (dict(bias=dict(scale=0.1, offset=-1)), r"bias.offset must be in \(-1, inf\]"),
+    (dict(bias=dict(scale=0.1, until=0)), "bias.until must be an integer >= 1"),
+    (dict(bias=dict(scale=0.9, rate=1.0, offset=-0.99)), "b_1 is a probability"),
+    (dict(bias=dict(scale=0.1, q=0.5)), r"bias has unknown fields \['q'\]"),
+    (dict(bias=0.1), "bias must be None, a BiasSchedule or a dict"),
+    (dict(bias=dict(scale=0.1), bias_correction="yes"), "bias_correction must be True or False"),
+    (dict(bias_rate=0.5), "unknown configuration field 'bias_rate'"),
 ])
 def test_invalid_bias_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        simulate("ecdf", T=2, reps=1, grid_size=20, **kwargs)
+        simulate(estimator="ecdf", T=2, reps=1, grid_size=20, **kwargs)
 
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
 @pytest.mark.parametrize("estimator", ["ecdf", "kde"])
 def test_unbiased_configurations_are_unchanged(estimator, engine):
-    """bias_scale = 0 ignores every other bias field: same numbers, same columns, same stream."""
-    kw = dict(alpha=0.5, m1=10, T=5, reps=2, seed=3, grid_size=40, engine=engine)
-    plain = simulate(estimator, **kw)
-    other = simulate(estimator, bias_scale=0.0, bias_rate=0.9, bias_mean=-4.0, bias_until=2,
-                     bias_correction=True, **kw)
+    """No bias: bias_correction changes nothing (no weights to apply), same columns, same stream."""
+    kw = dict(estimator=estimator, alpha=0.5, m1=10, T=5, reps=2, seed=3, grid_size=40, engine=engine)
+    plain = simulate(**kw)
+    other = simulate(bias=None, bias_correction=True, **kw)
     pd.testing.assert_frame_equal(plain, other)
     assert "b_n" not in plain.columns and "bias_rate" not in plain.columns
 
 
 def test_biased_runs_carry_their_configuration():
-    df = simulate("ecdf", alpha=0.5, m1=10, T=4, reps=2, grid_size=40, bias_scale=0.2,
-                  bias_rate=0.5, bias_offset=5)
+    df = simulate(estimator="ecdf", alpha=0.5, m1=10, T=4, reps=2, grid_size=40,
+                  bias=BiasSchedule(scale=0.2, rate=0.5, offset=5))
     np.testing.assert_allclose(df[df.rep == 0].b_n, 0.2 * (np.arange(1, 5) + 5.0) ** -0.5)
     assert (df.bias_rate == 0.5).all() and (~df.bias_correction).all()
     # correction shares the random numbers of its uncorrected twin, other designs do not
-    other = simulate("ecdf", alpha=0.5, m1=10, T=4, reps=2, grid_size=40, bias_scale=0.2,
-                     bias_rate=0.7, bias_offset=5)
+    other = simulate(estimator="ecdf", alpha=0.5, m1=10, T=4, reps=2, grid_size=40,
+                     bias=dict(scale=0.2, rate=0.7, offset=5))
     assert not np.array_equal(df.w1.to_numpy(), other.w1.to_numpy())
 
 
@@ -82,7 +88,7 @@ def test_fast_real_batches_under_bias(model_kind):
     grid = PAPER_TRUTH.grid(40)
     model = (_EcdfCells(PAPER_TRUTH, grid, 0.5) if model_kind == "ecdf"
              else _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=0.5, h_min=0.5))
-    schedule = make_schedule(bias_rate=0.0, bias_scale=0.3, bias_mean=3.0)
+    schedule = BiasSchedule(rate=0.0, scale=0.3, mean=3.0)
     k = 400_000
     u = np.random.default_rng(5).random((1, k))
     counts = _RealBatches(model, PAPER_TRUTH, schedule, False)(1, u)[0]
@@ -105,8 +111,8 @@ def test_pick_weighted_follows_the_masses():
 
 
 def _last_mean(engine, correction, reps, T=15):
-    df = simulate("ecdf", alpha=0.5, m1=40, T=T, reps=reps, seed=4, grid_size=200, engine=engine,
-                  bias_rate=0.0, bias_scale=0.2, bias_mean=3.0, bias_correction=correction)
+    df = simulate(estimator="ecdf", alpha=0.5, m1=40, T=T, reps=reps, seed=4, grid_size=200,
+                  engine=engine, bias=dict(rate=0.0, scale=0.2, mean=3.0), bias_correction=correction)
     last = df[df.n == T]["mean"]
     return last.mean(), last.std(ddof=1) / np.sqrt(reps)
 
@@ -129,16 +135,16 @@ def test_constant_bias_shifts_the_mean_and_the_correction_removes_it(engine, rep
 def test_bias_share_matches_the_ecdf_mean():
     """theory.bias_share: E[mean of ECDF fit] = (1 - beta_n) mu_P + beta_n mu_Q, exactly."""
     T, reps = 25, 300
-    df = simulate("ecdf", alpha=0.25, m1=20, T=T, reps=reps, seed=2, grid_size=100,
-                  engine="reference", bias_rate=0.0, bias_scale=0.3, bias_mean=3.0, bias_until=5)
-    schedule = make_schedule(bias_rate=0.0, bias_scale=0.3, bias_mean=3.0, bias_until=5)
+    schedule = BiasSchedule(rate=0.0, scale=0.3, mean=3.0, until=5)
+    df = simulate(estimator="ecdf", alpha=0.25, m1=20, T=T, reps=reps, seed=2, grid_size=100,
+                  engine="reference", bias=schedule)
     beta = theory.bias_share(20, 60, schedule.b(np.arange(1, T + 1)))
     g = df.groupby("n")["mean"]
     expected = (1 - beta) * PAPER_TRUTH.mean + beta * 3.0
     for n in (1, 5, 10, 25):
         assert abs(g.mean()[n] - expected[n - 1]) < 4 * g.std()[n] / np.sqrt(reps)
     # after the bias stops the share decays like n^-alpha
-    long = theory.bias_share(20, 60, make_schedule(0.0, 0.3, bias_until=5).b(np.arange(1, 100_001)))
+    long = theory.bias_share(20, 60, schedule.b(np.arange(1, 100_001)))
     tail = np.log(long[[9_999, 99_999]])
     assert -(tail[1] - tail[0]) / np.log(10) == pytest.approx(0.25, abs=0.01)
 
@@ -152,9 +158,11 @@ def test_bias_floor_is_the_mixture_plateau():
 
 def test_constant_bias_plateau_is_reached():
     """With q = 0 the mean W1 settles above the plateau b0 W1(Q, P) and close to it."""
-    df = simulate("ecdf", alpha=1.0, m1=200, T=300, reps=20, seed=1, grid_size=200,
-                  bias_rate=0.0, bias_scale=0.1, bias_mean=2.0)
-    plateau = bias.floor_curve(bias.PAPER_DESIGNS["ecdf"], 1.0, 200, 300).value.iloc[-1]
+    design = bias.PAPER_DESIGNS["ecdf"]
+    schedule = BiasSchedule(rate=0.0, **design["bias"])
+    df = simulate(estimator="ecdf", alpha=1.0, m1=200, T=300, reps=20, seed=1,
+                  grid_size=design["grid_size"], bias=schedule)
+    plateau = theory.floor_curve(schedule, 1.0, 200, 300, grid_size=design["grid_size"]).value.iloc[-1]
     last = df[df.n == 300].w1
     final, se = last.mean(), last.std(ddof=1) / np.sqrt(len(last))
     # E W1 >= plateau (Jensen), but only to second order: far from the crossings of F_Q and F the
@@ -168,13 +176,13 @@ def test_constant_bias_plateau_is_reached():
 def test_engines_agree_under_bias(estimator, correction, reps):
     """Fast engine (cell-mean weights) vs reference loop (pointwise weights): mean W1, MMD, mean
     and var agree within 4 combined standard errors at several n (fast engine: 4x repetitions)."""
-    kw = dict(alpha=0.5, m1=30, T=20, seed=9, grid_size=100, bias_rate=0.25, bias_scale=0.2,
-              bias_mean=3.0, bias_correction=correction)
+    kw = dict(estimator=estimator, alpha=0.5, m1=30, T=20, seed=9, grid_size=100,
+              bias=dict(rate=0.25, scale=0.2, mean=3.0), bias_correction=correction)
     if estimator == "kde":
         kw.update(h0=2.0, bandwidth_exponent=0.5)
     stats = ["w1", "mmd", "mean", "var"]
-    fast = simulate(estimator, reps=4 * reps, engine="fast", **kw).groupby("n")[stats]
-    ref = simulate(estimator, reps=reps, engine="reference", **kw).groupby("n")[stats]
+    fast = simulate(reps=4 * reps, engine="fast", **kw).groupby("n")[stats]
+    ref = simulate(reps=reps, engine="reference", **kw).groupby("n")[stats]
     diff = (fast.mean() - ref.mean()).loc[[1, 5, 20]]
     tol = 4 * np.sqrt(fast.std() ** 2 / (4 * reps) + ref.std() ** 2 / reps).loc[[1, 5, 20]]
     assert (diff.abs() <= tol).all().all(), f"\n{diff.abs()}\n{tol}"
@@ -190,7 +198,8 @@ def test_correction_restores_the_unbiased_rate():
     configs = bias.bias_configs(["ecdf"], [0.75], [0.25], 0.5, 50, 800, 60, 0, bias.PAPER_DESIGNS,
                                 correction=(False, True))
     frames = [simulate(**c) for c in configs]
-    slopes = bias.rep_slopes(pd.concat(frames, ignore_index=True), burn_in=100, metrics=("w1",))
+    slopes = rates.rep_slopes(pd.concat(frames, ignore_index=True), burn_in=100,
+                              by=["estimator", "alpha", "bias_rate", "bias_correction"], metrics=("w1",))
     table = bias.summarize_bias_slopes(slopes, n_boot=200).set_index("bias_correction")
     for corrected in (False, True):
         row = table.loc[corrected]
@@ -199,17 +208,18 @@ def test_correction_restores_the_unbiased_rate():
 
 
 def test_paper_preset_matches_the_authors_scripts():
-    paper = presets.resolve("bias", "paper")
+    paper = params.for_chapter(ROOT / "chapters" / "bias.md", "paper")
     assert (paper.T, paper.reps, paper.burn_in, paper.m1, paper.p) == (3000, 100, 200, 50, 0.5)
     assert paper.alphas == paper.qs == (0.25, 0.5, 0.75)
-    assert paper.designs["kde"] == dict(bias_scale=0.2, bias_mean=3.0, bias_sd=1.0, bias_offset=5.0,
+    assert paper.designs["kde"] == dict(bias=dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0),
                                         grid_size=500, h0=2.0)
-    assert paper.designs["ecdf"] == dict(bias_scale=0.1, bias_mean=2.0, bias_sd=1.0,
-                                         bias_offset=5.0, grid_size=200)
+    assert paper.designs["ecdf"] == dict(bias=dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0),
+                                         grid_size=200)
     configs = bias.bias_configs(paper.estimators, paper.alphas, paper.qs, paper.p, paper.m1,
                                 paper.T, paper.reps, paper.seed, paper.designs)
     assert len(configs) == 18
     kde = [c for c in configs if c["estimator"] == "kde"][0]
     assert kde["bandwidth_exponent"] == 0.5 and kde["h0"] == 2.0      # h_n = 2 n^(-p)
     with pytest.raises(ValueError, match="designs"):
-        presets.resolve("bias", "smoke", designs={"ecdf": {"bias_scale": 1.5}})
+        params.for_chapter(ROOT / "chapters" / "bias.md", "smoke",
+                           designs={"ecdf": {"bias": {"scale": 1.5}}})

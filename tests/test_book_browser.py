@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, ROOT
-from recursive_lib.offline import scan
+from recursive_lib.book.offline import scan
 
 pytestmark = pytest.mark.book
 
@@ -49,7 +49,7 @@ def test_no_warning_or_traceback_leaks_into_the_book(built_html, root):
 
 
 def test_every_chapter_page_was_built(built_html, root):
-    from recursive_lib.cli import toc_chapters
+    from recursive_lib.book.cli import toc_chapters
 
     for name in toc_chapters(root):
         assert (built_html / "chapters" / f"{name}.html").is_file(), name

@@ -11,7 +11,7 @@ import pytest
 from papermill.translators import PythonTranslator
 
 from conftest import ROOT
-from recursive_lib import cli, presets
+from recursive_lib.book import cli, params
 
 CHAPTERS = cli.executable_chapters(ROOT)
 
@@ -22,30 +22,26 @@ def _code_cells(name):
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
-def test_one_parameters_cell_with_a_book_preset(name):
+def test_one_parameters_cell_holding_the_preset_and_the_table(name):
     cells = _code_cells(name)
     tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{name}: exactly one cell tagged parameters"
-    i = tagged[0]
-    assert i == 1, f"{name}: first code cell imports, the second holds the parameters"
-    source = cells[i].source
+    assert tagged[0] == 1, f"{name}: first code cell imports, the second holds the parameters"
+    source = cells[1].source
     assert re.search(r'^preset = "book"', source, re.M), f"{name}: default preset must be book"
-    params = PythonTranslator.inspect(cells[i])
-    assignments = [line for line in source.splitlines() if re.match(r"^\w+\s*=", line)]
-    # papermill skips lines it cannot parse (an '=' inside a comment, say): every knob must parse
-    assert [p.name for p in params] == [a.split("=")[0].strip() for a in assignments]
-    assert all(p.help for p in params), f"{name}: every knob needs a comment"
+    assert re.search(r'^PRESETS = """', source, re.M), f"{name}: the knobs are one PRESETS table"
+    names = [p.name for p in PythonTranslator.inspect(cells[1])]
+    assert names[:1] == ["preset"], f"{name}: papermill must see the preset: {names}"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
-def test_parameters_are_validated_right_after(name):
+def test_knobs_are_resolved_right_after_and_every_knob_is_used(name):
     cells = _code_cells(name)
-    knobs = [p.name for p in PythonTranslator.inspect(cells[1]) if p.name != "preset"]
-    check = cells[2].source
-    assert f'presets.resolve("{name}", preset' in check, f"{name}: third cell must validate"
-    for knob in knobs:
-        assert re.search(rf"\b{knob}={knob}\b", check), f"{name}: knob {knob} is not validated"
-    assert name in presets.PRESETS
+    assert cells[2].source.startswith("cfg = params.resolve(PRESETS, preset, globals())"), \
+        f"{name}: the third cell must resolve the knobs"
+    code = "\n".join(c.source for c in cells[3:])
+    for knob in params.chapter_table(cli.chapter_source(ROOT, name)):
+        assert re.search(rf"\bcfg\.{knob}\b", code), f"{name}: knob {knob} is never used"
 
 
 def test_no_notebooks_tracked_in_git():

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from recursive_lib import cli
+from recursive_lib.book import cli
 
 CHAPTER = textwrap.dedent('''\
     ---
@@ -32,10 +32,18 @@ CHAPTER = textwrap.dedent('''\
     :tags: [parameters]
 
     preset = "book"
-    scale = 2.0
+    PRESETS = """
+    | knob    | smoke | book | paper | meaning                     |
+    |---------|-------|------|-------|-----------------------------|
+    | `scale` | 1.0   | 2.0  | 2.0   | height of the last point    |
+    | `label` | small | book | paper | a word printed with the run |
+    """
     ```
 
     ```{code-cell} ipython3
+    from recursive_lib.book import params
+    cfg = params.resolve(PRESETS, preset, globals())
+    scale = cfg.scale
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
     chart = alt.Chart(pd.DataFrame({"x": [1, 2, 3], "y": [1, 2, scale]})).mark_line().encode(x="x", y="y")
@@ -76,6 +84,26 @@ def test_failing_cell_exits_1_with_its_error(book, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "ValueError: scale must be > 0, got -1" in err
     assert (book / "out" / "tiny.ipynb").is_file()  # the failed notebook is kept for reading
+
+
+def test_unknown_or_malformed_parameters_stop_before_running(book, monkeypatch, capsys):
+    monkeypatch.chdir(book)
+    assert cli.main(["run", "tiny", "-p", "scal", "3", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter 'scal' (did you mean 'scale'?)" in err and "Traceback" not in err
+    assert cli.main(["run", "tiny", "-p", "scale", "[1,", "--out", "out"]) == 2
+    assert "-p scale: '[1,' is not a valid YAML value" in capsys.readouterr().err
+    assert not (book / "out").exists()          # no kernel was started
+
+
+def test_params_lists_the_knobs_with_their_presets(book, monkeypatch, capsys):
+    monkeypatch.chdir(book)
+    assert cli.main(["params", "tiny"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["knob", "smoke", "book", "paper", "meaning"]
+    assert lines[1].split()[:4] == ["scale", "1.0", "2.0", "2.0"]
+    assert lines[2].split() == ['label', '"small"', '"book"', '"paper"', "a", "word", "printed",
+                                "with", "the", "run"]
 
 
 def test_unknown_chapter_and_plain_pages(book, monkeypatch, capsys):

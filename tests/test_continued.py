@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from recursive_lib.continued import RealStream, run_fresh, torch_generator
+from recursive_lib._torch import torch_generator
+from recursive_lib.loops.fresh import RealStream, run_fresh
 
 
 class RunningGaussian:
@@ -36,7 +37,7 @@ def evaluate(model, rng):
 
 def test_batches_follow_the_fresh_regime():
     model = RunningGaussian()
-    run = run_fresh(model, POOL, alpha=0.25, batch_size=8, T=5, seed=1, evaluate=evaluate,
+    run = run_fresh(model, POOL, alpha=0.25, m_total=8, T=5, seed=1, evaluate=evaluate,
                     snapshot_at=(1, 3))
     first, *later = model.batches
     assert (first >= 0).all() and len(first) == 8
@@ -51,7 +52,7 @@ def test_batches_follow_the_fresh_regime():
 
 def test_alpha_zero_is_all_synthetic_after_the_first_batch():
     model = RunningGaussian()
-    run_fresh(model, POOL, alpha=0.0, batch_size=5, T=3, seed=0)
+    run_fresh(model, POOL, alpha=0.0, m_total=5, T=3, seed=0)
     assert (model.batches[0] >= 0).all() and all((b < 0).all() for b in model.batches[1:])
 
 
@@ -108,11 +109,11 @@ def test_evaluation_cadence():
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(alpha=1.5), "alpha"), (dict(batch_size=0), "batch_size"), (dict(batch_size=41), "batch_size"),
+    (dict(alpha=1.5), "alpha"), (dict(m_total=0), "m_total"), (dict(m_total=41), "m_total"),
     (dict(T=0), "T"), (dict(eval_every=0), "eval_every"), (dict(snapshot_at=(9,)), "snapshot_at"),
     (dict(seed=-1), "seed")])
 def test_bad_arguments_name_the_parameter(kwargs, name):
-    args = dict(alpha=0.5, batch_size=4, T=3, seed=0) | kwargs
+    args = dict(alpha=0.5, m_total=4, T=3, seed=0) | kwargs
     with pytest.raises(ValueError, match=name):
         run_fresh(RunningGaussian(), POOL, **args)
 

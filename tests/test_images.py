@@ -6,15 +6,19 @@ import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
-from recursive_lib import images, plots
-from recursive_lib.estimators.diffusion import DDPM, cosine_schedule
+from conftest import ROOT
+from recursive_lib import plots
+from recursive_lib.book import params
+from recursive_lib.data.digits import load_images
+from recursive_lib.experiments import images
+from recursive_lib.continual.diffusion import DDPM, cosine_schedule
 from recursive_lib.metrics import frechet_distance
 
 
 # --- data -------------------------------------------------------------------------------------
 
 def test_digits_pool_and_balanced_held_out_set():
-    data = images.load_images("digits", n_test=200, seed=3)
+    data = load_images("digits", n_test=200, seed=3)
     assert data.train.shape == (1797 - 200, 8, 8) and data.test.shape == (200, 8, 8)
     assert data.train.dtype == np.float32
     for a in (data.train, data.test):
@@ -27,8 +31,8 @@ def test_digits_pool_and_balanced_held_out_set():
 
 
 def test_downsampled_digits_are_averages():
-    full = images.load_images("digits", n_test=100, seed=0)
-    small = images.load_images("digits", n_test=100, side=4, seed=0)
+    full = load_images("digits", n_test=100, seed=0)
+    small = load_images("digits", n_test=100, side=4, seed=0)
     assert small.train.shape[1:] == (4, 4)
     np.testing.assert_allclose(small.train[:, 0, 0], full.train[:, :2, :2].mean(axis=(1, 2)), atol=1e-6)
 
@@ -39,7 +43,7 @@ def test_downsampled_digits_are_averages():
 ])
 def test_loader_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        images.load_images(**kwargs)
+        load_images(**kwargs)
 
 
 def _fake_mnist(rows_per_digit=14):
@@ -60,13 +64,13 @@ def test_mnist_path_reads_fetch_openml_without_network(monkeypatch, tmp_path):
         return _fake_mnist()
 
     monkeypatch.setattr("sklearn.datasets.fetch_openml", fake_fetch)
-    data = images.load_images("mnist", n_test=10, side=14, seed=0, data_home=str(tmp_path))
+    data = load_images("mnist", n_test=10, side=14, seed=0, data_home=str(tmp_path))
     assert calls[0][0] == "mnist_784" and calls[0][1]["data_home"] == str(tmp_path)
     assert data.name == "mnist" and data.side == 14
     assert data.train.shape == (120, 14, 14) and data.test.shape == (10, 14, 14)
     assert data.train.min() >= -1 and data.train.max() <= 1
     assert sorted(data.test_labels) == list(range(10))
-    full = images.load_images("mnist", n_test=20, seed=0, data_home=str(tmp_path))
+    full = load_images("mnist", n_test=20, seed=0, data_home=str(tmp_path))
     # the label pixel survives scaling: -1 + 2 label / 9, and the held-out rows come from the last 20
     np.testing.assert_allclose(full.test[:, 0, 0], -1 + 2 * full.test_labels / 9, atol=1e-6)
     assert full.train.shape == (120, 28, 28)
@@ -175,8 +179,8 @@ def test_run_images_frame_resume_and_reference(tmp_path):
     assert (first["label_entropy"] <= np.log(10) + 1e-12).all()
     batch, is_real = first["snapshot"].iloc[1]
     assert batch.shape == (60, 8, 8) and is_real.sum() == 30
-    assert len(list(tmp_path.glob("*.ckpt"))) == 1
-    again = images.run_images(0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)  # from the checkpoint
+    assert not list(tmp_path.glob("*.ckpt"))        # a completed run leaves no checkpoint behind
+    again = images.run_images(0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
     fresh = images.run_images(0.5, rep=0, **SMALL)
     cols = ["loss", "fd", "label_entropy"]
     pd.testing.assert_frame_equal(again[cols], first[cols])
@@ -217,15 +221,13 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
 
 
 def test_images_presets_allow_alpha_zero_and_check_the_new_knobs():
-    from recursive_lib import presets
-
-    cfg = presets.resolve("images", "smoke", fresh_alphas=[0, 0.5, 1])
+    chapter = ROOT / "chapters" / "images.md"
+    cfg = params.for_chapter(chapter, "smoke", fresh_alphas=[0, 0.5, 1])
     assert cfg.fresh_alphas == (0.0, 0.5, 1.0)
-    paper = presets.PRESETS["images"]["paper"]
-    assert (paper["dataset"], paper["m_total"], paper["T"], paper["epochs"], paper["lr"],
-            paper["batch_size"], paper["diffusion_steps"], paper["n_test"]) == \
-        ("mnist", 300, 200, 100, 2e-4, 100, 400, 2000)
+    paper = params.for_chapter(chapter, "paper")
+    assert (paper.dataset, paper.m_total, paper.T, paper.epochs, paper.lr, paper.batch_size,
+            paper.diffusion_steps, paper.n_test) == ("mnist", 300, 200, 100, 2e-4, 100, 400, 2000)
     for knob, value in [("fresh_alphas", [0.5, 1.5]), ("dataset", "cifar"), ("lr", 0.0),
                         ("diffusion_steps", 1), ("ema", 1.0), ("n_test", 5), ("side", 0)]:
         with pytest.raises(ValueError, match=knob):
-            presets.resolve("images", "smoke", **{knob: value})
+            params.for_chapter(chapter, "smoke", **{knob: value})

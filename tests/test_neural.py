@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from recursive_lib.data import MIXTURE_2D, MOONS, PAPER_TRUTH, MixtureND, dimension
-from recursive_lib.engine_neural import run_batched
+from recursive_lib.loops.ensemble import run_batched
 from recursive_lib.estimators import GMM, Flow, QuantileSampler, make_estimator
-from recursive_lib.loop import run_reference
+from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import mmd2_unbiased, w1_points
 from recursive_lib.rates import baseline_rate, check_min_rule
-from recursive_lib.simulate import simulate
+from recursive_lib.simulation import simulate
 
 TINY = dict(epochs=3, n_eval=500)
 
@@ -40,7 +40,7 @@ def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
                             metric_samples=150)
         for key in ("w1", "mmd", "mean", "var"):
             np.testing.assert_allclose(batched[key][r], ref[key], rtol=1e-5, atol=1e-6)
-    fast = simulate("flow", alpha=0.5, m1=15, T=1, reps=1, truth=MOONS, metric_samples=150,
+    fast = simulate(estimator="flow", alpha=0.5, m1=15, T=1, reps=1, truth=MOONS, metric_samples=150,
                     estimator_params=tiny)
     assert fast.engine.iloc[0] == "fast"
     with pytest.raises(ValueError, match="estimator"):
@@ -51,8 +51,8 @@ def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
 def test_batched_and_sequential_agree_statistically_on_independent_streams():
     """simulate's two engines use different streams; their mean errors agree within noise."""
     kw = dict(alpha=0.5, m1=40, T=3, reps=12, seed=1, grid_size=100, estimator_params=dict(epochs=10, n_eval=2000))
-    fast = simulate("quantile", engine="fast", **kw)
-    ref = simulate("quantile", engine="reference", **kw)
+    fast = simulate(estimator="quantile", engine="fast", **kw)
+    ref = simulate(estimator="quantile", engine="reference", **kw)
     a, b = (df[df.n == 3].w1.to_numpy() for df in (fast, ref))
     se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
     assert abs(a.mean() - b.mean()) < 4 * se + 1e-3
@@ -71,11 +71,11 @@ def test_quantile_sampler_is_seeded_and_sklearn_shaped():
 
 def test_quantile_simulate_is_reproducible_and_columns_match():
     kw = dict(alpha=0.5, m1=20, T=2, reps=2, seed=4, grid_size=50, estimator_params=TINY)
-    a = simulate("quantile", **kw)
-    pd.testing.assert_frame_equal(a, simulate("quantile", **kw))
+    a = simulate(estimator="quantile", **kw)
+    pd.testing.assert_frame_equal(a, simulate(estimator="quantile", **kw))
     assert list(a.columns[:7]) == ["rep", "n", "M", "w1", "mmd", "mean", "var"]
     with pytest.raises(ValueError, match="estimator_params for 'quantile' must be among"):
-        simulate("quantile", estimator_params=dict(nonsense=1), T=1, reps=1)
+        simulate(estimator="quantile", estimator_params=dict(nonsense=1), T=1, reps=1)
 
 
 def test_gmm_one_and_two_dimensions():
@@ -125,12 +125,12 @@ def test_sample_metrics():
 
 
 def test_simulate_routes_multivariate_truths_to_the_reference_loop():
-    df = simulate("gmm", alpha=0.5, m1=40, T=3, reps=2, truth=MIXTURE_2D, metric_samples=200)
+    df = simulate(estimator="gmm", alpha=0.5, m1=40, T=3, reps=2, truth=MIXTURE_2D, metric_samples=200)
     assert (df.engine == "reference").all() and len(df) == 6
     assert np.isfinite(df[["w1", "mmd", "mean", "var"]].to_numpy()).all()
     with pytest.raises(ValueError, match=r"estimator \(multivariate truth\) must be one of 'gmm', 'flow'"):
-        simulate("ecdf", truth=MOONS, T=1, reps=1)
-    one_d = simulate("gmm", alpha=0.5, m1=40, T=2, reps=1, grid_size=50)
+        simulate(estimator="ecdf", truth=MOONS, T=1, reps=1)
+    one_d = simulate(estimator="gmm", alpha=0.5, m1=40, T=2, reps=1, grid_size=50)
     assert (one_d.engine == "reference").all()
 
 
@@ -161,7 +161,7 @@ def test_registry_knows_the_new_families():
 
 
 def test_sample_trajectory_is_tidy_and_seeded():
-    from recursive_lib.sample_paths import sample_trajectory
+    from recursive_lib.experiments.paths import sample_trajectory
 
     a = sample_trajectory("gmm", 0.5, 30, [1, 3], MIXTURE_2D, seed=2, n_show=50)
     assert list(a.columns) == ["n", "x", "y", "alpha"] and sorted(a.n.unique()) == [0, 1, 3]
@@ -172,5 +172,5 @@ def test_sample_trajectory_is_tidy_and_seeded():
 
 def test_batched_engine_only_for_the_unbiased_accumulate_regime():
     kw = dict(alpha=0.5, m1=10, T=2, reps=1, grid_size=50, estimator_params=dict(epochs=2, n_eval=200))
-    assert simulate("quantile", **kw).engine.iloc[0] == "fast"
-    assert simulate("quantile", regime="replace", **kw).engine.iloc[0] == "reference"
+    assert simulate(estimator="quantile", **kw).engine.iloc[0] == "fast"
+    assert simulate(estimator="quantile", regime="replace", **kw).engine.iloc[0] == "reference"

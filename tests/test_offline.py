@@ -2,7 +2,7 @@
 
 import pytest
 
-from recursive_lib.offline import css_remote_urls, is_remote, js_remote_urls, scan
+from recursive_lib.book.offline import css_remote_urls, is_remote, js_remote_urls, scan
 
 
 def test_is_remote():

@@ -7,7 +7,7 @@ import pytest
 import vl_convert as vlc
 
 from recursive_lib import plots
-from recursive_lib.simulate import snapshots
+from recursive_lib.simulation import snapshots
 
 
 def _svg(chart) -> str:
@@ -25,7 +25,7 @@ def _summary():
 
 
 def test_snapshot_curves_density_and_cdf():
-    frame = pd.concat([snapshots("kde", alpha=a, at=(1, 4), m1=20, grid_size=60) for a in (0.3, 1.0)])
+    frame = pd.concat([snapshots(estimator="kde", alpha=a, at=(1, 4), m1=20, grid_size=60) for a in (0.3, 1.0)])
     assert isinstance(plots.snapshot_curves(frame), alt.FacetChart)
     _svg(plots.snapshot_curves(frame))
     _svg(plots.snapshot_curves(frame.assign(err=frame.cdf - frame.truth_cdf), y="err", truth=None))

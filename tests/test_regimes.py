@@ -6,7 +6,7 @@ import pytest
 from recursive_lib import simulate, theory
 from recursive_lib.data import Mixture1D
 from recursive_lib.estimators import Gaussian, make_estimator
-from recursive_lib.loop import REGIMES, batch_sizes, training_sizes
+from recursive_lib.loops.regimes import REGIMES, batch_sizes, training_sizes
 
 NORMAL = Mixture1D([1.0], [0.0], [1.0])
 
@@ -31,7 +31,7 @@ def test_batch_and_training_sizes():
 @pytest.mark.parametrize("estimator", ["ecdf", "kde"])
 def test_every_regime_runs_on_both_engines(estimator, regime, engine):
     alpha = 0.0 if regime == "replace" else 0.5
-    df = simulate(estimator, alpha=alpha, m1=10, T=5, reps=2, seed=0, grid_size=40,
+    df = simulate(estimator=estimator, alpha=alpha, m1=10, T=5, reps=2, seed=0, grid_size=40,
                   regime=regime, engine=engine)
     assert (df.engine == engine).all() and (df.regime == regime).all()
     np.testing.assert_array_equal(df[df.rep == 0].M, training_sizes(regime, alpha, 10, 5))
@@ -56,7 +56,7 @@ def test_gaussian_estimator():
 def test_gaussian_replace_variance_is_exact():
     """E[s_n^2] = sigma^2 ((m - 1)/m)^n under replace, within 4 standard errors at every n."""
     m, T, reps = 10, 8, 4000
-    df = simulate("gaussian", alpha=0.0, m1=m, T=T, reps=reps, seed=3, grid_size=30,
+    df = simulate(estimator="gaussian", alpha=0.0, m1=m, T=T, reps=reps, seed=3, grid_size=30,
                   regime="replace", truth=NORMAL)
     g = df.groupby("n")["var"]
     exact = theory.gaussian_replace_variance(1.0, m, T)
@@ -68,7 +68,7 @@ def test_gaussian_replace_variance_is_exact():
 def test_gaussian_accumulate_initial_mean_error_is_bounded():
     """E (mu_hat_n - mu)^2 stays between sigma^2 / m1 (never corrected) and the pi^2/6 bound."""
     m1, T, reps = 20, 40, 3000
-    df = simulate("gaussian", alpha=0.5, m1=m1, T=T, reps=reps, seed=4, grid_size=30,
+    df = simulate(estimator="gaussian", alpha=0.5, m1=m1, T=T, reps=reps, seed=4, grid_size=30,
                   regime="accumulate-initial", truth=NORMAL)
     sq = df.assign(sq=df["mean"] ** 2).groupby("n")["sq"]
     mse, se = sq.mean().to_numpy(), sq.std().to_numpy() / np.sqrt(reps)
@@ -87,8 +87,8 @@ def test_fast_engine_agrees_with_reference_in_every_regime(estimator, regime, al
     kw = dict(alpha=alpha, m1=30, T=12, seed=8, grid_size=100, regime=regime)
     stats = ["w1", "mmd", "mean", "var"]
     reps = 120
-    fast = simulate(estimator, reps=4 * reps, engine="fast", **kw).groupby("n")[stats]
-    ref = simulate(estimator, reps=reps, engine="reference", **kw).groupby("n")[stats]
+    fast = simulate(estimator=estimator, reps=4 * reps, engine="fast", **kw).groupby("n")[stats]
+    ref = simulate(estimator=estimator, reps=reps, engine="reference", **kw).groupby("n")[stats]
     at = [1, 4, 12]
     diff = (fast.mean() - ref.mean()).loc[at]
     tol = 4 * np.sqrt(fast.std() ** 2 / (4 * reps) + ref.std() ** 2 / reps).loc[at]
@@ -105,7 +105,7 @@ def test_ecdf_replace_support_theory():
 
 def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
     from recursive_lib.data import PAPER_TRUTH
-    from recursive_lib.sample_paths import ecdf_support
+    from recursive_lib.experiments.paths import ecdf_support
 
     m, T, reps = 20, 40, 300
     frame = ecdf_support("replace", 0.0, m, T, reps, PAPER_TRUTH, seed=1)
@@ -128,7 +128,7 @@ def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
 def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name, params, monkeypatch):
     """fresh: one model object, fitted with warm_start; replace: a new clone every iteration."""
     from recursive_lib.data import PAPER_TRUTH
-    from recursive_lib.loop import run_reference
+    from recursive_lib.loops.reference import run_reference
 
     fits = []
     cls = type(make_estimator(name))

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from recursive_lib.data import PAPER_TRUTH, Mixture1D, cell_probabilities
-from recursive_lib.engine import _EcdfCells, _KdeBins, shared_cells
+from recursive_lib.loops.fast import _EcdfCells, _KdeBins, shared_cells
 from recursive_lib.estimators import ECDF, GaussianKDE
-from recursive_lib.loop import run_reference
+from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import grid_masses, mmd_grid, w1_grid
-from recursive_lib.simulate import simulate
+from recursive_lib.simulation import simulate
 
 COLUMNS = ["rep", "n", "M", "w1", "mmd", "mean", "var", "estimator", "alpha", "m1", "m2", "regime",
            "p", "h0", "bandwidth_exponent", "seed", "engine"]
@@ -19,7 +19,7 @@ COLUMNS = ["rep", "n", "M", "w1", "mmd", "mean", "var", "estimator", "alpha", "m
 @pytest.mark.parametrize("engine", ["fast", "reference"])
 @pytest.mark.parametrize("estimator", ["ecdf", "kde"])
 def test_columns_and_shape(estimator, engine):
-    df = simulate(estimator, alpha=0.4, m1=10, T=6, reps=3, seed=1, grid_size=60, engine=engine)
+    df = simulate(estimator=estimator, alpha=0.4, m1=10, T=6, reps=3, seed=1, grid_size=60, engine=engine)
     assert list(df.columns) == COLUMNS
     assert len(df) == 18
     assert df.groupby("rep").n.apply(list).tolist() == [list(range(1, 7))] * 3
@@ -60,8 +60,8 @@ def test_stream_keys():
 
 
 def test_other_configurations_get_other_streams():
-    a = simulate("ecdf", alpha=0.5, m1=20, T=3, reps=2, seed=0, grid_size=50)
-    b = simulate("ecdf", alpha=0.5, m1=21, T=3, reps=2, seed=0, grid_size=50)
+    a = simulate(estimator="ecdf", alpha=0.5, m1=20, T=3, reps=2, seed=0, grid_size=50)
+    b = simulate(estimator="ecdf", alpha=0.5, m1=21, T=3, reps=2, seed=0, grid_size=50)
     assert a.w1.iloc[0] != b.w1.iloc[0]
 
 
@@ -90,7 +90,7 @@ def test_invalid_arguments_name_the_parameter(kwargs, match):
 
 def test_custom_truth():
     truth = Mixture1D([1.0], [3.0], [0.5])
-    df = simulate("ecdf", alpha=1.0, m1=200, T=3, reps=2, truth=truth, grid_size=100)
+    df = simulate(estimator="ecdf", alpha=1.0, m1=200, T=3, reps=2, truth=truth, grid_size=100)
     assert abs(df["mean"].mean() - 3.0) < 0.2
 
 
@@ -169,7 +169,7 @@ def test_reference_loop_bookkeeping():
 
 # --------------------------------------------------------------------------------- THE KEY TEST
 def _trajectories(estimator, alpha, T, reps, grid_size, engine):
-    df = simulate(estimator, alpha=alpha, m1=50, T=T, reps=reps, seed=11, grid_size=grid_size,
+    df = simulate(estimator=estimator, alpha=alpha, m1=50, T=T, reps=reps, seed=11, grid_size=grid_size,
                   engine=engine)
     g = df.groupby("n")[["w1", "mmd", "mean", "var"]]
     return g.mean(), g.std(ddof=1) / np.sqrt(reps)

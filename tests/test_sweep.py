@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recursive_lib import sweep
+from recursive_lib import _io, sweep
 
 CALLS: list[dict] = []   # configurations the fake run saw (serial runs only)
 FAIL_AT: set = set()     # values of x for which the fake run raises
@@ -55,16 +55,16 @@ def test_grid_is_cartesian_in_order():
 def test_hash_is_stable_and_independent_of_key_order():
     a = {"estimator": "ecdf", "alpha": 0.1, "m1": 50, "seed": 0}
     b = {"seed": 0, "m1": 50, "alpha": 0.1, "estimator": "ecdf"}
-    assert sweep.config_hash(a) == sweep.config_hash(b)
-    assert len(sweep.config_hash(a)) == 64
+    assert _io.config_hash(a) == _io.config_hash(b)
+    assert len(_io.config_hash(a)) == 64
     # Fixed text: the hash must not change between runs, machines or Python versions.
-    assert sweep.canonical_json(a) == '{"alpha":0.1,"estimator":"ecdf","m1":50,"seed":0}'
-    assert sweep.config_hash({**a, "alpha": np.float64(0.1), "m1": np.int64(50)}) == sweep.config_hash(a)
-    assert sweep.config_hash({**a, "alpha": float("0.10000000000000000555")}) == sweep.config_hash(a)
-    assert sweep.config_hash({**a, "alpha": 0.1 + 2e-17}) != sweep.config_hash(a)  # next float up
-    assert sweep.config_hash({**a, "hidden": (64, 64)}) == sweep.config_hash({**a, "hidden": [64, 64]})
+    assert _io.canonical_json(a) == '{"alpha":0.1,"estimator":"ecdf","m1":50,"seed":0}'
+    assert _io.config_hash({**a, "alpha": np.float64(0.1), "m1": np.int64(50)}) == _io.config_hash(a)
+    assert _io.config_hash({**a, "alpha": float("0.10000000000000000555")}) == _io.config_hash(a)
+    assert _io.config_hash({**a, "alpha": 0.1 + 2e-17}) != _io.config_hash(a)  # next float up
+    assert _io.config_hash({**a, "hidden": (64, 64)}) == _io.config_hash({**a, "hidden": [64, 64]})
     with pytest.raises(TypeError, match="configuration values must be JSON-like"):
-        sweep.config_hash({"f": object()})
+        _io.config_hash({"f": object()})
 
 
 def test_results_concatenate_in_config_order(tmp_path):
@@ -79,7 +79,7 @@ def test_cache_hit_does_not_call_run_again(tmp_path):
     first = sweep.run_sweep(configs, run=fake_run, cache_dir=tmp_path / "cache")
     assert len(CALLS) == 4
     assert len(pickles(tmp_path / "cache")) == 4
-    assert (tmp_path / "cache" / f"{sweep.config_hash(configs[0])}.pkl").is_file()
+    assert (tmp_path / "cache" / f"{_io.config_hash(configs[0])}.pkl").is_file()
     second = sweep.run_sweep(configs, run=fake_run, cache_dir=tmp_path / "cache")
     assert len(CALLS) == 4
     pd.testing.assert_frame_equal(first, second)
@@ -197,6 +197,6 @@ def test_bad_config_and_bad_result():
         sweep.run_sweep([{"seed": 0}], run=lambda seed: [seed])
 
 
-def test_default_run_is_simulate():
-    simulate = pytest.importorskip("recursive_lib.simulate").simulate
-    assert sweep._default_run() is simulate
+def test_run_is_required():
+    with pytest.raises(TypeError, match="run"):
+        sweep.run_sweep([{"seed": 0}])

@@ -10,21 +10,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recursive_lib import presets, text
-from recursive_lib.estimators.language_model import CharLM
+from conftest import ROOT
+from recursive_lib import metrics
+from recursive_lib.book import params
+from recursive_lib.data import corpus as corpus_module
+from recursive_lib.experiments import text
+from recursive_lib.continual.char_lm import CharLM
 
-TINY = dict(T=3, batch_size=16, block_len=24, epochs=1, hidden=16, embed=8, n_heldout=20,
+TINY = dict(T=3, m_total=16, block_len=24, epochs=1, hidden=16, embed=8, n_heldout=20,
             n_generate=12, snapshot_at=[1, 3], n_snippets=2)
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    return text.load_corpus()
+    return corpus_module.load_corpus()
 
 
 @pytest.fixture(scope="module")
 def pool(corpus):
-    return text.to_blocks(corpus.encode(corpus.train_text), 32)
+    return corpus_module.to_blocks(corpus.encode(corpus.train_text), 32)
 
 
 # -- corpus --------------------------------------------------------------------------------------
@@ -34,8 +38,8 @@ def test_corpus_is_offline_english_split_by_topic_deterministically(corpus):
     assert not set(corpus.train_topics) & set(corpus.heldout_topics)
     assert len(corpus.heldout_topics) >= 5
     # the same split on a fresh load (the cache cleared), and in name order every tenth topic
-    text.load_corpus.cache_clear()
-    again = text.load_corpus()
+    corpus_module.load_corpus.cache_clear()
+    again = corpus_module.load_corpus()
     assert again == corpus and again.fingerprint == corpus.fingerprint
     assert set("abcdefghijklmnopqrstuvwxyz \n") <= set(corpus.vocab)
     assert not set("ABCDEFGHIJKLMNOPQRSTUVWXYZ") & set(corpus.vocab)  # lower-cased
@@ -50,47 +54,47 @@ def test_cleaning_keeps_prose_and_drops_code_grammar_and_headings():
            '   pass_stmt ::= "pass"\n\n'
            '"pass" is a null operation \u2014 when it is executed,\nnothing happens. It is useful.\n\n'
            '   def f(arg): pass    # a function that does nothing (yet)\n')
-    cleaned = text.clean_topic(raw)
+    cleaned = corpus_module.clean_topic(raw)
     assert cleaned == '"pass" is a null operation - when it is executed, nothing happens. it is useful.'
     with pytest.raises(ValueError, match="raw must be a string"):
-        text.clean_topic(3)
+        corpus_module.clean_topic(3)
 
 
 def test_encode_decode_round_trip_and_blocks(corpus):
     sample = corpus.heldout_text[:500]
     assert corpus.decode(corpus.encode(sample)) == sample
-    blocks = text.to_blocks(np.arange(10), 3)
+    blocks = corpus_module.to_blocks(np.arange(10), 3)
     assert blocks.shape == (3, 3) and blocks[-1].tolist() == [6, 7, 8]
     with pytest.raises(ValueError, match="not in the vocabulary"):
         corpus.encode("Capital")
     with pytest.raises(ValueError, match="block_len must be an integer >= 2"):
-        text.to_blocks(np.arange(10), 1)
+        corpus_module.to_blocks(np.arange(10), 1)
     with pytest.raises(ValueError, match="block_len must be at most"):
-        text.to_blocks(np.arange(10), 11)
+        corpus_module.to_blocks(np.arange(10), 11)
 
 
 # -- metrics -------------------------------------------------------------------------------------
 
 def test_distinct_n_on_hand_computed_examples():
-    assert text.distinct_n(["a b a b"], 1) == 2 / 4
-    assert text.distinct_n(["a b a b"], 2) == 2 / 3      # "a b", "b a", "a b"
-    assert text.distinct_n("a b a b", 3) == 2 / 2
-    assert text.distinct_n(["a b", "b a"], 2) == 1.0     # no n-gram across two texts
-    assert text.distinct_n(["The cat, the cat."], 1) == 2 / 4  # words: lower case, no punctuation
-    assert math.isnan(text.distinct_n(["one"], 2))
+    assert metrics.distinct_n(["a b a b"], 1) == 2 / 4
+    assert metrics.distinct_n(["a b a b"], 2) == 2 / 3      # "a b", "b a", "a b"
+    assert metrics.distinct_n("a b a b", 3) == 2 / 2
+    assert metrics.distinct_n(["a b", "b a"], 2) == 1.0     # no n-gram across two texts
+    assert metrics.distinct_n(["The cat, the cat."], 1) == 2 / 4  # words: lower case, no punctuation
+    assert math.isnan(metrics.distinct_n(["one"], 2))
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        text.distinct_n(["a"], 0)
+        metrics.distinct_n(["a"], 0)
 
 
 def test_perplexity_and_entropy_of_a_uniform_model():
     V = 68
-    assert text.perplexity(np.full(100, math.log(V))) == pytest.approx(V)
-    assert text.entropy(np.full(V, 1 / V)) == pytest.approx(math.log(V))
-    assert text.entropy(np.eye(3)).tolist() == [0.0, 0.0, 0.0]
+    assert metrics.perplexity(np.full(100, math.log(V))) == pytest.approx(V)
+    assert metrics.entropy(np.full(V, 1 / V)) == pytest.approx(math.log(V))
+    assert metrics.entropy(np.eye(3)).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="nll must be"):
-        text.perplexity([])
+        metrics.perplexity([])
     with pytest.raises(ValueError, match="probs must hold probability vectors"):
-        text.entropy([0.5, 0.6])
+        metrics.entropy([0.5, 0.6])
 
 
 def test_a_model_with_zero_logits_scores_perplexity_V(corpus, pool):
@@ -118,9 +122,9 @@ def test_real_distinct_reference_depends_on_sample_size(corpus):
 # -- the language model ----------------------------------------------------------------------------
 
 def test_the_model_learns_held_out_perplexity_falls(corpus, pool):
-    heldout = text.to_blocks(corpus.encode(corpus.heldout_text), 32)[:200]
+    heldout = corpus_module.to_blocks(corpus.encode(corpus.heldout_text), 32)[:200]
     rng = np.random.default_rng(0)
-    model = CharLM(corpus.V, block_len=32, hidden=64, epochs=1, minibatch=16, lr=1e-2)
+    model = CharLM(corpus.V, block_len=32, hidden=64, epochs=1, batch_size=16, lr=1e-2)
     model.partial_fit(pool[rng.choice(len(pool), 32, replace=False)], rng)
     before = math.exp(model.score(heldout)[0])
     for _ in range(25):
@@ -217,33 +221,36 @@ def test_trend_and_final_levels_recover_a_known_power_law():
 
 
 def test_presets_allow_alpha_zero_and_check_the_text_knobs():
-    cfg = presets.resolve("text", "smoke")
+    chapter = ROOT / "chapters" / "text.md"
+    cfg = params.for_chapter(chapter, "smoke")
     assert 0.0 in cfg.fresh_alphas and 1.0 in cfg.fresh_alphas
-    book = presets.resolve("text", "book")
+    book = params.for_chapter(chapter, "book")
     assert 0.0 in book.fresh_alphas and 1.0 in book.fresh_alphas
     with pytest.raises(ValueError, match="block_len must be an integer >= 2"):
-        presets.resolve("text", "smoke", block_len=1)
+        params.for_chapter(chapter, "smoke", block_len=1)
     with pytest.raises(ValueError, match=r"fresh_alphas must be in \[0, 1\]"):
-        presets.resolve("text", "smoke", fresh_alphas=(0.0, 1.5))
+        params.for_chapter(chapter, "smoke", fresh_alphas=(0.0, 1.5))
 
 
 # -- the optional GPT-2 path ---------------------------------------------------------------------
 
 def test_the_gpt2_path_says_how_to_install_what_is_missing(monkeypatch):
-    from recursive_lib import hf_text
+    from recursive_lib._hf import require_hf
+    from recursive_lib.continual.gpt2 import GPT2LM
+    from recursive_lib.experiments.gpt2 import run_gpt2
 
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
     with pytest.raises(ImportError, match="pip install transformers datasets"):
-        hf_text.require_hf()
+        require_hf()
     with pytest.raises(ImportError, match="pip install transformers datasets"):
-        hf_text.run_gpt2(alpha=0.5, seed=0)
+        run_gpt2(alpha=0.5, seed=0)
     with pytest.raises(ImportError, match="pip install transformers datasets"):
-        hf_text.GPT2LM().partial_fit(np.zeros((2, 128), dtype=int), np.random.default_rng(0))
+        GPT2LM().partial_fit(np.zeros((2, 128), dtype=int), np.random.default_rng(0))
 
 
 def test_importing_the_library_never_imports_hugging_face():
-    code = ("import sys, recursive_lib, recursive_lib.text, recursive_lib.hf_text, "
-            "recursive_lib.estimators.language_model; "
+    code = ("import sys, recursive_lib, recursive_lib.experiments.text, recursive_lib.experiments.gpt2, "
+            "recursive_lib.continual.gpt2, recursive_lib.data.wikitext, recursive_lib.continual.char_lm; "
             "print(any(m in sys.modules for m in ('transformers', 'datasets')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -26,8 +26,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from recursive_lib._validation import check_int, check_range
-from recursive_lib.estimators.gmm import as_points
-from recursive_lib.estimators.quantile import _generator, device, torch_threads
+from recursive_lib._rng import as_generator
+from recursive_lib._torch import device, torch_generator, torch_threads
+from recursive_lib.estimators._input import as_points
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,8 +127,6 @@ class FlowEnsemble:
         """``(R, n, d)`` draws: standard normal noise from each repetition's stream, pushed through its flow."""
         import torch
 
-        from recursive_lib.continued import torch_generator
-
         n = check_int("n", n, 0)
         dev = self.params_[next(iter(self.params_))].device
         with torch.no_grad(), torch_threads():
@@ -177,7 +176,7 @@ class Flow(BaseEstimator):
             raise ValueError("weights are not supported by the flow estimator (pass weights=None)")
         x = as_points(x)
         n_eval = check_int("n_eval", self.n_eval, 1)
-        rng = _generator(self.random_state)
+        rng = as_generator(self.random_state)
         if not (self.warm_start and hasattr(self, "ensemble_")):
             self.ensemble_ = self.make_ensemble()
         self.ensemble_.fit(x[None], [rng], warm=bool(self.warm_start))

@@ -7,7 +7,7 @@ from scipy.special import ndtr
 from sklearn.base import BaseEstimator
 
 from recursive_lib._validation import check_int
-from recursive_lib.estimators.ecdf import _check_fit_input
+from recursive_lib.estimators._input import check_fit_input
 
 
 class Gaussian(BaseEstimator):
@@ -24,7 +24,7 @@ class Gaussian(BaseEstimator):
 
     def fit(self, x, weights=None):
         """Fit on ``x`` of shape ``(M,)``, optionally with non-negative importance ``weights`` ``(M,)``."""
-        x, w = _check_fit_input(x, weights)
+        x, w = check_fit_input(x, weights)
         self.mean_ = float(w @ x)
         self.var_ = float(w @ (x - self.mean_) ** 2)
         # A sample of identical points has variance 0: keep a tiny floor so cdf and pdf stay defined.

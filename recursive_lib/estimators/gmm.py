@@ -15,18 +15,9 @@ from scipy.special import ndtr
 from sklearn.base import BaseEstimator
 from sklearn.mixture import GaussianMixture
 
+from recursive_lib._rng import as_generator
 from recursive_lib._validation import check_int
-from recursive_lib.estimators.quantile import _generator
-
-
-def as_points(x) -> np.ndarray:
-    """``(M,)`` or ``(M, d)`` input -> ``(M, d)`` float array, checked finite and non-empty."""
-    x = np.asarray(x, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[0] == 0 or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must be a non-empty finite array of shape (M,) or (M, d), got {x.shape}")
-    return x
+from recursive_lib.estimators._input import as_points
 
 
 class GMM(BaseEstimator):
@@ -53,7 +44,7 @@ class GMM(BaseEstimator):
         if weights is not None:
             raise ValueError("weights are not supported by the GMM estimator (pass weights=None)")
         x = as_points(x)
-        rng = _generator(self.random_state)
+        rng = as_generator(self.random_state)
         if self.n_components == "bic":
             ks = range(1, check_int("max_components", self.max_components, 1) + 1)
         else:

@@ -7,7 +7,7 @@ from scipy.special import ndtr
 from sklearn.base import BaseEstimator
 
 from recursive_lib._validation import check_range
-from recursive_lib.estimators.ecdf import _check_fit_input, resample
+from recursive_lib.estimators._input import check_fit_input, resample
 
 
 class GaussianKDE(BaseEstimator):
@@ -29,7 +29,7 @@ class GaussianKDE(BaseEstimator):
     def fit(self, x, weights=None):
         """Fit on ``x`` of shape ``(M,)``, optionally with non-negative importance ``weights`` ``(M,)``."""
         self.bandwidth_ = check_range("bandwidth", self.bandwidth, 0.0, np.inf, low_inclusive=False)
-        self.points_, self.weights_ = _check_fit_input(x, weights)
+        self.points_, self.weights_ = check_fit_input(x, weights)
         self._cum_ = np.cumsum(self.weights_)
         return self
 

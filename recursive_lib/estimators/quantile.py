@@ -18,41 +18,15 @@ sees: batched and sequential training differ only by floating-point rounding.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 from typing import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from recursive_lib._rng import as_generator
+from recursive_lib._torch import device, torch_threads
 from recursive_lib._validation import check_int, check_range
-
-
-#: torch intra-op threads while training or sampling (environment RECURSIVE_TORCH_THREADS, default 1):
-#: the networks are small (width 64), so splitting one matrix product over threads costs more in
-#: synchronisation than it saves, and much more when other processes share the cores.
-TORCH_THREADS = int(os.environ.get("RECURSIVE_TORCH_THREADS", "1"))
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = None):
-    """Run the block with ``n`` torch threads (default :data:`TORCH_THREADS`), then restore."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n or TORCH_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def device():
-    """``torch.device``: CUDA when present, else CPU (never required). Torch is imported lazily."""
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
@@ -148,12 +122,6 @@ def sample_ensemble(params: list, n: int, rngs: Sequence[np.random.Generator],
     return out
 
 
-def _generator(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state       # used as is: the caller's stream advances
-    return np.random.default_rng(random_state)
-
-
 class QuantileSampler(BaseEstimator):
     """The paper's neural quantile sampler, one network (``R = 1`` of :func:`train_ensemble`).
 
@@ -198,7 +166,7 @@ class QuantileSampler(BaseEstimator):
         check_int("batch_size", self.batch_size, 1)
         check_int("n_eval", self.n_eval, 1)
         check_range("lr", self.lr, 0.0, math.inf, low_inclusive=False)
-        rng = _generator(self.random_state)
+        rng = as_generator(self.random_state)
         init = self.params_ if self.warm_start and hasattr(self, "params_") else None
         self.params_ = train_ensemble(x[None], [rng], self.hidden, self.negative_slope, self.lr,
                                       self.weight_decay, self.epochs, self.batch_size, init)

@@ -1,4 +1,4 @@
-"""The fast engine: the reference loop (:mod:`recursive_lib.loop`) vectorised over repetitions.
+"""The fast engine: the reference loop (:mod:`recursive_lib.loops.reference`) vectorised over repetitions.
 
 The loop runs over iterations only; every repetition is one row of a ``(reps, cells)`` array of
 *counts*: the pool is never stored point by point. Both estimators are linear in the empirical
@@ -28,7 +28,7 @@ KDE (binned)
     convolves the bins within ``6 h_n`` of the grid (the pool further out counts whole in the cdf):
     as ``h_n`` falls the FFT shrinks, 3 times on the authors' bias design (``h_1 = 2``).
 
-Biased real data (:mod:`recursive_lib.bias`)
+Biased real data (:mod:`recursive_lib.data.contamination`)
     A real batch is ``Multinomial(m1, cell masses of P_n)``, ``P_n = (1 - b_n) P + b_n Q``, from the
     same uniforms as without bias. With the correction the pool holds importance-weighted masses:
     each real count is multiplied by the cell mean of ``dP / dP_n`` under ``P_n``, ``P(c) / P_n(c)``
@@ -53,8 +53,8 @@ from scipy.special import ndtr
 from threadpoolctl import threadpool_limits
 
 from recursive_lib._validation import check_choice, check_int, check_range
-from recursive_lib.data import cell_probabilities
-from recursive_lib.loop import REGIMES, batch_sizes, check_alpha
+from recursive_lib.data.truths import cell_probabilities
+from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
@@ -327,7 +327,7 @@ def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
              bias_correction: bool = False, snapshots: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """Run ``len(rngs)`` repetitions of the recursive training loop at once.
 
-    Parameters as :func:`recursive_lib.loop.run_reference`, except ``estimator`` is a name in
+    Parameters as :func:`recursive_lib.loops.reference.run_reference`, except ``estimator`` is a name in
     ``ENGINE_ESTIMATORS``, ``rngs`` holds one Generator per repetition (``R = len(rngs)``), and
     ``bins_per_cell`` (KDE only) fixes the refinement ``r`` of the grid (default: smallest ``r``
     with bin width ``<= h_T / 5``).
@@ -365,13 +365,15 @@ def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
     real = _RealBatches(model, truth, bias, bias_correction)
     with threadpool_limits(1, user_api="blas"):
         # The products are small: BLAS threads only cost time, and fight parallel workers.
-        return _loop(model, gens, m1, m2, T, hs, cells, real, snapshots, regime, sizes)
+        out = _loop(model, gens, m1, m2, T, hs, cells, real, snapshots, regime, sizes)
+    out["M"] = training_sizes(regime, alpha, m1, T)
+    return out
 
 
 class _RealBatches:
     """Real batches on the model's cells: ``Multinomial(m1, cell masses of P_n)``.
 
-    Without bias ``P_n = P``. With a :class:`recursive_lib.bias.BiasSchedule` the cell masses are
+    Without bias ``P_n = P``. With a :class:`recursive_lib.data.contamination.BiasSchedule` the cell masses are
     ``(1 - b_n) P(c) + b_n Q(c)``, recomputed each iteration (cheap: one vector per iteration, the
     uniforms are the same as without bias). With ``correction`` the batch is returned as weighted
     masses: the count of cell ``c`` times ``P(c) / P_n(c)``, the mean importance weight
@@ -401,17 +403,10 @@ class _RealBatches:
         return counts * weight
 
 
-def _training_sizes(regime, first, later, m2, T):
-    n = np.arange(1, T + 1)
-    if regime in ("fresh", "replace"):
-        return np.full(T, first)
-    return first + (n - 1) * (later + m2)
-
-
 def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="accumulate",
           sizes=None):
     real = _RealBatches(model, None, None, False) if real is None else real
-    # Regimes (recursive_lib.loop.batch_sizes): real points at n = 1 and later, synthetic per fit.
+    # Regimes (recursive_lib.loops.regimes.batch_sizes): real points at n = 1 and later, synthetic per fit.
     # accumulate and accumulate-initial keep everything in the pool; fresh and replace train on
     # this iteration's real points plus the previous model's samples only.
     first, later, m2 = (m1, m1, m2) if sizes is None else sizes
@@ -451,7 +446,6 @@ def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="ac
             else:
                 carried = synthetic
     out["n"] = np.arange(1, T + 1)
-    out["M"] = _training_sizes(regime, first, later, m2, T)
     if keep:
         out["snapshot_n"] = np.array(sorted(n for n in keep if 1 <= n <= T), dtype=int)
         out["cdf"] = np.stack([c for c, _ in kept], axis=1)

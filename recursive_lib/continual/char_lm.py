@@ -2,10 +2,10 @@
 
 The paper fine-tunes GPT-2 recursively; offline on a CPU we train a one-layer GRU on characters
 instead (:class:`CharLM`). It follows the continual-model protocol of
-:func:`recursive_lib.continued.run_fresh`:
+:func:`recursive_lib.loops.fresh.run_fresh`:
 
 - ``partial_fit(batch, rng)``: ``batch`` is an int array ``(B, block_len)`` of token blocks; the
-  model trains further on it for ``epochs`` passes in shuffled mini-batches of ``minibatch`` blocks
+  model trains further on it for ``epochs`` passes in shuffled mini-batches of ``batch_size`` blocks
   (one Adam optimizer kept across calls, so training continues from iteration to iteration) and
   returns the mean training loss (nats per character).
 - ``sample(n, rng)``: ``n`` new blocks ``(n, block_len)``, by ancestral sampling at temperature 1
@@ -15,7 +15,7 @@ instead (:class:`CharLM`). It follows the continual-model protocol of
 
 Every block is modelled on its own, ``p(x_1..x_L) = prod_t p(x_t | BOS, x_1..x_{t-1})``, the same way
 in training, scoring and sampling. Every random number (initial weights, shuffles, samples) comes
-from the ``rng`` passed in (torch ops through :func:`recursive_lib.continued.torch_generator`), so
+from the ``rng`` passed in (torch ops through :func:`recursive_lib._torch.torch_generator`), so
 one seed determines a run and a pickled model resumes exactly. CUDA is used when present.
 """
 
@@ -27,9 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from recursive_lib._torch import device, torch_generator, torch_threads
 from recursive_lib._validation import check_int, check_range
-from recursive_lib.continued import torch_generator
-from recursive_lib.estimators.quantile import device, torch_threads
 
 __all__ = ["CharLM", "GRUNet"]
 
@@ -58,7 +57,7 @@ class CharLM:
     block_len : characters per block ``L`` (items of the real pool are ``(L,)`` rows).
     embed, hidden, layers : embedding width, GRU width and depth.
     lr : Adam learning rate; ``grad_clip``: maximum gradient norm per step.
-    epochs : passes over each ``partial_fit`` batch; ``minibatch``: blocks per optimizer step.
+    epochs : passes over each ``partial_fit`` batch; ``batch_size``: blocks per optimizer step.
     temperature : sampling temperature (1: the model's distribution, the paper's setting).
 
     Attributes (after the first ``partial_fit``): ``net_`` (torch module), ``optimizer_``,
@@ -67,7 +66,7 @@ class CharLM:
 
     def __init__(self, vocab_size: int, block_len: int = 64, embed: int = 32, hidden: int = 128,
                  layers: int = 1, lr: float = 3e-3, grad_clip: float = 1.0, epochs: int = 2,
-                 minibatch: int = 16, temperature: float = 1.0):
+                 batch_size: int = 16, temperature: float = 1.0):
         self.vocab_size = vocab_size
         self.block_len = block_len
         self.embed = embed
@@ -76,7 +75,7 @@ class CharLM:
         self.lr = lr
         self.grad_clip = grad_clip
         self.epochs = epochs
-        self.minibatch = minibatch
+        self.batch_size = batch_size
         self.temperature = temperature
 
     # -- validation ----------------------------------------------------------------------------
@@ -90,7 +89,7 @@ class CharLM:
         check_range("lr", self.lr, 0.0, math.inf, low_inclusive=False)
         check_range("grad_clip", self.grad_clip, 0.0, math.inf, low_inclusive=False)
         check_int("epochs", self.epochs, 1)
-        check_int("minibatch", self.minibatch, 1)
+        check_int("batch_size", self.batch_size, 1)
         check_range("temperature", self.temperature, 0.0, math.inf, low_inclusive=False)
 
     def _check_blocks(self, name: str, blocks) -> np.ndarray:
@@ -134,8 +133,8 @@ class CharLM:
             losses = []
             for _ in range(self.epochs):
                 order = torch.as_tensor(rng.permutation(len(batch)), device=dev)
-                for start in range(0, len(batch), self.minibatch):
-                    targets = data[order[start:start + self.minibatch]]
+                for start in range(0, len(batch), self.batch_size):
+                    targets = data[order[start:start + self.batch_size]]
                     logits, _ = self.net_(self._inputs(targets))
                     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size),
                                                              targets.reshape(-1))

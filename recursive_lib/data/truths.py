@@ -9,7 +9,7 @@ everywhere a truth is accepted:
 - ``mean``, ``var``: properties, the first two moments;
 - ``grid(size) -> (size,) array``: the evaluation grid used by the metrics.
 
-For reproducible seeding (see :func:`recursive_lib.simulate`), ``repr(truth)`` must be stable across
+For reproducible seeding (see :mod:`recursive_lib.simulation`), ``repr(truth)`` must be stable across
 runs: it should state the parameters, not a memory address.
 """
 

@@ -7,7 +7,7 @@
 * sphinx-thebe (always enabled by jupyter-book) writes the CDN address of thebe into every page
   even when launch buttons are off; its scripts are dropped, since nothing can launch here.
 
-Enable with ``sphinx: extra_extensions: [recursive_lib.sphinx_offline]`` in ``_config.yml``.
+Enable with ``sphinx: extra_extensions: [recursive_lib.book.sphinx_offline]`` in ``_config.yml``.
 """
 
 from __future__ import annotations

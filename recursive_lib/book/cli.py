@@ -9,8 +9,10 @@ papermill, and keep the executed notebook and its figures::
     recursive-book build --executed _build/executed                # HTML from those outputs
     recursive-book build --preset book                             # execute, then build
     recursive-book check-offline _build/html
+    recursive-book params setting                                  # a chapter's knobs and presets
 
-A chapter that fails makes the command exit with status 1 and print the failing cell's error.
+A chapter that fails makes the command exit with status 1 and print the failing cell's error; an
+unknown knob or a bad value stops ``run`` before it starts, with status 2.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-PRESETS = ("smoke", "book", "paper")
+from recursive_lib.book import params
+from recursive_lib.book.params import PRESET_NAMES
 
 
 class ChapterFailed(RuntimeError):
@@ -81,7 +84,24 @@ def parse_parameters(pairs: list[list[str]]) -> dict:
     """``-p name value`` pairs; values are parsed as YAML (``0.5``, ``[0.1, 0.5]``, ``true``)."""
     import yaml
 
-    return {name: yaml.safe_load(value) for name, value in pairs}
+    out = {}
+    for name, value in pairs:
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ValueError(f"-p {name}: {value!r} is not a valid YAML value "
+                             f"({getattr(error, 'problem', error)})") from None
+    return out
+
+
+def knob_table(source: Path) -> str:
+    """A chapter's knobs as aligned text: name, smoke / book / paper values, meaning."""
+    rows = [["knob", *params.PRESET_NAMES, "meaning"]]
+    for knob in params.chapter_table(source).values():
+        rows.append([knob.name, *(json.dumps(knob.values[p]) for p in params.PRESET_NAMES),
+                     knob.meaning])
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4] for r in rows)
 
 
 def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
@@ -102,8 +122,8 @@ def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
         raise ValueError(f"chapter {name!r} is a plain Markdown page, not a notebook: nothing to run")
     params = dict(parameters or {})
     if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+        if preset not in PRESET_NAMES:
+            raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
         params["preset"] = preset
     out_dir = out_dir.resolve()  # papermill executes inside the chapter folder
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -246,19 +266,22 @@ def main(argv: list[str] | None = None) -> int:
 
     run = sub.add_parser("run", help="execute one chapter with parameters")
     run.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
-    run.add_argument("--preset", choices=PRESETS, help="smoke | book | paper (default: the chapter's)")
+    run.add_argument("--preset", choices=PRESET_NAMES, help="smoke | book | paper (default: the chapter's)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUE"), help="override a knob of the parameters cell (YAML value)")
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder")
 
+    knobs = sub.add_parser("params", help="list a chapter's knobs and their smoke / book / paper values")
+    knobs.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
+
     execute = sub.add_parser("execute", help="execute every chapter in _toc.yml")
-    execute.add_argument("--preset", choices=PRESETS)
+    execute.add_argument("--preset", choices=PRESET_NAMES)
     execute.add_argument("--out", type=Path, default=Path("_build/executed"))
     execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
 
     bld = sub.add_parser("build", help="build the HTML book (executing first unless --executed)")
     bld.add_argument("--executed", type=Path, help="folder of executed notebooks to build from")
-    bld.add_argument("--preset", choices=PRESETS, help="preset used when executing")
+    bld.add_argument("--preset", choices=PRESET_NAMES, help="preset used when executing")
     bld.add_argument("--jobs", type=int, default=1)
 
     check = sub.add_parser("check-offline", help="fail if built pages load anything from the network")
@@ -268,7 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     root = find_root()
     try:
         if args.command == "run":
-            run_chapter(root, args.chapter, args.out, args.preset, parse_parameters(args.parameter))
+            try:     # the chapter's own validation, before a kernel starts
+                overrides = parse_parameters(args.parameter)
+                params.for_chapter(chapter_source(root, args.chapter), args.preset or "book",
+                                   **overrides)
+            except ValueError as err:
+                print(f"recursive-book: {err}", file=sys.stderr)
+                return 2
+            run_chapter(root, args.chapter, args.out, args.preset, overrides)
+        elif args.command == "params":
+            print(knob_table(chapter_source(root, args.chapter)))
         elif args.command == "execute":
             execute_all(root, args.out, args.preset, args.jobs)
         elif args.command == "build":
@@ -279,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             html = build(root, executed.resolve(), root / "_build")
             print(f"book built: {html / 'index.html'}")
         elif args.command == "check-offline":
-            from recursive_lib.offline import scan
+            from recursive_lib.book.offline import scan
 
             problems = scan(args.html)
             for problem in problems:

@@ -14,7 +14,7 @@ the step is the cheaper choice: a 3x3 convolution sees most of an 8x8 image anyw
 step costs a few milliseconds. It works for any image side (it flattens), MNIST included, only
 less well than a U-Net there.
 
-Continual training, as in the paper's fresh regime (:func:`recursive_lib.continued.run_fresh`):
+Continual training, as in the paper's fresh regime (:func:`recursive_lib.loops.fresh.run_fresh`):
 :meth:`DDPM.partial_fit` trains ``epochs`` passes over the batch it is given, in mini-batches of
 ``batch_size``, and keeps the weights and the Adam state from one call to the next. The weights are
 initialised at the first call, from its ``rng``, so that one seed determines every number.
@@ -29,9 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from recursive_lib._torch import device, torch_generator, torch_threads
 from recursive_lib._validation import check_int, check_range
-from recursive_lib.continued import torch_generator
-from recursive_lib.estimators.quantile import device, torch_threads
 
 __all__ = ["DDPM", "Denoiser", "cosine_schedule"]
 

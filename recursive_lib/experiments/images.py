@@ -1,10 +1,4 @@
-"""Handwritten digits for the image experiment: data, metrics, one recursive run, sample grids.
-
-Data. :func:`load_images` returns a training pool and a held-out, class-balanced evaluation set,
-pixels scaled to ``[-1, 1]``. ``dataset="digits"``: scikit-learn's 8x8 digits (1797 images, ships
-with scikit-learn, the offline default). ``dataset="mnist"``: MNIST through
-``sklearn.datasets.fetch_openml("mnist_784")`` (needs a network once, then the ``data_home``
-cache), optionally average-pooled to a smaller side.
+"""The image experiment: a DDPM trained continually on handwritten digits, its metrics and pictures.
 
 Metrics of a generated sample (:func:`image_metrics`): the Frechet distance in flattened pixel
 space to the held-out set (:func:`recursive_lib.metrics.frechet_distance`, the paper's metric),
@@ -12,142 +6,28 @@ and two diversity measures from a digit classifier trained on the real pool
 (:class:`DigitClassifier`): the entropy of the predicted label histogram (at most ``log 10``; a
 model that only draws a few digit classes scores low) and the classifier's mean confidence.
 
-One run (:func:`run_images`): a :class:`recursive_lib.estimators.diffusion.DDPM` trained in the
-fresh regime by :func:`recursive_lib.continued.run_fresh`, a module-level function returning a
-tidy frame so that :func:`recursive_lib.sweep.run_sweep` can run many in parallel and cache them.
+One run (:func:`run_images`): a :class:`~recursive_lib.continual.diffusion.DDPM` trained in the
+fresh regime by :func:`recursive_lib.loops.fresh.run_fresh` on the data of
+:mod:`recursive_lib.data.digits`, a module-level function returning a tidy frame so that
+:func:`recursive_lib.sweep.run_sweep` can run many in parallel and cache them.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib._rng import seed_sequence
+from recursive_lib._validation import check_int, check_range
+from recursive_lib.data.digits import ImageData, load_images
+from recursive_lib.experiments._checkpoint import checkpoint
+from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import frechet_distance
 
-__all__ = ["DATASETS", "ImageData", "load_images", "DigitClassifier", "digit_classifier",
-           "image_metrics", "real_reference", "run_images", "split_snapshots"]
-
-DATASETS = ("digits", "mnist")
-NATIVE_SIDE = {"digits": 8, "mnist": 28}
-MAX_PIXEL = {"digits": 16.0, "mnist": 255.0}
-N_CLASSES = 10
-MNIST_TEST_ROWS = 10_000  # openml's mnist_784 lists the 60000 training images, then the 10000 test images
-
-
-@dataclass(frozen=True)
-class ImageData:
-    """A training pool and a held-out evaluation set, pixels in ``[-1, 1]``.
-
-    ``train``: ``(N, side, side)`` float32; ``train_labels``: ``(N,)`` int digits;
-    ``test``: ``(n_test, side, side)`` with exactly ``n_test / 10`` images of each digit;
-    ``test_labels``: ``(n_test,)``.
-    """
-
-    name: str
-    side: int
-    train: np.ndarray
-    train_labels: np.ndarray
-    test: np.ndarray
-    test_labels: np.ndarray
-
-
-def _raw(dataset: str, data_home) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images ``(N, s, s)`` in ``[0, 1]``, integer labels, and a mask of rows eligible for the test set."""
-    if dataset == "digits":
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        images = bunch.images / MAX_PIXEL["digits"]
-        labels = bunch.target.astype(int)
-        eligible = np.ones(len(labels), dtype=bool)
-    else:
-        from sklearn import datasets
-
-        bunch = datasets.fetch_openml("mnist_784", version=1, as_frame=False, data_home=data_home)
-        pixels = np.asarray(bunch.data, dtype=np.float32)
-        side = NATIVE_SIDE["mnist"]
-        if pixels.ndim != 2 or pixels.shape[1] != side * side:
-            raise ValueError(f"mnist_784 must hold rows of {side * side} pixels, got {pixels.shape}")
-        images = pixels.reshape(-1, side, side) / MAX_PIXEL["mnist"]
-        labels = np.asarray(bunch.target).astype(int)
-        # The official test images (the last 10000 rows); a smaller copy (a test fixture) keeps
-        # the same proportion, its last seventh.
-        n_test_rows = MNIST_TEST_ROWS if len(labels) >= 7 * MNIST_TEST_ROWS else len(labels) // 7
-        eligible = np.arange(len(labels)) >= len(labels) - n_test_rows
-    return images.astype(np.float32), labels, eligible
-
-
-def _pool(images: np.ndarray, side: int) -> np.ndarray:
-    """Average-pool ``(N, s, s)`` images to ``(N, side, side)``; ``side`` divides ``s``."""
-    factor = images.shape[1] // side
-    if factor == 1:
-        return images
-    n = len(images)
-    return images.reshape(n, side, factor, side, factor).mean(axis=(2, 4))
-
-
-def load_images(dataset: str = "digits", n_test: int = 500, side: int | None = None,
-                seed: int = 0, data_home: str | None = None) -> ImageData:
-    """Training pool and class-balanced held-out set of ``dataset``, pixels scaled to ``[-1, 1]``.
-
-    Parameters
-    ----------
-    dataset : ``"digits"`` (scikit-learn's 8x8 digits, offline) or ``"mnist"`` (``fetch_openml``).
-    n_test : held-out images, a multiple of 10 (``n_test / 10`` per digit), drawn with ``seed``;
-        for MNIST from the official test images. The other images form the training pool
-        (for MNIST: the 60000 official training images).
-    side : image side after average pooling; must divide the native side (8 or 28). ``None``:
-        native.
-    seed : seed of the held-out draw.
-    data_home : ``fetch_openml`` cache folder (MNIST only); ``None``: scikit-learn's default.
-
-    The result is cached per argument tuple; its arrays are read-only.
-    """
-    check_choice("dataset", dataset, DATASETS)
-    check_int("n_test", n_test, N_CLASSES)
-    if n_test % N_CLASSES:
-        raise ValueError(f"n_test must be a multiple of {N_CLASSES} (a class-balanced set), got {n_test}")
-    native = NATIVE_SIDE[dataset]
-    side = native if side is None else check_int("side", side, 1)
-    if native % side:
-        divisors = [d for d in range(1, native + 1) if native % d == 0]
-        raise ValueError(f"side must divide the native side {native} of {dataset}, "
-                         f"one of {divisors}; got {side}")
-    check_int("seed", seed, 0)
-    if data_home is not None and not isinstance(data_home, (str, os.PathLike)):
-        raise ValueError(f"data_home must be a folder path or None, got {data_home!r}")
-
-    return _load(dataset, n_test, side, seed, None if data_home is None else str(data_home))
-
-
-@functools.lru_cache(maxsize=4)
-def _load(dataset: str, n_test: int, side: int, seed: int, data_home: str | None) -> ImageData:
-    images, labels, eligible = _raw(dataset, data_home)
-    rng = np.random.default_rng(seed)
-    per_class = n_test // N_CLASSES
-    test_idx = []
-    for digit in range(N_CLASSES):
-        candidates = np.flatnonzero(eligible & (labels == digit))
-        if len(candidates) < per_class:
-            raise ValueError(f"n_test must be at most {N_CLASSES} x {len(candidates)} for {dataset} "
-                             f"(digit {digit} has {len(candidates)} eligible images), got {n_test}")
-        test_idx.append(rng.choice(candidates, per_class, replace=False))
-    test_idx = np.sort(np.concatenate(test_idx))
-    in_test = np.zeros(len(labels), dtype=bool)
-    in_test[test_idx] = True
-    # MNIST: the pool is the official training split; digits: every image not held out.
-    train_mask = ~in_test & (~eligible if dataset == "mnist" else True)
-    scaled = 2.0 * _pool(images, side) - 1.0
-    arrays = [scaled[train_mask], labels[train_mask], scaled[test_idx], labels[test_idx]]
-    for a in arrays:
-        a.setflags(write=False)
-    return ImageData(dataset, side, *arrays)
+__all__ = ["DigitClassifier", "digit_classifier", "image_metrics", "real_reference", "run_images",
+           "split_snapshots"]
 
 
 class DigitClassifier:
@@ -237,25 +117,24 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
                batch_size: int = 100, lr: float = 2e-4, diffusion_steps: int = 100, width: int = 128,
                depth: int = 3, ema: float = 0.0, n_eval: int = 500, n_test: int = 500,
                eval_every: int = 1, snapshot_at=(), dataset: str = "digits", side: int | None = None,
-               seed: int = 0,
-               data_seed: int = 0, checkpoint_dir: str | None = None, version: int = 1) -> pd.DataFrame:
+               seed: int = 0, data_seed: int = 0, checkpoint_dir: str | None = None) -> pd.DataFrame:
     """One fresh-regime run of the DDPM on digits; a tidy frame, one row per iteration.
 
     Parameters
     ----------
     alpha : real share of every batch after the first (0: the model trains on itself only).
-    rep : repetition index; the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``,
-        the same for every ``alpha`` (common random numbers: iteration 1 is identical across alphas).
+    rep : repetition index; the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
+        (:func:`recursive_lib._rng.seed_sequence`), the same for every ``alpha`` (common random
+        numbers: iteration 1 is identical across alphas).
     T, m_total : iterations and images per iteration (the paper: 200 and 300).
     epochs, batch_size, lr, diffusion_steps, width, depth, ema : the
-        :class:`~recursive_lib.estimators.diffusion.DDPM`.
+        :class:`~recursive_lib.continual.diffusion.DDPM` (``batch_size``: images per optimizer step).
     n_eval : generated images behind each evaluation; n_test : held-out images (multiple of 10).
     eval_every : evaluate every this many iterations (and at 1 and ``T``).
     snapshot_at : iterations whose training batch is kept (column ``snapshot``).
-    dataset, side, data_seed : :func:`load_images`.
-    checkpoint_dir : folder for a resumable checkpoint of this run (``None``: none); the file is
-        named after the arguments, so reruns with the same arguments resume.
-    version : bump to invalidate caches when the code changes.
+    dataset, side, data_seed : :func:`recursive_lib.data.digits.load_images`.
+    checkpoint_dir : folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
+        so that an interrupted run resumes; removed when the run completes. ``None``: none.
 
     Returns
     -------
@@ -264,8 +143,8 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     ``confidence`` (NaN where not evaluated) and ``snapshot``: ``(batch, is_real)`` at the
     snapshot iterations, ``None`` elsewhere.
     """
-    from recursive_lib.continued import run_fresh
-    from recursive_lib.estimators.diffusion import DDPM
+    arguments = dict(locals())     # every argument names the checkpoint
+    from recursive_lib.continual.diffusion import DDPM   # torch, only when a run starts
 
     check_int("rep", rep, 0)
     n_eval = check_int("n_eval", n_eval, 2)
@@ -277,21 +156,11 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     def evaluate(fitted, rng):
         return image_metrics(fitted.sample(n_eval, rng), data, classifier)
 
-    checkpoint = None
-    if checkpoint_dir is not None:
-        from recursive_lib.sweep import config_hash
-
-        args = dict(alpha=alpha, rep=rep, T=T, m_total=m_total, epochs=epochs, batch_size=batch_size,
-                    lr=lr, diffusion_steps=diffusion_steps, width=width, depth=depth, ema=ema,
-                    n_eval=n_eval,
-                    n_test=n_test, eval_every=eval_every, snapshot_at=list(snapshot_at),
-                    dataset=dataset, side=side, seed=seed, data_seed=data_seed, version=version)
-        checkpoint = Path(checkpoint_dir) / f"images-{config_hash(args)[:20]}.ckpt"
-    with _one_thread():
+    with _one_thread(), checkpoint(checkpoint_dir, "images", arguments) as path:
         run = run_fresh(model, data.train, alpha, m_total, T,
-                        seed=np.random.SeedSequence(check_int("seed", seed, 0), spawn_key=(rep,)),
+                        seed=seed_sequence(check_int("seed", seed, 0), rep),
                         evaluate=evaluate, eval_every=eval_every, snapshot_at=tuple(snapshot_at),
-                        checkpoint=checkpoint)
+                        checkpoint=path)
     frame = run.metrics.copy()
     for column in ("fd", "label_entropy", "confidence"):
         if column not in frame:

@@ -1,13 +1,13 @@
 """The ``fresh`` regime for models that keep training: the paper's image and text experiments.
 
 The simulations of the rate theorems refit an estimator from scratch at every iteration
-(:mod:`recursive_lib.loop`). The paper's DDPM and GPT-2 runs do not: one network keeps training,
-and every iteration hands it a new batch of ``batch_size`` items, a share ``alpha`` of them fresh
+(:mod:`recursive_lib.loops.reference`). The paper's DDPM and GPT-2 runs do not: one network keeps training,
+and every iteration hands it a new batch of ``m_total`` items, a share ``alpha`` of them fresh
 real data and the rest sampled from the network as it is now (PAPER.md, "Experiments"):
 
-1. iteration 1: ``batch_size`` real items;
-2. iteration ``n >= 2``: ``round(alpha batch_size)`` fresh real items and
-   ``batch_size - round(alpha batch_size)`` items sampled from the current model;
+1. iteration 1: ``m_total`` real items;
+2. iteration ``n >= 2``: ``round(alpha m_total)`` fresh real items and
+   ``m_total - round(alpha m_total)`` items sampled from the current model;
 3. the model trains further on the batch (``model.partial_fit``);
 4. it is evaluated (``evaluate(model, rng)``) at iteration 1, every ``eval_every`` iterations and
    at ``T``.
@@ -18,14 +18,13 @@ before every other one has been used.
 
 A model is any picklable object with ``partial_fit(batch, rng) -> float`` (mean training loss) and
 ``sample(n, rng) -> ndarray`` (``n`` items shaped like the pool's rows). It draws every random number
-from ``rng`` (torch ops through :func:`torch_generator`), so that one seed determines the run and a
+from ``rng`` (torch ops through :func:`recursive_lib._torch.torch_generator`), so that one seed determines the run and a
 run resumed from its checkpoint is identical to one that never stopped (a test checks it).
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -33,30 +32,21 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import pandas as pd
 
+from recursive_lib._io import read_pickle, write_atomic
 from recursive_lib._progress import progress_bar
 from recursive_lib._validation import check_int, check_range
-from recursive_lib.sweep import write_atomic
 
-__all__ = ["ContinualModel", "FreshRun", "RealStream", "run_fresh", "torch_generator"]
+__all__ = ["ContinualModel", "FreshRun", "RealStream", "run_fresh"]
 
 
 class ContinualModel(Protocol):
     """What :func:`run_fresh` needs of a model."""
 
     def partial_fit(self, batch: np.ndarray, rng: np.random.Generator) -> float:
-        """Train further on ``batch`` (``(batch_size, ...)``); return the mean training loss."""
+        """Train further on ``batch`` (``(m_total, ...)``); return the mean training loss."""
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` generated items, shaped ``(n, ...)`` like the rows of the real pool."""
-
-
-def torch_generator(rng: np.random.Generator, device: Any = "cpu"):
-    """A ``torch.Generator`` on ``device`` seeded from ``rng`` (advances ``rng`` by one draw)."""
-    import torch
-
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int(rng.integers(2**63 - 1)))
-    return generator
 
 
 class RealStream:
@@ -71,7 +61,7 @@ class RealStream:
         """The next ``k`` items (``k`` at most the pool size, so no item repeats within a batch)."""
         if k > len(self.pool):
             raise ValueError(f"a batch asks for {k} real items but the pool holds {len(self.pool)}; "
-                             "batch_size must be at most the pool size")
+                             "m_total must be at most the pool size")
         picked = self._order[self._next:self._next + k]
         self._next += len(picked)
         if len(picked) < k:
@@ -99,20 +89,20 @@ class FreshRun:
     model: Any = None
 
 
-def _check(alpha, batch_size, T, eval_every, snapshot_at, n_pool) -> tuple[int, ...]:
+def _check(alpha, m_total, T, eval_every, snapshot_at, n_pool) -> tuple[int, ...]:
     check_range("alpha", alpha, 0.0, 1.0)
-    check_int("batch_size", batch_size, 1)
+    check_int("m_total", m_total, 1)
     check_int("T", T, 1)
     check_int("eval_every", eval_every, 1)
-    if batch_size > n_pool:
-        raise ValueError(f"batch_size must be at most the real pool size {n_pool}, got {batch_size}")
+    if m_total > n_pool:
+        raise ValueError(f"m_total must be at most the real pool size {n_pool}, got {m_total}")
     snapshot_at = tuple(sorted({int(check_int("snapshot_at", s, 1)) for s in snapshot_at}))
     if snapshot_at and snapshot_at[-1] > T:
         raise ValueError(f"snapshot_at must hold iterations in [1, T={T}], got {snapshot_at[-1]}")
     return snapshot_at
 
 
-def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_size: int, T: int,
+def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, m_total: int, T: int,
               *, seed: int | np.random.SeedSequence,
               evaluate: Callable[[Any, np.random.Generator], dict[str, float]] | None = None,
               eval_every: int = 1, snapshot_at=(), checkpoint: str | os.PathLike | None = None,
@@ -124,7 +114,7 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
     model : see :class:`ContinualModel`; trained in place.
     real_pool : ``(N, ...)`` real training items.
     alpha : real share of every batch after the first, in [0, 1] (0: all synthetic).
-    batch_size : items per iteration, at most ``N`` (the paper's images: 300).
+    m_total : items per iteration, at most ``N`` (the paper's images: 300).
     T : iterations.
     seed : an integer or a ``SeedSequence``; determines every random number of the run.
     evaluate : ``evaluate(model, rng) -> {metric: value}``, called at iteration 1 (the point every
@@ -137,10 +127,10 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
     progress : a tqdm bar over iterations (silent when ``CI`` is set).
     """
     real_pool = np.asarray(real_pool)
-    snapshot_at = _check(alpha, batch_size, T, eval_every, snapshot_at, len(real_pool))
+    snapshot_at = _check(alpha, m_total, T, eval_every, snapshot_at, len(real_pool))
     seq = seed if isinstance(seed, np.random.SeedSequence) \
         else np.random.SeedSequence(check_int("seed", seed, 0))
-    signature = dict(alpha=float(alpha), batch_size=int(batch_size), T=int(T),
+    signature = dict(alpha=float(alpha), m_total=int(m_total), T=int(T),
                      eval_every=int(eval_every), entropy=seq.entropy, spawn_key=seq.spawn_key,
                      pool_shape=real_pool.shape)
 
@@ -153,25 +143,25 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
     model, train_rng, eval_rng, stream = (state[k] for k in ("model", "train_rng", "eval_rng", "stream"))
     stream.pool = real_pool  # not pickled twice: the checkpoint stores the pool's shape only
 
-    k_real = int(round(alpha * batch_size))
+    k_real = int(round(alpha * m_total))
     with progress_bar(total=T, initial=state["done"], desc=f"fresh alpha={alpha}", unit="iteration",
                       enabled=progress) as bar:
         for n in range(state["done"] + 1, T + 1):
-            n_real = batch_size if n == 1 else k_real
+            n_real = m_total if n == 1 else k_real
             real = stream.take(n_real, train_rng)
-            if n_real < batch_size:
-                synthetic = np.asarray(model.sample(batch_size - n_real, train_rng))
+            if n_real < m_total:
+                synthetic = np.asarray(model.sample(m_total - n_real, train_rng))
                 batch = np.concatenate([real, synthetic.astype(real.dtype, copy=False)])
             else:
                 batch = real
             loss = float(model.partial_fit(batch, train_rng))
             row = dict(iteration=n, alpha=float(alpha), n_real=n_real,
-                       n_synthetic=batch_size - n_real, loss=loss)
+                       n_synthetic=m_total - n_real, loss=loss)
             if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
                 row.update(evaluate(model, eval_rng))
             state["rows"].append(row)
             if n in snapshot_at:
-                state["snapshots"][n] = (batch, np.arange(batch_size) < n_real)
+                state["snapshots"][n] = (batch, np.arange(m_total) < n_real)
             state["done"] = n
             if checkpoint is not None:
                 _save(checkpoint, state)
@@ -182,8 +172,7 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, batch_
 def _save(path, state: dict) -> None:
     pool, state["stream"].pool = state["stream"].pool, None
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(path), state)
+        write_atomic(path, state)
     finally:
         state["stream"].pool = pool
 
@@ -191,8 +180,7 @@ def _save(path, state: dict) -> None:
 def _resume(path, signature: dict) -> dict | None:
     if path is None or not Path(path).exists():
         return None
-    with open(path, "rb") as handle:
-        state = pickle.load(handle)
+    state = read_pickle(path)
     if state.get("signature") != signature:
         raise ValueError(f"checkpoint {path} belongs to another run ({state.get('signature')}); "
                          "delete it or pass another checkpoint path")

@@ -1,6 +1,6 @@
 """The accumulate loop for the neural estimators, every repetition at once.
 
-Same protocol as :func:`recursive_lib.loop.run_reference`, but at each iteration the ``R`` networks
+Same protocol as :func:`recursive_lib.loops.reference.run_reference`, but at each iteration the ``R`` networks
 (one per repetition) are trained together as one ensemble: stacked weights, one optimizer step for
 all (:func:`recursive_lib.estimators.quantile.train_ensemble` for the quantile sampler,
 :class:`recursive_lib.estimators.flow.FlowEnsemble` for the normalizing flow). Every repetition draws
@@ -8,7 +8,7 @@ its random numbers from its own Generator in the same order as the reference loo
 :class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`, so
 the two agree up to floating-point rounding (a test checks it).
 
-Metrics are the reference loop's (:func:`recursive_lib.loop.make_measure`): on a 1-D truth the grid
+Metrics are the reference loop's (:func:`recursive_lib.loops.measure.make_measure`): on a 1-D truth the grid
 metrics, the fit's cdf being the empirical cdf of ``n_eval`` model samples; on a multivariate truth
 the sample W1 and MMD of ``metric_samples`` model draws against a reference sample of the truth.
 """
@@ -21,10 +21,11 @@ import numpy as np
 
 from recursive_lib._progress import progress_bar
 from recursive_lib._validation import check_choice, check_int
-from recursive_lib.data import dimension
+from recursive_lib.data.truths import dimension
 from recursive_lib.estimators import make_estimator
 from recursive_lib.estimators.quantile import sample_ensemble, train_ensemble
-from recursive_lib.loop import make_measure, synthetic_count
+from recursive_lib.loops.measure import make_measure
+from recursive_lib.loops.regimes import synthetic_count
 
 #: estimators :func:`run_batched` trains as one ensemble over repetitions
 BATCHED_ESTIMATORS = ("quantile", "flow")
@@ -90,7 +91,7 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
                 metric_samples: int = 2000, **params) -> dict[str, np.ndarray]:
     """Accumulate-regime recursive training of a neural estimator, ``R = len(rngs)`` repetitions at once.
 
-    Parameters as :func:`recursive_lib.loop.run_reference`, plus ``estimator`` (one of
+    Parameters as :func:`recursive_lib.loops.reference.run_reference`, plus ``estimator`` (one of
     :data:`BATCHED_ESTIMATORS`) and the estimator's hyper-parameters ``params`` (those of
     :class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`,
     with their defaults, ``n_eval`` included: the model samples behind ``cdf``, ``mean``, ``var``);

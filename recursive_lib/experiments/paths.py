@@ -1,6 +1,6 @@
 """Samples of the fitted models along one run, for pictures, and the ECDF's shrinking support.
 
-:func:`sample_trajectory` runs the steps of the accumulate loop (:func:`recursive_lib.loop.run_reference`)
+:func:`sample_trajectory` runs the steps of the accumulate loop (:func:`recursive_lib.loops.reference.run_reference`)
 for one repetition, seeded from ``seed`` alone, and keeps ``n_show`` samples of the fit at chosen
 iterations, as a tidy frame for :func:`recursive_lib.plots.sample_scatter`.
 :func:`ecdf_support` follows the distinct training points of the ECDF under the fixed-size regimes.
@@ -13,10 +13,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from recursive_lib._rng import generator
 from recursive_lib._validation import check_choice, check_int
-from recursive_lib.data import dimension
+from recursive_lib.data.truths import dimension
 from recursive_lib.estimators import make_estimator
-from recursive_lib.loop import REGIMES, batch_sizes, check_alpha, synthetic_count
+from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, synthetic_count
 
 
 def sample_trajectory(estimator: str, alpha: float, m1: int, iterations: Iterable[int], truth,
@@ -29,7 +30,7 @@ def sample_trajectory(estimator: str, alpha: float, m1: int, iterations: Iterabl
     quantile function), plus ``alpha``. Iteration ``0`` holds ``n_show`` draws of the truth.
     """
     keep = sorted(set(int(n) for n in iterations))
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+    rng = generator(seed, 7)
     m2 = synthetic_count(alpha, m1)
     real, synthetic, frames = [], [], [_tidy(truth.sample(n_show, rng), 0, truth)]
     for n in range(1, max(keep) + 1):
@@ -56,7 +57,7 @@ def ecdf_support(regime: str, alpha: float, m1: int, T: int, reps: int, truth, s
     A synthetic ECDF draw is a copy of a training point, so only real points ever bring new
     support. Under ``replace`` (and, less, ``fresh``) copies crowd out the originals: the number of
     distinct training points falls and the tails go first. Simulated point by point for the two
-    regimes whose training set has a fixed size ``m1`` (:func:`recursive_lib.loop.batch_sizes`);
+    regimes whose training set has a fixed size ``m1`` (:func:`recursive_lib.loops.regimes.batch_sizes`);
     under ``accumulate`` the support is every real point so far (``n m1``), under
     ``accumulate-initial`` the first batch (``m1``), exactly, with no simulation needed.
 
@@ -68,8 +69,7 @@ def ecdf_support(regime: str, alpha: float, m1: int, T: int, reps: int, truth, s
     alpha = check_alpha(regime, alpha)
     m1, T, reps = check_int("m1", m1, 1), check_int("T", T, 1), check_int("reps", reps, 1)
     k = batch_sizes(regime, alpha, m1)[1]
-    rng = np.random.default_rng(np.random.SeedSequence(
-        check_int("seed", seed, 0), spawn_key=(REGIMES.index(regime), int(round(alpha * 1e6)))))
+    rng = generator(check_int("seed", seed, 0), REGIMES.index(regime), int(round(alpha * 1e6)))
     batch = truth.sample(reps * m1, rng).reshape(reps, m1)
     distinct, coverage = np.empty((reps, T)), np.empty((reps, T))
     for n in range(T):

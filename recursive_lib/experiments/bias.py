@@ -1,0 +1,133 @@
+"""The bias chapter's experiments: the authors' two BCRT designs, the (alpha, q) grid, its slopes
+and the predicted floors.
+
+A *design* is what an estimator's biased runs share: the contaminating distribution and bias size
+(``bias``: the fields of a :class:`~recursive_lib.data.contamination.BiasSchedule` except the
+rate and the end), the evaluation grid, and for the KDE the first bandwidth ``h0`` (its exponent is
+``p``: ``h_n = h0 n^(-p)``, as in the authors' KDE script). :data:`PAPER_DESIGNS` holds the
+authors' two scripts (shared PAPER.md): KDE ``Q = N(3, 1)``, ``b0 = 0.2``, ``h0 = 2``, grid 500;
+ECDF ``Q = N(2, 1)``, ``b0 = 0.1``, grid 200; both ``n0 = 5``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from recursive_lib._validation import check_int, check_range
+from recursive_lib.data.contamination import BiasSchedule
+from recursive_lib.experiments.thinned import run_thinned
+from recursive_lib.rates import log_points, summarize_slopes
+from recursive_lib.theory import floor_curve, predicted_exponent
+
+__all__ = ["BY", "PAPER_DESIGNS", "bias_configs", "check_designs", "floor_curves", "run_bias_grid",
+           "summarize_bias_slopes"]
+
+#: The authors' BCRT scripts, per estimator.
+PAPER_DESIGNS = {
+    "ecdf": dict(bias=dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0), grid_size=200),
+    "kde": dict(bias=dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0), grid_size=500, h0=2.0),
+}
+DESIGN_KEYS = ("bias", "grid_size", "h0")
+#: the columns that tell the configurations of a bias grid apart
+BY = ["estimator", "alpha", "bias_rate", "bias_correction", "bias_until"]
+
+
+def check_designs(name: str, designs: Any) -> dict:
+    """``"paper"`` (:data:`PAPER_DESIGNS`) or ``{estimator: {bias: {scale, mean, sd, offset},
+    grid_size[, h0]}}``, validated; returns a fresh dict of designs."""
+    if designs == "paper":
+        return copy.deepcopy(PAPER_DESIGNS)
+    if not isinstance(designs, Mapping) or not designs:
+        raise ValueError(f"{name} must be 'paper' or map estimator names to bias designs, got {designs!r}")
+    out = {}
+    for estimator, design in designs.items():
+        where = f"{name}[{estimator!r}]"
+        if not isinstance(design, Mapping):
+            raise ValueError(f"{where} must be a dict, got {design!r}")
+        unknown = set(design) - set(DESIGN_KEYS)
+        if unknown:
+            raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: {list(DESIGN_KEYS)}")
+        bias = dict(design.get("bias", {}))
+        if {"rate", "until"} & set(bias):
+            raise ValueError(f"{where}.bias sets the rate and the end per configuration; "
+                             "leave out 'rate' and 'until'")
+        try:
+            BiasSchedule(rate=0.0, **bias)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+        design = dict(design, bias=bias)
+        check_int(f"{where}.grid_size", design.get("grid_size", 500), 10)
+        check_range(f"{where}.h0", design.get("h0", 1.0), 0.0, np.inf, low_inclusive=False)
+        out[estimator] = design
+    return out
+
+
+def bias_configs(estimators: Sequence[str], alphas, qs, p: float, m1: int, T: int, reps: int,
+                 seed: int, designs: Mapping, correction=(False,), until: int | None = None) -> list[dict]:
+    """Configurations (keyword dicts of :class:`~recursive_lib.simulation.Config`) for every
+    (estimator, alpha, q, correction), for :func:`run_bias_grid`; ``until``: the last biased
+    iteration (an early-only bias), ``None``: no end."""
+    configs = []
+    for estimator in estimators:
+        if estimator not in designs:
+            raise ValueError(f"designs has no entry for estimator {estimator!r}; it covers "
+                             f"{sorted(designs)}")
+        design = dict(designs[estimator])
+        bias = dict(design.pop("bias"))
+        if estimator == "kde":
+            design["bandwidth_exponent"] = float(p)
+        else:
+            design.pop("h0", None)
+        for alpha in alphas:
+            for q in qs:
+                for corrected in correction:
+                    configs.append(dict(estimator=estimator, alpha=float(alpha), m1=int(m1),
+                                        T=int(T), reps=int(reps), seed=int(seed), p=float(p),
+                                        bias=dict(bias, rate=float(q), until=until),
+                                        bias_correction=bool(corrected), **design))
+    return configs
+
+
+def run_bias_grid(configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_points: int = 60):
+    """Run biased configurations (:func:`recursive_lib.experiments.thinned.run_thinned`).
+
+    Returns ``(slopes, curves)``: per-repetition slopes (columns ``estimator, alpha, bias_rate,
+    bias_correction, bias_until, rep, metric, slope, p, log_corrected, cpu_seconds``, the last the
+    CPU time of the whole configuration; ``bias_until`` 0 = no end) and mean error curves with
+    95 % bands at about ``curve_points`` log-spaced iterations (column ``metric``).
+    """
+    _, slopes, curves = run_thinned(configs, by=BY, burn_in=burn_in, cache_dir=cache_dir,
+                                    n_jobs=n_jobs, curve_points=curve_points)
+    return slopes, curves
+
+
+def summarize_bias_slopes(slopes: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Mean slope, standard error and bootstrap interval per (estimator, metric, alpha, q, correction),
+    beside the predicted exponent: ``min(p, alpha, q)`` uncorrected, ``min(p, alpha)`` corrected."""
+    by = ["estimator", "metric", "alpha", "bias_rate", "bias_correction"]
+    out = summarize_slopes(slopes, by=by, n_boot=n_boot, seed=seed)
+    extra = slopes.groupby(by, sort=True)[["p", "log_corrected"]].first().reset_index()
+    out = out.merge(extra, on=by)
+    q = out["bias_rate"].where(~out["bias_correction"].astype(bool), np.inf)
+    out["predicted"] = predicted_exponent(out["p"], out["alpha"], q)
+    return out.drop(columns="p")
+
+
+def floor_curves(designs: Mapping, estimators, alphas, m1: int, T: int, bias_rate: float = 0.0,
+                 until: int | None = None, points: int = 60) -> pd.DataFrame:
+    """:func:`recursive_lib.theory.floor_curve` for every (estimator, alpha) of a design, at about
+    ``points`` log-spaced iterations. Columns ``estimator, alpha, n, value``, ready as the
+    ``theory`` layer of :func:`recursive_lib.plots.error_curves`."""
+    keep = log_points(int(T), points)
+    parts = []
+    for estimator in estimators:
+        design = designs[estimator]
+        schedule = BiasSchedule(rate=bias_rate, until=until, **design["bias"])
+        for alpha in alphas:
+            curve = floor_curve(schedule, alpha, m1, T, grid_size=int(design.get("grid_size", 500)))
+            parts.append(curve[curve["n"].isin(keep)].assign(estimator=estimator, alpha=alpha))
+    return pd.concat(parts, ignore_index=True)[["estimator", "alpha", "n", "value"]]

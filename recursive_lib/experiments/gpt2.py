@@ -1,0 +1,74 @@
+"""The paper's own text setting, optional: GPT-2 (124M) fine-tuned recursively on WikiText.
+
+For users with a network (GPT-2 and WikiText are downloaded once by Hugging Face) and, in
+practice, a GPU. The loop, the metrics and the output columns are those of
+:mod:`recursive_lib.experiments.text`, so the text chapter's cells work unchanged on the results::
+
+    from recursive_lib import sweep
+    from recursive_lib.experiments.gpt2 import run_gpt2
+
+    configs = sweep.grid(alpha=[0.0, 0.25, 0.5, 1.0], rep=range(3), seed=0, T=20, m_total=64,
+                         block_len=128, n_heldout=200, n_generate=200, snapshot_at=[[1, 10, 20]])
+    results = sweep.run_sweep(configs, run=run_gpt2, cache_dir="gpt2-runs")
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from recursive_lib._hf import require_hf
+from recursive_lib._rng import seed_sequence
+from recursive_lib._validation import check_int, check_range
+from recursive_lib.continual.gpt2 import GPT2LM
+from recursive_lib.data.wikitext import TokenizerText, load_wikitext
+from recursive_lib.experiments._checkpoint import checkpoint
+from recursive_lib.experiments.text import TextEvaluator
+from recursive_lib.loops.fresh import run_fresh
+from recursive_lib.metrics import distinct_n
+
+__all__ = ["real_distinct_wikitext", "run_gpt2"]
+
+
+def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: int = 128,
+                           draws: int = 20, seed: int = 0, name: str = "wikitext-2-raw-v1") -> pd.DataFrame:
+    """Distinct-1/2/3 of ``n_blocks`` real WikiText training blocks: ``n, mean, sd`` over ``draws``."""
+    train, _ = load_wikitext(tokenizer, block_len, name)
+    n_blocks = check_int("n_blocks", n_blocks, 1)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    samples = [tokenizer.decode(train[rng.choice(len(train), n_blocks, replace=False)])
+               for _ in range(check_int("draws", draws, 1))]
+    rows = []
+    for n in (1, 2, 3):
+        values = np.array([distinct_n(s, n) for s in samples])
+        rows.append(dict(n=n, mean=float(values.mean()), sd=float(values.std(ddof=1)) if draws > 1 else 0.0))
+    return pd.DataFrame(rows)
+
+
+def run_gpt2(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 64,
+             block_len: int = 128, epochs: int = 1, batch_size: int = 8, lr: float = 5e-5,
+             n_heldout: int = 200, n_generate: int = 200, eval_every: int = 1,
+             snapshot_at: Sequence[int] = (), n_snippets: int = 3, name: str = "gpt2",
+             dataset: str = "wikitext-2-raw-v1", checkpoint_dir: str | None = None) -> pd.DataFrame:
+    """One fresh-regime run of GPT-2 on WikiText; the columns of
+    :func:`recursive_lib.experiments.text.run_text` (``m_total`` blocks per iteration).
+
+    Perplexity and entropies are per GPT-2 token (not per character). No warm-up: GPT-2 is
+    pre-trained already. Checkpoints hold the whole model and optimizer (about 1.5 GB for GPT-2).
+    """
+    arguments = dict(locals())
+    require_hf()
+    check_range("alpha", alpha, 0.0, 1.0)
+    rep = check_int("rep", rep, 0)
+    tokenizer = TokenizerText(name)
+    pool, heldout = load_wikitext(tokenizer, block_len, dataset)
+    n_heldout = check_int("n_heldout", n_heldout, 1)
+    heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
+    model = GPT2LM(name, block_len=block_len, lr=lr, epochs=epochs, batch_size=batch_size)
+    evaluate = TextEvaluator(tokenizer, heldout, n_generate, snapshot_at, n_snippets)
+    with checkpoint(checkpoint_dir, "gpt2", arguments) as path:
+        run = run_fresh(model, pool, alpha, m_total, T, seed=seed_sequence(check_int("seed", seed, 0), rep),
+                        evaluate=evaluate, eval_every=eval_every, checkpoint=path)
+    return run.metrics.assign(rep=rep)

@@ -1,0 +1,219 @@
+"""The language-model experiment: a character GRU trained continually on English prose.
+
+One run (:func:`run_text`) trains a :class:`~recursive_lib.continual.char_lm.CharLM` in the fresh
+regime with :func:`recursive_lib.loops.fresh.run_fresh` on the corpus of
+:mod:`recursive_lib.data.corpus` and returns a tidy DataFrame, so that a grid of ``(alpha, rep)``
+runs in parallel with :func:`recursive_lib.sweep.run_sweep`. The metrics are those of
+:mod:`recursive_lib.metrics`: perplexity **per character** (``exp`` of the mean negative
+log-likelihood in nats), predictive entropy (nats), and distinct-n of generated text, which is only
+comparable at one sample size: :func:`real_distinct` computes the real-text reference at the size
+used for generated text.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from recursive_lib._rng import seed_sequence
+from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib.data.corpus import Corpus, load_corpus, to_blocks
+from recursive_lib.experiments._checkpoint import checkpoint
+from recursive_lib.loops.fresh import run_fresh
+from recursive_lib.metrics import distinct_n
+from recursive_lib.rates import fit_slopes, summarize_slopes
+
+__all__ = ["METRICS", "TextEvaluator", "evaluate_model", "evaluated", "final_levels",
+           "real_distinct", "run_text", "trend"]
+
+
+def real_distinct(corpus: Corpus, n_blocks: int, block_len: int, ns: Sequence[int] = (1, 2, 3),
+                  draws: int = 20, seed: int = 0, source: str = "train") -> pd.DataFrame:
+    """Distinct-n of real text at the size used for generated text: the reference for distinct-n.
+
+    ``draws`` random samples of ``n_blocks`` blocks of ``block_len`` characters from the training
+    text (``source="train"``, the text the model learns, 71 topics in Python 3.11) or the held-out text
+    (``"heldout"``, 8 topics, so fewer distinct words). Returns one row per ``n``: ``n, mean, sd``
+    over the draws.
+    """
+    n_blocks = check_int("n_blocks", n_blocks, 1)
+    draws = check_int("draws", draws, 1)
+    check_choice("source", source, ("train", "heldout"))
+    text = corpus.train_text if source == "train" else corpus.heldout_text
+    blocks = to_blocks(corpus.encode(text), block_len)
+    if n_blocks > len(blocks):
+        raise ValueError(f"n_blocks must be at most the {len(blocks)} {source} blocks, got {n_blocks}")
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    rows = []
+    samples = [corpus.decode(blocks[rng.choice(len(blocks), n_blocks, replace=False)])
+               for _ in range(draws)]
+    for n in ns:
+        values = np.array([distinct_n(s, n) for s in samples])
+        rows.append(dict(n=int(n), mean=float(values.mean()), sd=float(values.std(ddof=1)) if draws > 1 else 0.0))
+    return pd.DataFrame(rows)
+
+
+# -- runs ------------------------------------------------------------------------------------------
+
+def evaluate_model(model, corpus: Corpus, heldout_blocks: np.ndarray, n_generate: int,
+                   rng: np.random.Generator, n_snippets: int = 0) -> dict:
+    """The chapter's metrics of one trained model (a ``CharLM``, or ``continual.gpt2.GPT2LM``).
+
+    ``corpus`` is anything with ``decode(tokens (n, L)) -> list of n texts`` (a :class:`Corpus`,
+    or ``data.wikitext.TokenizerText``).
+
+    ``perplexity`` (per character) and ``entropy_heldout`` (nats) on ``heldout_blocks``;
+    ``entropy_generated`` (nats, along the model's own samples) and ``distinct_1..3`` of
+    ``n_generate`` generated blocks; with ``n_snippets > 0`` also the first generated blocks as
+    text, ``sample_0 .. sample_{n_snippets-1}``.
+    """
+    nll, ent = model.score(heldout_blocks)
+    tokens, gen_entropy = model.sample(n_generate, rng, return_entropy=True)
+    texts = corpus.decode(tokens)
+    out = dict(perplexity=float(np.exp(nll)), entropy_heldout=float(ent),
+               entropy_generated=float(gen_entropy))
+    out.update({f"distinct_{n}": distinct_n(texts, n) for n in (1, 2, 3)})
+    out.update({f"sample_{i}": texts[i] for i in range(min(n_snippets, len(texts)))})
+    return out
+
+
+class TextEvaluator:
+    """``evaluate(model, rng)`` for :func:`~recursive_lib.loops.fresh.run_fresh` (picklable, no closure).
+
+    Keeps ``n_snippets`` generated texts at the iterations in ``snapshot_at`` (the model's
+    ``iterations_`` minus the ``offset`` warm-up calls; the checkpoint restores the model, so a
+    resumed run keeps the same columns).
+    """
+
+    def __init__(self, corpus: Corpus, heldout_blocks: np.ndarray, n_generate: int,
+                 snapshot_at: Sequence[int] = (), n_snippets: int = 3, offset: int = 0):
+        self.corpus, self.heldout_blocks, self.n_generate = corpus, heldout_blocks, n_generate
+        self.snapshot_at, self.n_snippets = frozenset(int(s) for s in snapshot_at), n_snippets
+        self.offset = offset  # partial_fit calls before iteration 1 (the warm-up)
+
+    def __call__(self, model, rng: np.random.Generator) -> dict:
+        keep = self.n_snippets if model.iterations_ - self.offset in self.snapshot_at else 0
+        return evaluate_model(model, self.corpus, self.heldout_blocks, self.n_generate, rng, keep)
+
+
+def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 64,
+             block_len: int = 64, epochs: int = 2, batch_size: int = 16, hidden: int = 128,
+             embed: int = 32, lr: float = 3e-3, n_heldout: int = 200, n_generate: int = 100,
+             warmup: int = 0, eval_every: int = 1, snapshot_at: Sequence[int] = (),
+             n_snippets: int = 3, heldout_every: int = 10,
+             checkpoint_dir: str | None = None) -> pd.DataFrame:
+    """One fresh-regime run of the character model on the pydoc corpus, as a tidy DataFrame.
+
+    Parameters
+    ----------
+    alpha : real share of every batch after the first, in [0, 1] (0: all synthetic).
+    seed, rep : the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
+        (:func:`recursive_lib._rng.seed_sequence`), so repetitions are independent, each
+        reproducible on its own, and alphas with the same ``rep`` share their first iteration
+        (paired comparisons).
+    T, m_total, block_len : iterations; blocks per iteration; characters per block.
+    epochs, batch_size, hidden, embed, lr : training per iteration and the model (see
+        :class:`~recursive_lib.continual.char_lm.CharLM`; ``batch_size``: blocks per optimizer step).
+    n_heldout : held-out blocks scored for perplexity and entropy (the first ``n_heldout`` of a
+        fixed shuffle of the held-out blocks, the same for every run).
+    n_generate : generated blocks behind entropy_generated and distinct-n (distinct-n depends on it).
+    warmup : ``partial_fit`` calls on ``m_total`` real blocks before the recursive loop starts:
+        a pre-trained model, as GPT-2 is before the paper fine-tunes it recursively (0: the loop
+        starts from random weights). Alphas with the same ``rep`` share the warm-up.
+    eval_every : evaluate every ``eval_every`` iterations (and at 1 and ``T``).
+    snapshot_at, n_snippets : evaluated iterations at which ``n_snippets`` generated blocks are kept
+        as text (columns ``sample_0`` ...).
+    heldout_every : the held-out split of :func:`recursive_lib.data.corpus.load_corpus`.
+    checkpoint_dir : folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
+        so that an interrupted run resumes; removed when the run completes. ``None``: none.
+
+    Returns
+    -------
+    One row per iteration: ``iteration, alpha, n_real, n_synthetic, loss`` (training loss, nats per
+    character), the metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
+    """
+    arguments = dict(locals())     # every argument names the checkpoint
+    from recursive_lib.continual.char_lm import CharLM   # torch, only when a run starts
+
+    check_range("alpha", alpha, 0.0, 1.0)
+    rep = check_int("rep", rep, 0)
+    block_len = check_int("block_len", block_len, 2)
+    n_heldout = check_int("n_heldout", n_heldout, 1)
+    n_generate = check_int("n_generate", n_generate, 1)
+    n_snippets = check_int("n_snippets", n_snippets, 0)
+    eval_every = check_int("eval_every", eval_every, 1)
+    warmup = check_int("warmup", warmup, 0)
+    snapshot_at = tuple(sorted({check_int("snapshot_at", s, 1) for s in snapshot_at}))
+    if n_snippets > n_generate:
+        raise ValueError(f"n_snippets must be at most n_generate={n_generate}, got {n_snippets}")
+    bad = [s for s in snapshot_at if s > T or not (s % eval_every == 0 or s in (1, T))]
+    if bad:
+        raise ValueError(f"snapshot_at must hold evaluated iterations in [1, T={T}] (multiples of "
+                         f"eval_every={eval_every}, or T), got {bad}")
+    corpus = load_corpus(heldout_every)
+    pool = to_blocks(corpus.encode(corpus.train_text), block_len)
+    heldout = to_blocks(corpus.encode(corpus.heldout_text), block_len)
+    if n_heldout > len(heldout):
+        raise ValueError(f"n_heldout must be at most the {len(heldout)} held-out blocks of "
+                         f"{block_len} characters, got {n_heldout}")
+    heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
+    warm_seq, loop_seq = seed_sequence(check_int("seed", seed, 0), rep).spawn(2)
+    model = CharLM(corpus.V, block_len=block_len, epochs=epochs, batch_size=batch_size,
+                   hidden=hidden, embed=embed, lr=lr)
+    evaluate = TextEvaluator(corpus, heldout, n_generate, snapshot_at, n_snippets, offset=warmup)
+    with checkpoint(checkpoint_dir, "text", dict(arguments, corpus=corpus.fingerprint)) as path:
+        if warmup and not (path is not None and path.exists()):
+            warm_rng = np.random.default_rng(warm_seq)
+            for _ in range(warmup):
+                model.partial_fit(pool[warm_rng.choice(len(pool), m_total, replace=False)], warm_rng)
+        run = run_fresh(model, pool, alpha, m_total, T, seed=loop_seq, evaluate=evaluate,
+                        eval_every=eval_every, checkpoint=path)
+    return run.metrics.assign(rep=rep)
+
+
+# -- summaries of a sweep --------------------------------------------------------------------------
+
+METRICS = ("perplexity", "entropy_heldout", "entropy_generated", "distinct_1", "distinct_2", "distinct_3")
+
+
+def evaluated(results: pd.DataFrame) -> pd.DataFrame:
+    """The evaluated rows of :func:`run_text` results (those with a perplexity), ``n = iteration``."""
+    for column in ("iteration", "alpha", "rep", "perplexity"):
+        if column not in results.columns:
+            raise ValueError(f"results must be run_text output with column {column!r}; "
+                             f"got columns {list(results.columns)}")
+    return results.dropna(subset=["perplexity"]).assign(n=lambda d: d["iteration"])
+
+
+def final_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: int = 1,
+                 confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Each metric at the end of the runs, per alpha, with a bootstrap interval over repetitions.
+
+    A repetition's level is its mean over its last ``last`` evaluations. Returns one row per
+    (metric, alpha): ``metric, alpha, mean, se, lo, hi, reps``.
+    """
+    last = check_int("last", last, 1)
+    rows = evaluated(results)
+    tail = rows[rows.groupby(["alpha", "rep"])["n"].rank(ascending=False) <= last]
+    parts = []
+    for metric in metrics:
+        level = tail.groupby(["alpha", "rep"], as_index=False)[metric].mean()
+        # summarize_slopes is the book's bootstrap over repetitions; here of a level, not a slope
+        summary = summarize_slopes(level.rename(columns={metric: "slope"}), by="alpha",
+                                   confidence=confidence, seed=seed)
+        parts.append(summary.rename(columns={"slope": "mean"}).assign(metric=metric))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["metric", "alpha", "mean", "se", "lo", "hi", "reps"]]
+
+
+def trend(results: pd.DataFrame, metric: str = "perplexity", burn_in: int = 0,
+          confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Log-log slope of ``metric`` against the iteration, per alpha, bootstrap over repetitions.
+
+    The book's convention (:func:`recursive_lib.rates.fit_slopes`): ``slope = -d log(metric) /
+    d log(n)``, positive when the metric falls. Returns ``alpha, slope, se, lo, hi, reps``.
+    """
+    slopes = fit_slopes(evaluated(results), metric=metric, burn_in=burn_in, x="n", by="alpha")
+    return summarize_slopes(slopes, by="alpha", confidence=confidence, seed=seed)

@@ -1,0 +1,93 @@
+"""A chapter's knobs: the preset table, overrides, unknown names, validation, every chapter's table."""
+
+import pytest
+
+from conftest import ROOT
+from recursive_lib.book import cli, params
+
+TABLE = """
+| knob     | smoke      | book            | paper           | meaning                    |
+|----------|------------|-----------------|-----------------|----------------------------|
+| `alphas` | [0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | real fractions in (0, 1]   |
+| `T`      | 5          | 200             | 2000            | iterations                 |
+| `label`  | small      | default         | paper run       | a knob without a library check |
+"""
+
+
+def test_the_preset_decides_and_checks_normalise():
+    cfg = params.resolve(TABLE, "smoke", {})
+    assert cfg.alphas == (0.5, 1.0) and cfg.T == 5 and cfg.label == "small"
+    assert params.resolve(TABLE, "paper", {}).label == "paper run"
+    assert cfg.as_dict() == {"preset": "smoke", "alphas": (0.5, 1.0), "T": 5, "label": "small"}
+
+
+def test_a_knob_in_the_namespace_overrides_the_table_and_is_marked_on_the_page():
+    cfg = params.resolve(TABLE, "book", {"T": 7, "PRESETS": TABLE, "preset": "book", "params": params})
+    assert cfg.T == 7 and cfg.alphas == (0.1, 0.5, 1.0)
+    page = cfg._repr_markdown_()
+    assert "| `T` | 5 | 200 | 2000 | **7** (set) | iterations |" in page
+    assert "| `alphas` | [0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] |" in page
+
+
+def test_an_unknown_parameter_is_an_error_with_a_suggestion():
+    with pytest.raises(ValueError, match=r"unknown parameter 'alpha' \(did you mean 'alphas'\?\); "
+                                         r"this chapter's knobs are alphas, T, label"):
+        params.resolve(TABLE, "book", {"alpha": 0.5})
+    # modules, functions and private names are not parameters; IPython's history lists neither
+    params.resolve(TABLE, "book", {"np": pytest, "_x": 1, "In": [], "Out": {}, "REGIMES": ("a",)})
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"alphas": [0.5, 1.5]}, r"alphas must be in \(0, 1\]"),
+    ({"alphas": [0.0]}, r"alphas must be in \(0, 1\]"),
+    ({"T": 2.5}, "T must be an integer >= 1"),
+    ({"T": params}, "knob 'T' is also the name of a module"),
+])
+def test_bad_values_name_the_parameter(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        params.resolve(TABLE, "smoke", overrides)
+
+
+def test_a_chapter_may_check_its_own_knobs():
+    def label(name, value):
+        if value not in ("small", "default"):
+            raise ValueError(f"{name} must be small or default, got {value!r}")
+        return value
+
+    assert params.resolve(TABLE, "book", {}, checks={"label": label}).label == "default"
+    with pytest.raises(ValueError, match="label must be small or default"):
+        params.resolve(TABLE, "paper", {}, checks={"label": label})
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("| knob | smoke | book |\n|---|---|---|\n| T | 1 | 2 |", "columns knob | smoke | book | paper | meaning"),
+    (TABLE + "| `T` | 1 | 2 | 3 | again |\n", "knob 'T' must be a Python name, listed once"),
+    (TABLE + "| `x` | [1, | 2 | 3 | broken |\n", "the smoke value of 'x' is not valid YAML"),
+    (TABLE + "| `x` | 1 | 2 | 3 |\n", "every row needs 5 cells"),
+    (3, "must be a Markdown table in a string"),
+])
+def test_malformed_tables(table, message):
+    with pytest.raises(ValueError, match=message):
+        params.parse_table(table)
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="preset must be one of 'smoke', 'book', 'paper'"):
+        params.resolve(TABLE, "huge", {})
+
+
+@pytest.mark.parametrize("name", cli.executable_chapters(ROOT))
+def test_every_chapter_declares_its_presets_once_and_each_passes_its_checks(name):
+    source = cli.chapter_source(ROOT, name)
+    knobs = params.chapter_table(source)
+    assert knobs, f"{name}: no knobs"
+    for knob in knobs.values():
+        assert knob.meaning, f"{name}: knob {knob.name} needs a meaning"
+    for preset in params.PRESET_NAMES:
+        params.for_chapter(source, preset)
+
+
+def test_paper_presets_use_the_authors_parameters():
+    paper = params.for_chapter(ROOT / "chapters" / "setting.md", "paper")
+    assert paper.alphas == tuple(round(0.1 * k, 1) for k in range(1, 11))
+    assert (paper.m1, paper.T, paper.reps) == (50, 2000, 100)
