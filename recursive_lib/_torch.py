@@ -49,3 +49,13 @@ def torch_generator(rng, device: Any = "cpu"):
     generator = torch.Generator(device=device)
     generator.manual_seed(int(rng.integers(2**63 - 1)))
     return generator
+
+
+def shuffled_batches(n: int, batch_size: int, rng, device: Any = "cpu"):
+    """One epoch's mini-batches: index tensors of ``batch_size`` (the last smaller) cut from one
+    permutation of ``range(n)`` drawn from the numpy Generator ``rng``."""
+    import torch
+
+    order = torch.as_tensor(rng.permutation(n), device=device)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]

@@ -195,9 +195,7 @@ class Config:
             items += [("p", self.p), ("h0", self.h0), ("bandwidth_exponent", self.exponent)]
         items += [("grid_size", self.grid_size), ("engine", self.runs_on), ("truth", self.truth)]
         if self.bias is not None:
-            b = self.bias
-            items += [("bias_rate", b.rate), ("bias_scale", b.scale), ("bias_offset", b.offset),
-                      ("bias_mean", b.mean), ("bias_sd", b.sd), ("bias_until", b.until)]
+            items += list(self._bias_columns().items())[:-1]    # never bias_correction
         if self.estimator_params:
             items.append(("estimator_params", self.estimator_params))
         if dimension(self.truth) > 1:
@@ -215,11 +213,13 @@ class Config:
                "regime": self.regime, "p": self.p, "h0": self.h0,
                "bandwidth_exponent": self.exponent, "seed": self.seed, "engine": self.runs_on}
         if self.bias is not None:
-            b = self.bias
-            out.update(bias_rate=b.rate, bias_scale=b.scale, bias_offset=b.offset,
-                       bias_mean=b.mean, bias_sd=b.sd, bias_until=b.until,
-                       bias_correction=self.bias_correction)
+            out.update(self._bias_columns())
         return out
+
+    def _bias_columns(self) -> dict[str, Any]:
+        b = self.bias
+        return dict(zip(BIAS_COLUMNS, (b.rate, b.scale, b.offset, b.mean, b.sd, b.until,
+                                       self.bias_correction)))
 
 
 def _canonical(value) -> str:

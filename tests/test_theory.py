@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from recursive_lib import theory
+from recursive_lib.simulation import simulate
 from recursive_lib.data import PAPER_TRUTH, cell_probabilities
 
 
@@ -132,7 +133,6 @@ def test_theory_matches_simulate_ecdf(alpha):
     # The library's own engine against the exact theory: mean W1 over 200 repetitions stays under
     # the Jensen bound and within 8% of the Gaussian approximation (its standard error is ~2-3%
     # per n at this size; PAPER.md reports 0.5-5% at 400 repetitions).
-    simulate = pytest.importorskip("recursive_lib.simulate").simulate
     m1, T = 50, 40
     df = simulate(estimator="ecdf", alpha=alpha, m1=m1, T=T, reps=200, seed=3)
     m2 = int(df["m2"].iloc[0])

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from recursive_lib._torch import device, torch_generator, torch_threads
+from recursive_lib._torch import device, shuffled_batches, torch_generator, torch_threads
 from recursive_lib._validation import check_int, check_range
 
 __all__ = ["CharLM", "GRUNet"]
@@ -132,9 +132,8 @@ class CharLM:
             self.net_.train()
             losses = []
             for _ in range(self.epochs):
-                order = torch.as_tensor(rng.permutation(len(batch)), device=dev)
-                for start in range(0, len(batch), self.batch_size):
-                    targets = data[order[start:start + self.batch_size]]
+                for index in shuffled_batches(len(batch), self.batch_size, rng, dev):
+                    targets = data[index]
                     logits, _ = self.net_(self._inputs(targets))
                     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size),
                                                              targets.reshape(-1))

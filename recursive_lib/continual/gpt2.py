@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from recursive_lib._hf import require_hf
-from recursive_lib._torch import device, torch_generator
+from recursive_lib._torch import device, shuffled_batches, torch_generator
 from recursive_lib._validation import check_int, check_range
 
 __all__ = ["GPT2LM"]
@@ -70,9 +70,8 @@ class GPT2LM:
         self.net_.train()
         losses = []
         for _ in range(self.epochs):
-            order = torch.as_tensor(rng.permutation(len(batch)), device=dev)
-            for start in range(0, len(batch), self.batch_size):
-                inputs = self._with_bos(data[order[start:start + self.batch_size]])
+            for index in shuffled_batches(len(batch), self.batch_size, rng, dev):
+                inputs = self._with_bos(data[index])
                 labels = inputs.clone()
                 labels[:, 0] = -100  # BOS is context, not a target
                 loss = self.net_(input_ids=inputs, labels=labels).loss

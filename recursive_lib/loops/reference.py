@@ -1,7 +1,7 @@
 """The readable reference loop: contaminated recursive training, one repetition at a time.
 
 This is the paper's protocol written out as plainly as possible (PAPER.md, "One iteration"). The fast
-engine (:mod:`recursive_lib.engine`) computes the same statistics for many repetitions at once; a test
+engine (:mod:`recursive_lib.loops.fast`) computes the same statistics for many repetitions at once; a test
 proves the two agree.
 
 Iteration ``n = 1, ..., T`` of the *accumulate* regime:
@@ -51,7 +51,7 @@ def run_reference(estimator, alpha: float, m1: int, T: int, truth, grid, rng: np
     regime : ``"accumulate"`` (the paper's CRT), ``"fresh"``, ``"replace"`` or
         ``"accumulate-initial"`` (see :func:`batch_sizes`; ``alpha`` may be 0 for fresh and replace)
     mmd_width : Gaussian kernel width of the MMD
-    bias : ``None`` (real data from ``P``) or a :class:`recursive_lib.bias.BiasSchedule`: the real
+    bias : ``None`` (real data from ``P``) or a :class:`recursive_lib.data.contamination.BiasSchedule`: the real
         batch of iteration ``n`` comes from ``P_n = (1 - b_n) P + b_n Q``
     bias_correction : fit with importance weights ``dP / dP_n`` on the real points (synthetic
         points weigh 1); needs an estimator whose ``fit`` accepts ``weights``
