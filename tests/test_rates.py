@@ -79,15 +79,21 @@ def test_regressor_n_gives_same_slope_when_M_proportional_to_n():
     assert np.allclose(fit_slopes(df, "w1", burn_in=5, x="n")["slope"], 0.4)
 
 
-def test_summary_is_deterministic_given_seed():
+def test_summary_t_interval_and_seeded_bootstrap():
+    from scipy import stats
+
     slopes = fit_slopes(synthetic(0.3, seed=5), "w1")
-    first = summarize_slopes(slopes, seed=7)
-    pd.testing.assert_frame_equal(first, summarize_slopes(slopes, seed=7))
-    other = summarize_slopes(slopes, seed=8)
-    assert first["slope"].item() == other["slope"].item()
-    assert first["lo"].item() != other["lo"].item()
+    t = summarize_slopes(slopes)
     se = slopes["slope"].std(ddof=1) / np.sqrt(len(slopes))
-    assert first["se"].item() == pytest.approx(se)
+    half = stats.t.ppf(0.975, len(slopes) - 1) * se
+    assert t["se"].item() == pytest.approx(se)
+    assert (t["lo"].item(), t["hi"].item()) == pytest.approx((t["slope"].item() - half,
+                                                                t["slope"].item() + half))
+    first = summarize_slopes(slopes, method="bootstrap", seed=7)
+    pd.testing.assert_frame_equal(first, summarize_slopes(slopes, method="bootstrap", seed=7))
+    other = summarize_slopes(slopes, method="bootstrap", seed=8)
+    assert first["slope"].item() == other["slope"].item() == t["slope"].item()
+    assert first["lo"].item() != other["lo"].item()
     assert first["lo"].item() < first["slope"].item() < first["hi"].item()
 
 

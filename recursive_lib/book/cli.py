@@ -32,6 +32,8 @@ from pathlib import Path
 from recursive_lib.book import params
 from recursive_lib.book.params import PRESET_NAMES
 
+FINDINGS = "findings"   # the page generated from the executed chapters' claims
+
 
 class ChapterFailed(RuntimeError):
     """A chapter raised while papermill executed it."""
@@ -148,7 +150,26 @@ def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
     export_figures(output, out_dir / f"{source.stem}_files")
     if not quiet:
         print(f"{source.stem}: executed in {time.perf_counter() - started:.1f} s -> {output}")
+        report_findings(root, source.stem, output, out_dir)
     return output
+
+
+def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
+    """Print the verdicts of a chapter's claims, the ones that changed against the last book
+    build (``_build/executed``), and write them as ``<out_dir>/<name>-findings.md``."""
+    from recursive_lib.book import findings
+    from recursive_lib.claims import read_findings
+
+    new = read_findings(output)
+    if not new:
+        return
+    counts = {v: sum(c["verdict"] == v for c in new["claims"]) for v in ("holds", "fails", "inconclusive")}
+    print(f"{name}: {len(new['claims'])} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    built = root / "_build" / "executed" / f"{name}.ipynb"
+    old = read_findings(built) if built.is_file() and built.resolve() != output.resolve() else None
+    for line in findings.compare(new, old):
+        print(f"  changed since the last build: {line}")
+    (out_dir / f"{name}-findings.md").write_text(findings.page({name: new}, {name: old}))
 
 
 def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
@@ -241,6 +262,11 @@ def stage(root: Path, executed: Path, staged: Path) -> Path:
     for asset in (root / "chapters").iterdir():
         if asset.suffix not in {".md", ".ipynb"} and asset.is_file():
             shutil.copy2(asset, staged / "chapters" / asset.name)
+    if FINDINGS in toc_chapters(root):
+        from recursive_lib.book import findings
+
+        found = findings.collect(executed, executable_chapters(root))
+        (staged / "chapters" / f"{FINDINGS}.md").write_text(findings.page(found))
     return staged
 
 
