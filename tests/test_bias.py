@@ -12,7 +12,7 @@ from recursive_lib.experiments import bias
 from recursive_lib.data.contamination import BiasSchedule, Contaminated, importance_weights
 from recursive_lib.data import PAPER_TRUTH, Mixture1D
 from recursive_lib.loops.fast import _EcdfCells, _KdeBins, _RealBatches, pick_weighted
-from recursive_lib.simulation import simulate
+from recursive_lib.simulation import Config, simulate
 from recursive_lib import rates
 
 Q = Mixture1D([1.0], [3.0], [1.0])
@@ -62,10 +62,40 @@ def test_biased_runs_carry_their_configuration():
                   bias=BiasSchedule(scale=0.2, rate=0.5, offset=5))
     np.testing.assert_allclose(df[df.rep == 0].b_n, 0.2 * (np.arange(1, 5) + 5.0) ** -0.5)
     assert (df.bias_rate == 0.5).all() and (~df.bias_correction).all()
-    # correction shares the random numbers of its uncorrected twin, other designs do not
-    other = simulate(estimator="ecdf", alpha=0.5, m1=10, T=4, reps=2, grid_size=40,
-                     bias=dict(scale=0.2, rate=0.7, offset=5))
-    assert not np.array_equal(df.w1.to_numpy(), other.w1.to_numpy())
+
+
+class _Recorded(Mixture1D):
+    """The paper's truth, recording every batch drawn from it (same repr: same seeding key)."""
+
+    def __init__(self):
+        super().__init__(PAPER_TRUTH.weights, PAPER_TRUTH.means, PAPER_TRUTH.sds)
+        self.draws = []
+
+    def sample(self, n, rng):
+        out = super().sample(n, rng)
+        self.draws.append(out)
+        return out
+
+
+@pytest.mark.parametrize("estimator", ["ecdf", "kde"])
+def test_a_corrected_run_sees_the_real_data_of_its_uncorrected_twin(estimator):
+    """Checked directly: the same seeding key, and the same real points drawn from P and Q."""
+    bias = dict(scale=0.3, rate=0.25, mean=3.0)
+    kw = dict(estimator=estimator, alpha=0.5, m1=15, T=6, reps=2, seed=4, grid_size=60,
+              engine="reference", bias=bias)
+    truths = {}
+    for corrected in (False, True):
+        truth = truths[corrected] = _Recorded()
+        config = Config(truth=truth, bias_correction=corrected, **kw)
+        assert config.key() == Config(truth=PAPER_TRUTH, bias_correction=not corrected, **kw).key()
+        simulate(config)
+    assert len(truths[False].draws) == len(truths[True].draws) > 0
+    for a, b in zip(truths[False].draws, truths[True].draws):
+        np.testing.assert_array_equal(a, b)
+    # the weights change what is fitted, not what is drawn
+    plain = simulate(Config(bias_correction=False, **kw))
+    fixed = simulate(Config(bias_correction=True, **kw))
+    assert not np.allclose(plain["mean"], fixed["mean"])
 
 
 def test_contaminated_stream_and_weights():
@@ -189,14 +219,16 @@ def test_engines_agree_under_bias(estimator, correction, reps):
 
 
 @pytest.mark.slow
-def test_correction_restores_the_unbiased_rate():
-    """ECDF, alpha = 0.75, q = 0.25: uncorrected slope near q, corrected near min(p, alpha) = 0.5.
+@pytest.mark.parametrize("estimator", ["ecdf", "kde"])
+def test_correction_restores_the_unbiased_rate(estimator):
+    """alpha = 0.75, q = 0.25 on the authors' designs: uncorrected slope near q, corrected near
+    min(p, alpha) = 0.5, for the ECDF and for the KDE (h_n = 2 n^(-1/2)).
 
     Tolerance: the mean slope must lie within 4 standard errors (over repetitions) plus a finite-
     horizon allowance of 0.05 of its prediction, and the two must differ by more than 0.1.
     """
-    configs = bias.bias_configs(["ecdf"], [0.75], [0.25], 0.5, 50, 800, 60, 0, bias.PAPER_DESIGNS,
-                                correction=(False, True))
+    configs = bias.bias_configs([estimator], [0.75], [0.25], 0.5, 50, 800, 60, 0,
+                                bias.PAPER_DESIGNS, correction=(False, True))
     frames = [simulate(**c) for c in configs]
     slopes = rates.rep_slopes(pd.concat(frames, ignore_index=True), burn_in=100,
                               by=["estimator", "alpha", "bias_rate", "bias_correction"], metrics=("w1",))

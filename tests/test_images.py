@@ -98,6 +98,22 @@ def test_frechet_distance_of_singular_covariances_and_images():
     x = rng.normal(size=(20, 3, 3))  # fewer samples than it takes for a full-rank covariance in 9-D
     value = frechet_distance(x, x[::-1] + 0.0)
     assert np.isfinite(value) and abs(value) < 1e-8
+    # two different sets whose covariances are singular in 9-D (both live in one 2-D plane):
+    # the distance equals the full-rank Frechet distance of their coordinates in that plane,
+    # computed independently with scipy's matrix square root
+    from scipy.linalg import sqrtm
+
+    basis = np.linalg.qr(rng.normal(size=(9, 2)))[0]           # orthonormal (9, 2)
+    a = rng.normal(size=(500, 2)) @ np.diag([1.0, 0.3])
+    b = rng.normal(size=(400, 2)) @ np.array([[2.0, 0.5], [0.0, 0.7]]) + [0.4, -1.0]
+    in_plane = frechet_distance(a, b)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = sqrtm(ca)
+    direct = (a.mean(0) - b.mean(0)) @ (a.mean(0) - b.mean(0)) + np.trace(
+        ca + cb - 2 * np.real(sqrtm(root @ cb @ root)))
+    assert in_plane == pytest.approx(direct, rel=1e-8)
+    assert frechet_distance((a @ basis.T).reshape(-1, 3, 3), (b @ basis.T).reshape(-1, 3, 3)) == \
+        pytest.approx(direct, rel=1e-7)
     with pytest.raises(ValueError, match="features"):
         frechet_distance(rng.normal(size=(10, 3)), rng.normal(size=(10, 4)))
     with pytest.raises(ValueError, match="x must hold at least 2"):

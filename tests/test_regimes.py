@@ -36,6 +36,26 @@ def test_every_regime_runs_on_both_engines(estimator, regime, engine):
     assert (df.engine == engine).all() and (df.regime == regime).all()
     np.testing.assert_array_equal(df[df.rep == 0].M, training_sizes(regime, alpha, 10, 5))
     assert np.isfinite(df[["w1", "mmd", "mean", "var"]].to_numpy()).all()
+    assert (df.w1 > 0).all() and (df.mmd > 0).all() and (df["var"] > 0).all()
+
+
+@pytest.mark.parametrize(("engine", "reps"), [("fast", 1200), ("reference", 400)])
+def test_ecdf_identities_of_the_closed_loops(engine, reps):
+    """Exact in expectation for the ECDF, both engines: under replace the fitted variance shrinks
+    by (m - 1) / m per generation, E[var_n | var_1] = ((m - 1) / m)^(n - 1) var_1; under
+    accumulate-initial the fitted mean is a martingale, E[mean_n | mean_1] = mean_1. Each
+    difference has mean zero; tolerance 4 standard errors over repetitions."""
+    m, T = 10, 6
+    kw = dict(estimator="ecdf", m1=m, T=T, reps=reps, seed=1, grid_size=400, engine=engine)
+    replace = simulate(regime="replace", alpha=0.0, **kw)
+    first, last = (replace[replace.n == n].sort_values("rep")["var"].to_numpy() for n in (1, T))
+    d = last - ((m - 1) / m) ** (T - 1) * first
+    assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(reps)
+    assert last.mean() < 0.8 * first.mean()       # and it does shrink: (0.9)^5 = 0.59
+    initial = simulate(regime="accumulate-initial", alpha=0.5, **kw)
+    first, last = (initial[initial.n == n].sort_values("rep")["mean"].to_numpy() for n in (1, T))
+    d = last - first
+    assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(reps)
 
 
 def test_gaussian_estimator():

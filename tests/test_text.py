@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+from scipy import stats
 import pandas as pd
 import pytest
 
@@ -212,10 +213,17 @@ def test_trend_and_final_levels_recover_a_known_power_law():
     slopes = text.trend(runs, burn_in=2).set_index("alpha")
     assert slopes.loc[0.0, "slope"] == pytest.approx(-0.1) and slopes.loc[1.0, "slope"] == pytest.approx(0.2)
     levels = text.final_levels(runs, metrics=["perplexity"], last=1).set_index("alpha")
-    expected = 10 * 20 ** 0.1 * (1 + 0.01 * np.arange(4)).mean()
-    assert levels.loc[0.0, "mean"] == pytest.approx(expected)
-    assert levels.loc[0.0, "lo"] <= expected <= levels.loc[0.0, "hi"]
-    assert levels.loc[0.0, "reps"] == 4
+    per_rep = 10 * 20 ** 0.1 * (1 + 0.01 * np.arange(4))     # each repetition's last level
+    se = per_rep.std(ddof=1) / 2
+    half = stats.t.ppf(0.975, 3) * se                       # Student-t, 3 degrees of freedom
+    row = levels.loc[0.0]
+    assert row["mean"] == pytest.approx(per_rep.mean()) and row["se"] == pytest.approx(se)
+    assert (row["lo"], row["hi"]) == pytest.approx((per_rep.mean() - half, per_rep.mean() + half))
+    assert row["reps"] == 4
+    # with last=2 a repetition's level is the mean of its last two evaluations
+    two = text.final_levels(runs, metrics=["perplexity"], last=2).set_index("alpha")
+    expected = (10 * np.array([19.0, 20.0]) ** 0.1).mean() * (1 + 0.01 * np.arange(4)).mean()
+    assert two.loc[0.0, "mean"] == pytest.approx(expected)
     with pytest.raises(ValueError, match="results must be run_text output"):
         text.final_levels(runs.drop(columns="rep"))
 
