@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -11,6 +12,20 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """First 16 hex digits of a SHA-256 over every ``.py`` file of ``recursive_lib`` (path and bytes):
+    any edit of the library gives another version (cache keys, executed chapters)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _json_default(value: Any) -> Any:

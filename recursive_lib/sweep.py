@@ -1,42 +1,88 @@
-"""Grids of configurations, run once each, cached on disk, resumable, optionally in parallel.
+"""Grids of configurations, run once each on any joblib backend, cached so that the cache cannot lie.
 
 A configuration is a plain dict of keyword arguments for ``run`` (e.g.
-:func:`recursive_lib.simulation.simulate` or an experiment's run), seed included, so that its result depends on the dict
-alone. Each result is stored as ``<cache_dir>/<config_hash(config)>.pkl``, written atomically
-(temporary file in the same folder, then ``os.replace``): an interrupted sweep leaves only
-complete files and resumes where it stopped.
+:func:`recursive_lib.simulation.simulate` or an experiment's run), seed included, so that its result
+depends on the dict, the code and the inputs alone, never on the order of execution, the backend or
+the number of workers.
 
-A cache folder belongs to one ``run`` function and one version of the code: the file name
-depends on the configuration only. Delete the folder (or add e.g. a ``version`` key to every
-configuration) when the code that produces the results changes.
+Backends. ``n_jobs=1`` runs in this process. Otherwise joblib runs the configurations: ``"loky"``
+(the default: worker processes; functions defined in a notebook or script work, joblib sends them
+with cloudpickle), ``"threading"``, or ``"dask"``, which sends them to the Dask distributed
+cluster of the current ``dask.distributed.Client`` (a ``LocalCluster``, or dask-jobqueue's
+``SLURMCluster`` across machines: README, "Beyond one machine"). Results come back in ``configs``
+order whatever the backend.
 
-Pickle rather than parquet: pyarrow is not a dependency, and pickle keeps dtypes exactly.
+The cache. Each result is one Parquet file ``<cache_dir>/<key>.parquet``, written atomically
+(temporary file in the same folder, then ``os.replace``), so an interrupted sweep leaves only
+complete files and resumes where it stopped, on this machine or on another client of a shared
+folder. The key hashes the configuration, the identity of ``run`` (its qualified name and, for
+functions outside the library, their source), the **version of the library's code**
+(:func:`recursive_lib._io.code_version`, a hash of every source file of ``recursive_lib``) and the fingerprints of the
+run's inputs (``run.fingerprint(**config)``, e.g. the text corpus or the image set): change any of
+them and the cached file is not found. The file's metadata (key ``recursive_lib``) holds all of
+that as JSON, and is checked again on reading; the results read back with pandas, DuckDB or
+polars. Nothing is unpickled: a damaged or foreign file is recomputed, with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import itertools
-import multiprocessing
+import json
+import marshal
 import os
-import pickle
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from recursive_lib._io import canonical_json, config_hash, write_atomic
+from recursive_lib._io import canonical_json, code_version
 from recursive_lib._progress import progress_bar
 
-__all__ = ["run_sweep", "grid", "cache_path"]
+__all__ = ["cache_path", "code_version", "grid", "result_key", "run_sweep"]
 
-SUFFIX = ".pkl"
+SUFFIX = ".parquet"
+META_KEY = b"recursive_lib"
 
 
-def cache_path(cache_dir: str | os.PathLike, config: Mapping[str, Any]) -> Path:
-    """Where the result of ``config`` is (or will be) stored under ``cache_dir``."""
-    return Path(cache_dir) / f"{config_hash(config)}{SUFFIX}"
+def run_identity(run: Callable) -> str:
+    """What names ``run`` in a cache key: its module and qualified name, and the hash of its source
+    when it lives outside the library (a function defined in a notebook or a fork)."""
+    module = getattr(run, "__module__", None) or "?"
+    name = f"{module}.{getattr(run, '__qualname__', type(run).__qualname__)}"
+    if module.split(".")[0] == "recursive_lib":
+        return name
+    try:
+        text = inspect.getsource(run).encode()
+    except (OSError, TypeError):      # no source file (python -c): the compiled code itself
+        code = getattr(run, "__code__", None)
+        text = marshal.dumps(code) if code is not None else type(run).__qualname__.encode()
+    return f"{name}#{hashlib.sha256(text).hexdigest()[:16]}"
+
+
+def input_fingerprint(run: Callable, config: Mapping[str, Any]) -> str | None:
+    """``run.fingerprint(**config)`` when the run declares the data it reads, else ``None``."""
+    fingerprint = getattr(run, "fingerprint", None)
+    return None if fingerprint is None else str(fingerprint(**config))
+
+
+def _meta(run: Callable, config: Mapping[str, Any]) -> dict[str, Any]:
+    return {"config": json.loads(canonical_json(config)), "run": run_identity(run),
+            "code_version": code_version(), "inputs": input_fingerprint(run, config)}
+
+
+def result_key(run: Callable, config: Mapping[str, Any]) -> str:
+    """SHA-256 hex digest of the configuration, the run, the code version and the input fingerprints."""
+    return hashlib.sha256(canonical_json(_meta(run, config)).encode()).hexdigest()
+
+
+def cache_path(cache_dir: str | os.PathLike, run: Callable, config: Mapping[str, Any]) -> Path:
+    """Where the result of ``run(**config)`` is (or will be) stored under ``cache_dir``."""
+    return Path(cache_dir) / f"{result_key(run, config)}{SUFFIX}"
 
 
 def grid(**axes: Any) -> list[dict[str, Any]]:
@@ -61,30 +107,63 @@ def grid(**axes: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*options)]
 
 
-def _load(path: Path, canonical: str) -> pd.DataFrame | None:
-    """The cached result, or ``None`` if absent, unreadable, or stored for another configuration."""
+def write_parquet_atomic(path: Path, frame: pd.DataFrame, meta: Mapping[str, Any]) -> None:
+    """``frame`` as Parquet at ``path`` with ``meta`` (JSON) in the file's metadata, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           META_KEY: json.dumps(meta).encode()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with open(path, "rb") as handle:
-            payload = pickle.load(handle)
-    except FileNotFoundError:
-        return None
-    except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
-        # Damaged, or written by an incompatible pandas: recompute and overwrite rather than fail.
-        return None
-    if not isinstance(payload, dict) or payload.get("config") != canonical:
-        return None
-    return payload["result"]
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
-def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any],
-             cache_dir: Path | None) -> pd.DataFrame:
+def read_meta(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The ``recursive_lib`` metadata of a cached result (configuration, run, code version, inputs)."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    return json.loads(metadata[META_KEY]) if META_KEY in metadata else None
+
+
+def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The cached result, or ``None`` if absent, damaged, or written for something else."""
+    if not path.is_file():
+        return None
+    try:
+        stored = read_meta(path)
+        if stored != json.loads(json.dumps(meta)):
+            warnings.warn(f"cache file {path} belongs to another configuration or code version; "
+                          "recomputing it", RuntimeWarning, stacklevel=3)
+            return None
+        return pd.read_parquet(path)
+    except Exception as error:         # any unreadable file: recompute rather than fail
+        warnings.warn(f"damaged cache file {path} ({type(error).__name__}: {error}); recomputing it",
+                      RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any], path: Path | None,
+             meta: Mapping[str, Any] | None) -> pd.DataFrame:
     result = run(**config)
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__} "
                         f"for configuration {config!r}")
-    if cache_dir is not None:
-        write_atomic(cache_dir / f"{config_hash(config)}{SUFFIX}",
-                      {"config": canonical_json(config), "result": result})
+    if path is not None:
+        write_parquet_atomic(path, result, meta)
     return result
 
 
@@ -95,30 +174,23 @@ def _with_config_columns(result: pd.DataFrame, config: Mapping[str, Any]) -> pd.
     return result.assign(**missing) if missing else result
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # Not "fork": forking a process that holds torch or BLAS threads can deadlock.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
 def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFrame],
               cache_dir: str | os.PathLike | None = None, n_jobs: int = 1,
-              progress: bool = False) -> pd.DataFrame:
+              backend: str = "loky", progress: bool = False) -> pd.DataFrame:
     """Run ``run(**config)`` for every configuration and concatenate the results in ``configs`` order.
 
     Parameters
     ----------
     configs : dicts of keyword arguments (JSON-like values), each including its own ``seed`` so
         that its result does not depend on order or backend. Duplicates run once.
-    run : function returning a DataFrame (required), e.g. :func:`recursive_lib.simulation.simulate`. With
-        ``n_jobs > 1`` it must be importable by name (a module-level function, no lambda), and a
-        script calling ``run_sweep`` must guard it with ``if __name__ == "__main__":`` (workers
-        are started with "forkserver" or "spawn", which re-import the main module; notebooks
-        need nothing).
-    cache_dir : folder for the results (created if needed); ``None`` disables caching. Cached
-        configurations are loaded, not rerun.
-    n_jobs : worker processes (``-1``: one per core). Results are identical to ``n_jobs=1``.
-    progress : show a tqdm bar (always silent when the environment variable ``CI`` is set).
+    run : function returning a DataFrame (required), e.g. :func:`recursive_lib.simulation.simulate`;
+        any function, a notebook's own included (joblib sends it to the workers with cloudpickle).
+    cache_dir : folder for the results (created if needed; shared by all workers of a cluster);
+        ``None`` disables caching. Cached configurations are loaded, not rerun.
+    n_jobs : workers (``-1``: one per core). Results are identical to ``n_jobs=1``.
+    backend : a joblib backend, ``"loky"`` (processes, the default), ``"threading"``, or
+        ``"dask"`` (the cluster of the current ``dask.distributed.Client``).
+    progress : a tqdm bar over configurations as they finish (silent when ``CI`` is set).
 
     Returns
     -------
@@ -133,7 +205,9 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) \
             or not (n_jobs >= 1 or n_jobs == -1):
         raise ValueError(f"n_jobs must be an integer >= 1, or -1 for one per core; got {n_jobs!r}")
-    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    if not isinstance(backend, str) or not backend:
+        raise ValueError(f"backend must be the name of a joblib backend, e.g. 'loky' or 'dask'; "
+                         f"got {backend!r}")
     if not callable(run):
         raise ValueError(f"run must be callable, got {type(run).__name__}")
     cache = None
@@ -143,45 +217,44 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     if not configs:
         return pd.DataFrame()
 
-    keys = [config_hash(c) for c in configs]
-    unique = dict(zip(keys, configs))  # first occurrence of each configuration
+    metas = [_meta(run, c) for c in configs]
+    keys = [hashlib.sha256(canonical_json(m).encode()).hexdigest() for m in metas]
+    unique = {key: (config, meta) for key, config, meta in zip(keys, configs, metas)}
     results: dict[str, pd.DataFrame] = {}
     if cache is not None:
-        for key, config in unique.items():
-            found = _load(cache / f"{key}{SUFFIX}", canonical_json(config))
+        for key, (config, meta) in unique.items():
+            found = _load(cache / f"{key}{SUFFIX}", meta)
             if found is not None:
                 results[key] = found
     todo = [key for key in unique if key not in results]
 
+    def task(key):
+        config, meta = unique[key]
+        path = None if cache is None else cache / f"{key}{SUFFIX}"
+        return _compute, (run, config, path, meta)
 
     with progress_bar(total=len(unique), initial=len(results), desc="sweep", unit="config",
                       enabled=progress) as bar:
-        if n_jobs == 1 or len(todo) <= 1:
+        if (n_jobs == 1 and backend != "dask") or not todo:
             for key in todo:
-                results[key] = _compute(run, unique[key], cache)
+                function, args = task(key)
+                results[key] = function(*args)
                 bar.update()
         else:
-            try:
-                pickle.dumps(run)
-            except Exception as error:  # lambdas and closures cannot reach a worker process
-                raise ValueError("run must be a module-level function importable by name to use "
-                                 f"n_jobs > 1; {run!r} cannot be pickled ({error})") from error
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)),
-                                     mp_context=_pool_context()) as pool:
-                futures = {pool.submit(_compute, run, unique[key], cache): key for key in todo}
-                pending = set(futures)
-                while pending:
-                    # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter waits for every job unless one
-                    # fails, so the bar would not move until the end.
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        if future.exception() is not None:
-                            # Let running configurations finish (and be cached), drop the queue.
-                            for other in pending:
-                                other.cancel()
-                            raise future.exception()
-                        results[futures[future]] = future.result()
-                        bar.update()
+            from joblib import Parallel, delayed, parallel_config
+
+            with parallel_config(backend=backend, n_jobs=n_jobs):
+                # As each configuration finishes (its file is already in the cache), whatever
+                # the order; a failure stops the sweep, and what finished stays cached.
+                stream = Parallel(return_as="generator_unordered")(
+                    delayed(_keyed)(key, *task(key)) for key in todo)
+                for key, result in stream:
+                    results[key] = result
+                    bar.update()
 
     frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs)]
     return pd.concat(frames, ignore_index=True)
+
+
+def _keyed(key: str, function: Callable, args: tuple) -> tuple[str, pd.DataFrame]:
+    return key, function(*args)

@@ -134,3 +134,37 @@ def test_parallel_chapters_with_a_relative_output_folder(book, monkeypatch):
     assert cli.main(["execute", "--out", "nested/executed", "--jobs", "2"]) == 0
     assert (book / "nested" / "executed" / "tiny.ipynb").is_file()
     assert (book / "nested" / "executed" / "tiny2.ipynb").is_file()
+
+
+def test_unchanged_chapters_are_not_executed_again(book, monkeypatch, capsys):
+    monkeypatch.chdir(book)
+    assert cli.main(["execute", "--out", "executed", "--preset", "smoke"]) == 0
+    notebook = book / "executed" / "tiny.ipynb"
+    first = notebook.stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main(["execute", "--out", "executed", "--preset", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged tiny" in out and "(1 unchanged)" in out
+    assert notebook.stat().st_mtime_ns == first
+    # another preset, an edited source, or --force: executed again
+    assert cli.main(["execute", "--out", "executed", "--preset", "book"]) == 0
+    assert "ok        tiny" in capsys.readouterr().out
+    source = book / "chapters" / "tiny.md"
+    source.write_text(source.read_text().replace("# A tiny chapter", "# A tiny chapter, edited"))
+    assert cli.main(["execute", "--out", "executed", "--preset", "book"]) == 0
+    assert "ok        tiny" in capsys.readouterr().out
+    assert cli.main(["execute", "--out", "executed", "--preset", "book", "--force"]) == 0
+    assert "ok        tiny" in capsys.readouterr().out
+
+
+def test_the_terminal_sees_progress_not_kernel_warnings(book):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "recursive_lib.book.cli", "run", "tiny",
+                             "--preset", "smoke", "--out", "out"], cwd=book, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert "tiny: executing with preset smoke" in result.stdout
+    assert "tiny: executed in" in result.stdout
+    assert "TCP" not in result.stderr and "WARNING" not in result.stderr, result.stderr

@@ -32,7 +32,7 @@ def _environment() -> dict[str, str]:
     entries: list[str] = []
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
-            entries += [d for d in dep["pip"] if not d.startswith("-e")]
+            entries += [d for d in dep["pip"] if not d.startswith("-")]
         else:
             entries.append(dep)
     pairs = dict(_normalise(e) for e in entries)
@@ -51,6 +51,18 @@ def test_pins_the_design_card_requires():
     pyproject = _pyproject()
     assert pyproject["jupyter-book"] == "==1.0.4.post1"
     assert pyproject["torch"] == "==2.13.0"
+
+
+def test_both_install_paths_take_the_cpu_build_of_torch():
+    """The README installs torch==2.13.0 first (the machines' CPU wheel; elsewhere with PyTorch's
+    CPU index); environment.yml lists that index before the pin, so conda users get it too."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
+    index = pip.index("--extra-index-url https://download.pytorch.org/whl/cpu")
+    assert index < pip.index("torch==2.13.0")
+    assert "download.pytorch.org/whl/cpu" in (ROOT / "README.md").read_text()
+    install = (ROOT / "scripts" / "_install.sh").read_text()
+    assert install.index('"torch==2.13.0"') < install.index('-e ".[${extras}]"')
 
 
 def test_environment_installs_the_package_itself():

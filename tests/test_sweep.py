@@ -36,8 +36,8 @@ def clean_state():
     FAIL_AT.clear()
 
 
-def pickles(folder):
-    return sorted(p.name for p in folder.iterdir() if p.suffix == ".pkl")
+def cached(folder):
+    return sorted(p.name for p in folder.iterdir() if p.suffix == ".parquet")
 
 
 def test_grid_is_cartesian_in_order():
@@ -78,8 +78,12 @@ def test_cache_hit_does_not_call_run_again(tmp_path):
     configs = sweep.grid(x=[0.0, 1.0], seed=[0, 1])
     first = sweep.run_sweep(configs, run=fake_run, cache_dir=tmp_path / "cache")
     assert len(CALLS) == 4
-    assert len(pickles(tmp_path / "cache")) == 4
-    assert (tmp_path / "cache" / f"{_io.config_hash(configs[0])}.pkl").is_file()
+    assert len(cached(tmp_path / "cache")) == 4
+    assert sweep.cache_path(tmp_path / "cache", fake_run, configs[0]).is_file()
+    # the file is plain Parquet: the result and, in its metadata, what produced it
+    stored = sweep.read_meta(sweep.cache_path(tmp_path / "cache", fake_run, configs[0]))
+    assert stored["config"] == configs[0] and stored["code_version"] == sweep.code_version()
+    assert stored["run"].startswith("test_sweep.fake_run#")
     second = sweep.run_sweep(configs, run=fake_run, cache_dir=tmp_path / "cache")
     assert len(CALLS) == 4
     pd.testing.assert_frame_equal(first, second)
@@ -92,18 +96,20 @@ def test_duplicate_configs_run_once():
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    def dump_then_crash(obj, handle, protocol=None):
-        handle.write(b"\x80\x05half a pickle")
-        handle.flush()
+    import pyarrow.parquet as pq
+
+    def write_then_crash(table, where, **kwargs):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 half a file")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(sweep.pickle, "dump", dump_then_crash)
+    monkeypatch.setattr(pq, "write_table", write_then_crash)
     with pytest.raises(OSError, match="disk full"):
         sweep.run_sweep([{"x": 1.0, "seed": 0}], run=fake_run, cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []  # neither the result nor the temporary file
     monkeypatch.undo()
     out = sweep.run_sweep([{"x": 1.0, "seed": 0}], run=fake_run, cache_dir=tmp_path)
-    assert len(out) == 3 and len(pickles(tmp_path)) == 1
+    assert len(out) == 3 and len(cached(tmp_path)) == 1
 
 
 def test_resumes_after_failure_part_way(tmp_path):
@@ -112,7 +118,7 @@ def test_resumes_after_failure_part_way(tmp_path):
     with pytest.raises(RuntimeError, match="planned failure at x=2.0"):
         sweep.run_sweep(configs, run=fake_run, cache_dir=tmp_path)
     assert [c["x"] for c in CALLS] == [0.0, 1.0, 2.0]
-    assert len(pickles(tmp_path)) == 2  # everything computed before the failure is kept
+    assert len(cached(tmp_path)) == 2  # everything computed before the failure is kept
     FAIL_AT.clear()
     CALLS.clear()
     resumed = sweep.run_sweep(configs, run=fake_run, cache_dir=tmp_path)
@@ -120,21 +126,66 @@ def test_resumes_after_failure_part_way(tmp_path):
     pd.testing.assert_frame_equal(resumed, sweep.run_sweep(configs, run=fake_run))
 
 
-def test_damaged_cache_file_is_recomputed(tmp_path):
+def test_damaged_cache_file_is_recomputed_with_a_warning(tmp_path):
     config = {"x": 1.0, "seed": 0}
-    sweep.cache_path(tmp_path, config).write_bytes(b"\x80\x05truncated")
-    out = sweep.run_sweep([config], run=fake_run, cache_dir=tmp_path)
+    sweep.cache_path(tmp_path, fake_run, config).write_bytes(b"PAR1 truncated")
+    with pytest.warns(RuntimeWarning, match="damaged cache file"):
+        out = sweep.run_sweep([config], run=fake_run, cache_dir=tmp_path)
     assert len(CALLS) == 1 and len(out) == 3
     sweep.run_sweep([config], run=fake_run, cache_dir=tmp_path)
     assert len(CALLS) == 1  # overwritten with a good file
 
 
-def test_cache_file_of_another_config_is_ignored(tmp_path):
+def test_a_file_written_for_something_else_is_recomputed(tmp_path):
     config = {"x": 1.0, "seed": 0}
-    with open(sweep.cache_path(tmp_path, config), "wb") as handle:
-        pickle.dump({"config": '{"other":1}', "result": pd.DataFrame({"value": [99.0]})}, handle)
-    out = sweep.run_sweep([config], run=fake_run, cache_dir=tmp_path)
+    path = sweep.cache_path(tmp_path, fake_run, config)
+    sweep.write_parquet_atomic(path, pd.DataFrame({"value": [99.0]}), {"config": {"other": 1}})
+    with pytest.warns(RuntimeWarning, match="belongs to another configuration"):
+        out = sweep.run_sweep([config], run=fake_run, cache_dir=tmp_path)
     assert len(CALLS) == 1 and len(out) == 3
+
+
+def test_the_key_changes_with_the_code_the_run_and_its_inputs(monkeypatch):
+    config = {"x": 1.0, "seed": 0}
+    key = sweep.result_key(fake_run, config)
+    assert key != sweep.result_key(bare_run, config)
+    monkeypatch.setattr(fake_run, "fingerprint", lambda **c: "corpus-v2", raising=False)
+    assert sweep.result_key(fake_run, config) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(sweep, "code_version", lambda: "another-version")
+    assert sweep.result_key(fake_run, config) != key
+
+
+def test_editing_a_library_file_misses_the_cache(tmp_path):
+    """In a copy of the package: the same sweep is cached, then a library file changes, then the
+    cache misses (checked in fresh interpreters, as a user's next session would)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    shutil.copytree(ROOT / "recursive_lib", tmp_path / "recursive_lib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    script = (
+        "import sys, pandas as pd\n"
+        "from recursive_lib import sweep\n"
+        "from recursive_lib.rates import log_points\n"
+        "calls = []\n"
+        "def run(seed):\n"
+        "    calls.append(seed)\n"
+        "    return pd.DataFrame({'v': log_points(10 + seed, 3).astype(float)})\n"
+        "sweep.run_sweep([{'seed': 1}], run=run, cache_dir=sys.argv[1])\n"
+        "print(len(calls))\n")
+    def calls():
+        out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "cache")], cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[-1])
+
+    assert calls() == 1 and calls() == 0          # computed, then served from the cache
+    theory = tmp_path / "recursive_lib" / "theory.py"
+    theory.write_text(theory.read_text() + "\n# an edit\n")
+    assert calls() == 1                           # the code changed: computed again
 
 
 @pytest.mark.slow
@@ -143,7 +194,7 @@ def test_parallel_matches_serial(tmp_path):
     serial = sweep.run_sweep(configs, run=fake_run)
     parallel = sweep.run_sweep(configs, run=fake_run, n_jobs=2, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(serial, parallel)
-    assert len(pickles(tmp_path)) == 6
+    assert len(cached(tmp_path)) == 6
     pd.testing.assert_frame_equal(serial, sweep.run_sweep(configs, run=fake_run, n_jobs=2,
                                                           cache_dir=tmp_path))
 
@@ -153,7 +204,7 @@ def test_parallel_failure_keeps_finished_results(tmp_path):
     configs = sweep.grid(x=[0.0, 1.0], seed=0) + [{"x": 1.0, "seed": 0, "reps": "bad"}]
     with pytest.raises(TypeError):
         sweep.run_sweep(configs, run=fake_run, n_jobs=2, cache_dir=tmp_path)
-    assert len(pickles(tmp_path)) >= 1
+    assert len(cached(tmp_path)) >= 1
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
 
 
@@ -179,15 +230,18 @@ def test_empty_sweep():
     (dict(n_jobs=0), "n_jobs must be an integer >= 1, or -1"),
     (dict(n_jobs=1.5), "n_jobs must be an integer >= 1, or -1"),
     (dict(run=3), "run must be callable"),
+    (dict(backend=""), "backend must be the name of a joblib backend"),
 ])
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sweep.run_sweep([{"x": 1.0, "seed": 0}], **{"run": fake_run, **kwargs})
 
 
-def test_parallel_needs_picklable_run():
-    with pytest.raises(ValueError, match="run must be a module-level function"):
-        sweep.run_sweep(sweep.grid(seed=[0, 1]), run=lambda seed: pd.DataFrame(), n_jobs=2)
+def test_parallel_runs_lambdas_and_closures():
+    offset = 10.0
+    out = sweep.run_sweep(sweep.grid(seed=[0, 1, 2]),
+                          run=lambda seed: pd.DataFrame({"v": [seed + offset]}), n_jobs=2)
+    assert out["v"].tolist() == [10.0, 11.0, 12.0]
 
 
 def test_bad_config_and_bad_result():

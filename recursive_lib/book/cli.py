@@ -106,13 +106,64 @@ def knob_table(source: Path) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4] for r in rows)
 
 
+def chapter_fingerprint(source: Path, preset: str | None, parameters: dict | None) -> str:
+    """What an executed chapter depends on: its source, its preset and parameters, the library's
+    code (:func:`recursive_lib._io.code_version`). An executed notebook that carries the same
+    fingerprint is up to date."""
+    import hashlib
+
+    from recursive_lib._io import code_version
+
+    text = json.dumps({"source": source.read_text(), "preset": preset,
+                       "parameters": parameters or {}, "code": code_version()},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def is_current(output: Path, fingerprint: str) -> bool:
+    """``output`` exists, executed without error, and carries ``fingerprint``."""
+    if not output.is_file():
+        return False
+    try:
+        metadata = json.loads(output.read_text()).get("metadata", {})
+    except (json.JSONDecodeError, OSError):
+        return False
+    return metadata.get("recursive_book", {}).get("fingerprint") == fingerprint and \
+        not metadata.get("papermill", {}).get("exception")
+
+
+def _kernel_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        """Kernels talk over local sockets: no TCP port, and no transport warning on the terminal."""
+
+        def __init__(self, **kwargs):
+            import uuid
+
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            # A socket prefix of its own: kernels started at once by parallel chapters must
+            # not pick the same socket files.
+            self.ip = str(Path(tempfile.gettempdir()) / f"recursive-book-{uuid.uuid4().hex}")
+
+    return IpcKernelManager
+
+
+def _interactive() -> bool:
+    from recursive_lib._progress import in_ci
+
+    return sys.stderr.isatty() and not in_ci()
+
+
 def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
-                parameters: dict | None = None, quiet: bool = False) -> Path:
+                parameters: dict | None = None, quiet: bool = False, force: bool = True) -> Path:
     """Execute one chapter with papermill; return the executed notebook's path.
 
     The executed notebook goes to ``out_dir/<name>.ipynb`` (written even when a cell fails, so
     the error can be read in place) and every figure it displays to ``out_dir/<name>_files/``.
-    Raises ``ChapterFailed`` with the failing cell's error.
+    With ``force=False`` a notebook already executed from the same source, parameters and code is
+    kept as it is. Raises ``ChapterFailed`` with the failing cell's error and the notebook's path.
     """
     import jupytext
     import nbformat
@@ -130,22 +181,32 @@ def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
     out_dir = out_dir.resolve()  # papermill executes inside the chapter folder
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
+    fingerprint = chapter_fingerprint(source, preset, parameters)
+    if not force and is_current(output, fingerprint):
+        return output
     notebook = jupytext.read(source)
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                                 "language": "python"})
+    notebook.metadata["recursive_book"] = {"fingerprint": fingerprint, "preset": preset,
+                                           "parameters": parameters or {}}
     started = time.perf_counter()
+    if not quiet:
+        print(f"{source.stem}: executing with preset {preset or 'book'}"
+              + "".join(f", {k} = {v!r}" for k, v in (parameters or {}).items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         converted = Path(tmp) / f"{source.stem}.ipynb"
         nbformat.write(notebook, converted)
         try:
             papermill.execute_notebook(
                 str(converted), str(output), parameters=params, cwd=str(source.parent),
-                kernel_name="python3", progress_bar=False, log_output=not quiet,
-                request_save_on_cell_execute=False,
+                kernel_name="python3", progress_bar=not quiet and _interactive(),
+                log_output=False, request_save_on_cell_execute=False,
+                kernel_manager_class=_kernel_manager(),
             )
         except PapermillExecutionError as err:
             raise ChapterFailed(
                 f"chapter {source.stem!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
+                f"\n  the executed notebook, with the error in place: {output}"
             ) from None
     export_figures(output, out_dir / f"{source.stem}_files")
     if not quiet:
@@ -204,38 +265,59 @@ def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
     return written
 
 
-def _run_quietly(args: tuple) -> tuple[Path | None, str | None, float]:
-    """Worker of :func:`execute_all`: (executed notebook or None, error or None, seconds)."""
+def _run_quietly(args: tuple) -> tuple[Path | None, str | None, float, bool]:
+    """Worker of :func:`execute_all`: (executed notebook or None, error or None, seconds, skipped)."""
+    root, name, out_dir, preset, parameters, force = args
+    source = chapter_source(root, name)
+    if not force and is_current(out_dir / f"{name}.ipynb", chapter_fingerprint(source, preset, parameters)):
+        return out_dir / f"{name}.ipynb", None, 0.0, True
+    print(f"  start {name}", flush=True)
     started = time.perf_counter()
     try:
-        return run_chapter(*args, quiet=True), None, time.perf_counter() - started
+        out = run_chapter(root, name, out_dir, preset, parameters, quiet=True)
+        return out, None, time.perf_counter() - started, False
     except ChapterFailed as err:
-        return None, str(err), time.perf_counter() - started
+        return None, str(err), time.perf_counter() - started, False
 
 
 def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
-                parameters: dict | None = None) -> list[Path]:
+                parameters: dict | None = None, force: bool = False) -> list[Path]:
     """Run every notebook chapter of ``_toc.yml``; report all failures, not only the first.
 
-    Chapters run in separate processes: papermill changes the working directory of the whole
-    process while a chapter runs, so threads would step on each other.
+    A chapter whose executed notebook in ``out_dir`` carries the fingerprint of its source,
+    preset, parameters and the library's code is up to date and is not executed again (unless
+    ``force``). Chapters run in separate processes: papermill changes the working directory of
+    the whole process while a chapter runs, so threads would step on each other. Each chapter is
+    printed as it starts and as it finishes, with its time.
     """
+    from concurrent.futures import as_completed
+
     names = executable_chapters(root)
-    tasks = [(root, name, out_dir.resolve(), preset, parameters) for name in names]
+    tasks = {name: (root, name, out_dir.resolve(), preset, parameters, force) for name in names}
     started = time.perf_counter()
+    results = {}
+
+    def report(name, result):
+        out, _, seconds, skipped = result
+        state = "unchanged" if skipped else ("ok" if out else "FAIL")
+        print(f"  {state:<9} {name}" + ("" if skipped else f" ({seconds:.1f} s)"), flush=True)
+        results[name] = result
+
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_run_quietly, tasks))
+            futures = {pool.submit(_run_quietly, task): name for name, task in tasks.items()}
+            for future in as_completed(futures):
+                report(futures[future], future.result())
     else:
-        results = [_run_quietly(task) for task in tasks]
-    for name, (out, _, seconds) in zip(names, results):
-        print(f"  {'ok  ' if out else 'FAIL'} {name} ({seconds:.1f} s)")
-    print(f"executed {len(names)} chapters with preset {preset or 'default'} "
-          f"in {time.perf_counter() - started:.1f} s")
-    failures = [error for _, error, _ in results if error]
+        for name, task in tasks.items():
+            report(name, _run_quietly(task))
+    skipped = sum(results[n][3] for n in names)
+    print(f"executed {len(names) - skipped} chapters ({skipped} unchanged) with preset "
+          f"{preset or 'default'} in {time.perf_counter() - started:.1f} s", flush=True)
+    failures = [results[n][1] for n in names if results[n][1]]
     if failures:
         raise ChapterFailed("\n".join(failures))
-    return [out for out, _, _ in results if out]
+    return [results[n][0] for n in names if results[n][0]]
 
 
 def stage(root: Path, executed: Path, staged: Path) -> Path:
@@ -304,11 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("--preset", choices=PRESET_NAMES)
     execute.add_argument("--out", type=Path, default=Path("_build/executed"))
     execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
+    execute.add_argument("--force", action="store_true",
+                         help="execute every chapter, even those whose executed notebook is up to date")
 
     bld = sub.add_parser("build", help="build the HTML book (executing first unless --executed)")
     bld.add_argument("--executed", type=Path, help="folder of executed notebooks to build from")
     bld.add_argument("--preset", choices=PRESET_NAMES, help="preset used when executing")
     bld.add_argument("--jobs", type=int, default=1)
+    bld.add_argument("--force", action="store_true", help="execute every chapter again")
 
     check = sub.add_parser("check-offline", help="fail if built pages load anything from the network")
     check.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
@@ -328,12 +413,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "params":
             print(knob_table(chapter_source(root, args.chapter)))
         elif args.command == "execute":
-            execute_all(root, args.out, args.preset, args.jobs)
+            execute_all(root, args.out, args.preset, args.jobs, force=args.force)
         elif args.command == "build":
             executed = args.executed
             if executed is None:
                 executed = root / "_build" / "executed"
-                execute_all(root, executed, args.preset, args.jobs)
+                execute_all(root, executed, args.preset, args.jobs, force=args.force)
             html = build(root, executed.resolve(), root / "_build")
             print(f"book built: {html / 'index.html'}")
         elif args.command == "check-offline":
