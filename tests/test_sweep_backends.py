@@ -6,6 +6,7 @@ the cache on a new client.
 
 import json
 import os
+import time
 
 import pandas as pd
 import pytest
@@ -22,8 +23,9 @@ def _marking_run(folder, fail_at=None):
     def run(estimator, alpha, **rest):
         if fail_at is not None and (estimator, alpha) == fail_at:
             raise RuntimeError(f"planned failure at {estimator}, {alpha}")
+        result = simulate(estimator=estimator, alpha=alpha, **rest)
         open(os.path.join(folder, f"{estimator}-{alpha}"), "w").close()
-        return simulate(estimator=estimator, alpha=alpha, **rest)
+        return result
 
     return run
 
@@ -51,8 +53,15 @@ def test_dask_cluster_equals_serial_and_resumes_on_a_new_client(cluster, tmp_pat
         with pytest.raises(RuntimeError, match="planned failure"):
             sweep.run_sweep(configs, run=_marking_run(str(marks), fail_at=("kde", 1.0)),
                             cache_dir=cache, backend="dask", n_jobs=2)
+        # tasks already running when the failure arrived finish (and are cached): wait for them
+        deadline = time.monotonic() + 60
+        while any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
     done_before = sorted(p.name for p in marks.iterdir())
-    assert "kde-1.0" not in done_before and len(list(cache.glob("*.parquet"))) == len(done_before)
+    cached = sorted("{estimator}-{alpha}".format(**sweep.read_meta(p)["config"])
+                    for p in cache.glob("*.parquet"))
+    assert "kde-1.0" not in done_before and cached == done_before
     with Client(cluster):
         resumed = sweep.run_sweep(configs, run=_marking_run(str(marks)), cache_dir=cache,
                                   backend="dask", n_jobs=2)
