@@ -168,3 +168,19 @@ def test_the_terminal_sees_progress_not_kernel_warnings(book):
     assert "tiny: executing with preset smoke" in result.stdout
     assert "tiny: executed in" in result.stdout
     assert "TCP" not in result.stderr and "WARNING" not in result.stderr, result.stderr
+
+
+def test_outside_the_repository_and_missing_dependencies_are_one_line_errors(tmp_path, monkeypatch,
+                                                                              capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["params", "setting"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("recursive-book: no _toc.yml at or above") and err.count("\n") == 1
+    monkeypatch.setattr(cli, "find_root", lambda: tmp_path)
+    monkeypatch.setitem(__import__("sys").modules, "papermill", None)
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "tiny.md").write_text(CHAPTER)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/tiny\n")
+    assert cli.main(["run", "tiny", "--out", "out"]) == 1
+    err = capsys.readouterr().err
+    assert "papermill is not installed" in err and "Traceback" not in err

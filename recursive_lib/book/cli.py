@@ -399,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
 
     args = parser.parse_args(argv)
-    root = find_root()
+    try:
+        root = find_root()
+    except FileNotFoundError as err:
+        print(f"recursive-book: {err}", file=sys.stderr)
+        return 2
     try:
         if args.command == "run":
             try:     # the chapter's own validation, before a kernel starts
@@ -431,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
     except (ChapterFailed, FileNotFoundError, ValueError) as err:
         print(f"recursive-book: {err}", file=sys.stderr)
+        return 1
+    except ImportError as err:
+        print(f"recursive-book: {err.name or err} is not installed: the book's commands need "
+              f"the book extra, pip install -e \".[book]\" ({err})", file=sys.stderr)
         return 1
     return 0
 
