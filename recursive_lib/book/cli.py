@@ -370,6 +370,9 @@ def build(root: Path, executed: Path, build_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recursive-book", description=__doc__.split("\n")[0])
+    from recursive_lib import __version__
+
+    parser.add_argument("--version", action="version", version=f"recursive-book {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute one chapter with parameters")
