@@ -23,8 +23,10 @@ Every claim carries a ``statement`` (what is claimed, the same whatever the outc
 numbers filled in, the ``numbers`` themselves and a ``test`` that says how it was decided.
 
 :class:`Findings` collects a chapter's claims: each check is glued under its name (the chapter's
-prose shows it with ``{glue:md}`name```) and :meth:`Findings.record` glues them all as one JSON
-record (``<chapter>-claims``) that the page "What this build found" lists.
+prose shows it with ``{glue:md}`name:myst```: the ``:myst`` format renders the math in a sentence,
+plain ``{glue:md}`` would print its dollar signs) and :meth:`Findings.record` glues them all as one
+JSON record (``<chapter>-claims``) that the page "What this build found" lists. End a cell whose
+last line is a check with ``;`` (the claim is already glued; the notebook need not show it).
 
 Intervals the book draws are Student-t intervals over repetitions
 (:func:`recursive_lib.rates.t_interval`): with a handful of repetitions a normal band with

@@ -3,7 +3,7 @@ word outside math, code, citations, cross-references and glue roles, except the 
 parameter echoes listed in ALLOWED, each with its reason.
 
 A number that depends on a run is glued (``{glue:text}`name:.2f```); a sentence that describes a
-result is a claim (``{glue:md}`name```, :mod:`recursive_lib.claims`), so the run decides its words.
+result is a claim (``{glue:md}`name:myst```, :mod:`recursive_lib.claims`), so the run decides its words.
 """
 
 import re

@@ -72,7 +72,7 @@ def run_thinned(configs: Sequence[Mapping[str, Any]], by: Sequence[str], burn_in
 
     ``by``: the columns that tell the configurations apart (e.g. ``["estimator", "alpha"]``).
     Returns ``(runs, slopes, curves)``: the thinned rows; per-repetition slopes
-    (:func:`per_rep_slopes`); and the mean curve of every metric with its 95 % normal band at the
+    (:func:`per_rep_slopes`); and the mean curve of every metric with its 95 % Student-t band at the
     kept iterations (:func:`recursive_lib.rates.curve_summary`, column ``metric``).
     """
     configs = [dict(c, burn_in=int(burn_in), curve_points=int(curve_points)) for c in configs]
