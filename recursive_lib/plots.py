@@ -91,6 +91,42 @@ def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str 
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
 
 
+def slopes_with_horizon(summary: pd.DataFrame, horizon: dict[str, str], x: str = "bias_rate",
+                        color: str = "alpha", row: str = "estimator", column: str = "metric",
+                        x_title: str = "bias decay rate q", dodge: float = 0.03,
+                        title: str = "") -> alt.FacetChart:
+    """:func:`slopes_against_rate` plus finite-horizon predictions as open markers.
+
+    ``summary``: columns ``x, color, row, column, slope, lo, hi, predicted`` and every key of
+    ``horizon``, a mapping column -> legend label (e.g. ``{"floor": "bias floor"}``); each such
+    column is drawn as open markers of one shape, in the colour of its ``color`` value, where it is
+    not NaN. The dashed lines are ``predicted`` (the asymptotic exponent), as in
+    :func:`slopes_against_rate`. Each ``color`` value is shifted by ``dodge`` (in the units of
+    ``x``) from the previous one, so that the markers of one ``x`` do not overlap.
+    """
+    for name in [x, color, row, column, "slope", "lo", "hi", "predicted", *horizon]:
+        if name not in summary.columns:
+            raise ValueError(f"summary needs column {name!r}; it has {list(summary.columns)}")
+    labels = list(horizon.values())
+    data = summary.rename(columns=dict(horizon))
+    rank = data[color].rank(method="dense") - 1
+    data["_x"] = data[x] + (rank - rank.max() / 2) * dodge
+    xs = alt.X("_x:Q", title=x_title, scale=alt.Scale(domain=[0, data["_x"].max() * 1.1]))
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    base = alt.Chart()
+    predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
+    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
+    points = base.mark_point(filled=True, size=45).encode(
+        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col)
+    finite = base.transform_fold(labels, as_=["finite horizon", "_value"]).transform_filter(
+        "isValid(datum._value) && isFinite(datum._value)").mark_point(
+        filled=False, size=90, strokeWidth=1.5).encode(
+        xs, alt.Y("_value:Q"), col,
+        alt.Shape("finite horizon:N", scale=alt.Scale(domain=labels,
+                                                      range=["diamond", "square", "triangle"][:len(labels)])))
+    return (alt.layer(predicted, bars, points, finite, data=data).properties(width=200, height=170)
+            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+
 def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None = "truth_density",
                     facet: str = "alpha", color: str = "n", y_title: str | None = None,
                     columns: int = 4, title: str = "") -> alt.FacetChart:

@@ -23,8 +23,8 @@ import pandas as pd
 from recursive_lib._validation import check_choice, check_int, check_range
 
 __all__ = ["fit_slopes", "summarize_slopes", "burn_in_sensitivity", "needs_log_correction",
-           "baseline_rate", "check_min_rule", "curve_summary", "log_points", "rep_slopes",
-           "t_interval"]
+           "baseline_rate", "check_min_rule", "curve_summary", "last_difference", "log_points",
+           "rep_slopes", "t_interval"]
 
 MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
 
@@ -353,3 +353,32 @@ def rep_slopes(results: pd.DataFrame, burn_in: int, by: Sequence[str],
     keys = frame.groupby(by, sort=True, dropna=False)[["p", "_log"]].first().reset_index()
     out = pd.concat(parts, ignore_index=True).merge(keys, on=by)
     return out.rename(columns={"_log": "log_corrected"})
+
+
+def last_difference(first: pd.DataFrame, second: pd.DataFrame, by: Sequence[str],
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """Difference of two mean curves at their last iteration, with a Welch t interval.
+
+    ``first``, ``second``: curve summaries (:func:`recursive_lib.rates.curve_summary`, columns
+    ``*by, n, mean, se, reps``) of independent runs (e.g. corrected and unbiased). Returns one row
+    per group of ``by`` present in both: ``*by, n, first, second, estimate, lo, hi`` with
+    ``estimate = first - second`` and the Welch-Satterthwaite degrees of freedom.
+    """
+    from scipy import stats
+
+    by = list(by)
+    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False,
+                             high_inclusive=False)
+    ends = []
+    for frame in (first, second):
+        last = frame[frame["n"] == frame.groupby(by)["n"].transform("max")]
+        ends.append(last[by + ["n", "mean", "se", "reps"]])
+    both = ends[0].merge(ends[1], on=by + ["n"], suffixes=("_1", "_2"))
+    v1, v2 = both["se_1"] ** 2, both["se_2"] ** 2
+    df = (v1 + v2) ** 2 / (v1 ** 2 / (both["reps_1"] - 1) + v2 ** 2 / (both["reps_2"] - 1))
+    half = stats.t.ppf(0.5 + confidence / 2, df) * np.sqrt(v1 + v2)
+    out = both[by + ["n"]].copy()
+    out["first"], out["second"] = both["mean_1"], both["mean_2"]
+    out["estimate"] = both["mean_1"] - both["mean_2"]
+    out["lo"], out["hi"] = out["estimate"] - half, out["estimate"] + half
+    return out.reset_index(drop=True)

@@ -106,7 +106,7 @@ def run_bias_grid(configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_
 
 
 def summarize_bias_slopes(slopes: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Mean slope, standard error and bootstrap interval per (estimator, metric, alpha, q, correction),
+    """Mean slope, standard error and Student-t interval per (estimator, metric, alpha, q, correction),
     beside the predicted exponent: ``min(p, alpha, q)`` uncorrected, ``min(p, alpha)`` corrected."""
     by = ["estimator", "metric", "alpha", "bias_rate", "bias_correction"]
     out = summarize_slopes(slopes, by=by, n_boot=n_boot, seed=seed)
@@ -131,3 +131,59 @@ def floor_curves(designs: Mapping, estimators, alphas, m1: int, T: int, bias_rat
             curve = floor_curve(schedule, alpha, m1, T, grid_size=int(design.get("grid_size", 500)))
             parts.append(curve[curve["n"].isin(keep)].assign(estimator=estimator, alpha=alpha))
     return pd.concat(parts, ignore_index=True)[["estimator", "alpha", "n", "value"]]
+
+
+def horizon_slopes(designs: Mapping, estimators, alphas, qs, p: float, m1: int, T: int,
+                   burn_in: int, correction=(False,)) -> pd.DataFrame:
+    """What the theory predicts the fit of :func:`run_bias_grid` finds over its own window.
+
+    The predicted curves are deterministic, so their slope over ``burn_in < n <= T`` (the
+    simulation's window, fitted with the same protocol: OLS of the log error on ``log M_n``, the
+    error divided by ``log M_n`` where :func:`~recursive_lib.rates.needs_log_correction` says so)
+    is the finite-horizon counterpart of the asymptotic exponent. Two predictions:
+
+    - ``floor``: the slope of the bias floor ``beta_n d(Q, P)`` (:func:`~recursive_lib.theory.floor_curve`;
+      the same for W1 and MMD, both linear in the mixture). Only the bias part of the error:
+      the estimator's own error adds to it. NaN for corrected runs (no floor in expectation).
+    - ``exact``: the slope of the ECDF's whole expected W1 (:func:`~recursive_lib.theory.ecdf_bias_w1`;
+      for corrected runs the unbiased :func:`~recursive_lib.theory.ecdf_w1_gaussian`, which ignores
+      the weights' extra variance). NaN for other estimators and for MMD.
+
+    Returns one row per (estimator, metric, alpha, q, correction): ``estimator, metric, alpha,
+    bias_rate, bias_correction, floor, exact`` (slopes with the book's sign: positive = decaying).
+    """
+    from recursive_lib.data import PAPER_TRUTH
+    from recursive_lib.loops.regimes import synthetic_count
+    from recursive_lib.rates import fit_slopes, needs_log_correction
+    from recursive_lib.theory import ecdf_bias_w1, ecdf_w1_gaussian, pool_sizes
+
+    def slope(values, M, tie):
+        frame = pd.DataFrame({"rep": 0, "n": np.arange(1, T + 1), "M": M, "y": values})
+        return float(fit_slopes(frame, "y", burn_in=burn_in, log_correction=bool(tie))["slope"].iloc[0])
+
+    rows = []
+    for estimator in estimators:
+        design = designs[estimator]
+        grid_size = int(design.get("grid_size", 500))
+        for alpha in alphas:
+            M = pool_sizes(int(m1), synthetic_count(alpha, m1), int(T))
+            for q in qs:
+                schedule = BiasSchedule(rate=float(q), **design["bias"])
+                floor = floor_curve(schedule, alpha, m1, T, grid_size=grid_size)["value"].to_numpy()
+                for corrected in correction:
+                    tie = needs_log_correction(p, alpha, None if corrected else q)
+                    exact = np.nan
+                    if estimator == "ecdf" and corrected:
+                        grid = PAPER_TRUTH.grid(grid_size)
+                        exact = slope(ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, synthetic_count(alpha, m1), T), M, tie)
+                    elif estimator == "ecdf":
+                        exact = slope(ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].to_numpy(), M, tie)
+                    floor_slope = np.nan if corrected else slope(floor, M, tie)
+                    for metric in ("w1", "mmd"):
+                        rows.append(dict(estimator=estimator, metric=metric, alpha=float(alpha),
+                                         bias_rate=float(q), bias_correction=bool(corrected),
+                                         floor=floor_slope, exact=exact if metric == "w1" else np.nan))
+    return pd.DataFrame(rows)
+
+
+__all__ += ["horizon_slopes"]
