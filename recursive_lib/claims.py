@@ -14,7 +14,8 @@ Four checks, each returning a :class:`Claim`:
   interval that contains zero (inconclusive).
 - :func:`ordering`: does ``y`` rise (or fall) with ``x``? Spearman's rank correlation with its
   permutation p-value: holds when the correlation has the stated sign and ``p < alpha_test``,
-  fails when it has the opposite sign and ``p < alpha_test``, inconclusive otherwise.
+  fails when it has the opposite sign and ``p < alpha_test``, inconclusive otherwise (and with
+  fewer than three points).
 - :func:`trend`: a slope with its interval, read as "keeps improving" (the interval is above
   ``threshold``), "levels off" (it contains it) or "gets worse" (below).
 
@@ -110,8 +111,10 @@ def coverage(name: str, estimate, lo, hi, predicted, *, statement: str,
     misses = cells - covered
     p_value = float(stats.binom.sf(misses - 1, cells, 1.0 - confidence)) if cells else math.nan
     deviation = np.abs(estimate - predicted)
+    finite_dev = np.isfinite(deviation)
     numbers = dict(cells=cells, covered=covered, misses=misses, p_value=p_value,
-                   max_dev=float(np.nanmax(deviation)), worst=int(np.nanargmax(deviation)))
+                   max_dev=float(np.max(deviation[finite_dev])) if finite_dev.any() else math.nan,
+                   worst=int(np.argmax(np.where(finite_dev, deviation, -1.0))) if finite_dev.any() else -1)
     if cells == 0:
         verdict = "inconclusive"
     else:
@@ -152,9 +155,11 @@ def ordering(name: str, x: Sequence[float], y: Sequence[float], *, statement: st
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
-    if x.size < 3:
-        raise ValueError(f"ordering needs at least 3 finite points, got {x.size}")
     permutations = check_int("permutations", permutations, 99)
+    if x.size < 3:       # too few points to rank: nothing can be concluded
+        return _claim(name, statement, "inconclusive", sentences,
+                      dict(rho=math.nan, p_value=math.nan, points=int(x.size)),
+                      f"only {x.size} finite points: no rank correlation", figure)
     rho = float(stats.spearmanr(x, y).statistic)
     rng = np.random.default_rng(check_int("seed", seed, 0))
     rank_x = stats.rankdata(x)

@@ -67,3 +67,11 @@ def test_the_findings_page_lists_claims_and_changed_verdicts():
     assert "- **it keeps improving** ({ref}`figure <fig-x>`): holds (was: inconclusive)." in page
     assert "This build: 1 hold, 0 fail, 0 are inconclusive." in page
     assert findings.compare(record, old) == ["t-1: inconclusive -> holds (it keeps improving)"]
+
+
+def test_degenerate_inputs_are_inconclusive_not_errors():
+    say = dict(holds="h", fails="f", inconclusive="nothing to say")
+    assert claims.ordering("o", [1, 2], [2, 1], statement="s", sentences=say).verdict == "inconclusive"
+    nan = np.full(3, np.nan)
+    claim = claims.coverage("c", nan, nan, nan, np.zeros(3), statement="s", sentences=say)
+    assert claim.verdict == "inconclusive" and claim.numbers["cells"] == 0

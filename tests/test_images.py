@@ -193,7 +193,7 @@ def test_run_images_frame_resume_and_reference(tmp_path):
     assert list(first["n_real"]) == [60, 30, 30]
     assert first[["fd", "label_entropy", "confidence"]].notna().all().all()
     assert (first["label_entropy"] <= np.log(10) + 1e-12).all()
-    batch, is_real = first["snapshot"].iloc[1]
+    batch, is_real = images.decode_snapshot(first["snapshot"].iloc[1])
     assert batch.shape == (60, 8, 8) and is_real.sum() == 30
     assert not list(tmp_path.glob("*.ckpt"))        # a completed run leaves no checkpoint behind
     again = images.run_images(0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
@@ -247,3 +247,20 @@ def test_images_presets_allow_alpha_zero_and_check_the_new_knobs():
                         ("diffusion_steps", 1), ("ema", 1.0), ("n_test", 5), ("side", 0)]:
         with pytest.raises(ValueError, match=knob):
             params.for_chapter(chapter, "smoke", **{knob: value})
+
+
+def test_image_runs_are_cached_as_parquet_and_keyed_by_the_image_set(tmp_path, monkeypatch):
+    from recursive_lib import sweep
+
+    configs = [dict(SMALL, alpha=0.5, rep=0)]
+    first = sweep.run_sweep(configs, run=images.run_images, cache_dir=tmp_path)
+    [path] = tmp_path.glob("*.parquet")
+    meta = sweep.read_meta(path)
+    assert meta["inputs"] == load_images("digits", SMALL["n_test"]).fingerprint
+    again = sweep.run_sweep(configs, run=images.run_images, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(again, first)
+    batch, is_real = images.decode_snapshot(again["snapshot"].dropna().iloc[0])
+    assert batch.shape == (60, 8, 8) and is_real.dtype == bool
+    # another image set (here: a changed fingerprint) is another key: not served from the cache
+    monkeypatch.setattr(images.run_images, "fingerprint", lambda **c: "other images")
+    assert sweep.cache_path(tmp_path, images.run_images, configs[0]) != path

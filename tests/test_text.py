@@ -262,3 +262,12 @@ def test_importing_the_library_never_imports_hugging_face():
             "print(any(m in sys.modules for m in ('transformers', 'datasets')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cached_text_runs_are_keyed_by_the_corpus(corpus):
+    from recursive_lib import sweep
+
+    assert text.run_text.fingerprint(heldout_every=10, alpha=0.5) == corpus.fingerprint
+    config = dict(TINY, alpha=0.5, seed=0)
+    meta = sweep._meta(text.run_text, config)
+    assert meta["inputs"] == corpus.fingerprint

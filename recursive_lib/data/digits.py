@@ -9,6 +9,7 @@ network once, then the ``data_home`` cache), optionally average-pooled to a smal
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -40,6 +41,15 @@ class ImageData:
     train_labels: np.ndarray
     test: np.ndarray
     test_labels: np.ndarray
+
+    @property
+    def fingerprint(self) -> str:
+        """First 12 hex digits of the SHA-256 of every array: changes when the data set does
+        (another scikit-learn or MNIST copy), so cached results of the old data are not served."""
+        digest = hashlib.sha256(f"{self.name}:{self.side}".encode())
+        for array in (self.train, self.train_labels, self.test, self.test_labels):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:12]
 
 
 def _raw(dataset: str, data_home) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

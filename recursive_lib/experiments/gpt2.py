@@ -72,3 +72,7 @@ def run_gpt2(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
         run = run_fresh(model, pool, alpha, m_total, T, seed=seed_sequence(check_int("seed", seed, 0), rep),
                         evaluate=evaluate, eval_every=eval_every, checkpoint=path)
     return run.metrics.assign(rep=rep)
+
+
+#: a cached run_gpt2 result depends on the model and the data set it downloaded, named here
+run_gpt2.fingerprint = lambda name="gpt2", dataset="wikitext-2-raw-v1", **_: f"{name}/{dataset}"

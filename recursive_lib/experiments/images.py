@@ -26,8 +26,8 @@ from recursive_lib.experiments._checkpoint import checkpoint
 from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import frechet_distance
 
-__all__ = ["DigitClassifier", "digit_classifier", "image_metrics", "real_reference", "run_images",
-           "split_snapshots"]
+__all__ = ["DigitClassifier", "decode_snapshot", "digit_classifier", "encode_snapshot",
+           "image_metrics", "real_reference", "run_images", "split_snapshots"]
 
 
 class DigitClassifier:
@@ -139,9 +139,14 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     Returns
     -------
     Columns ``iteration`` (also as ``n``), ``alpha``, ``rep``, ``M`` (images trained on so far,
-    ``n m_total``), ``n_real``, ``n_synthetic``, ``loss``, ``fd``, ``label_entropy``,
-    ``confidence`` (NaN where not evaluated) and ``snapshot``: ``(batch, is_real)`` at the
-    snapshot iterations, ``None`` elsewhere.
+    ``n m_total``), ``n_real``, ``n_synthetic``, ``loss``, ``real_taken`` (real images trained on
+    so far, repeats included), ``real_distinct`` (distinct real images among them: the pool is
+    reshuffled and reused once used up, so this stops at the pool size), ``real_passes`` (passes
+    through the pool begun; :class:`~recursive_lib.loops.fresh.RealStream`), ``fd``,
+    ``label_entropy``, ``confidence`` (NaN where not evaluated) and ``snapshot``: the training
+    batch and its mask of real items at the snapshot iterations, as the bytes of an ``.npz``
+    archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``
+    elsewhere.
     """
     arguments = dict(locals())     # every argument names the checkpoint
     from recursive_lib.continual.diffusion import DDPM   # torch, only when a run starts
@@ -168,8 +173,35 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     frame.insert(1, "n", frame["iteration"])
     frame.insert(2, "rep", rep)
     frame.insert(3, "M", frame["iteration"] * m_total)
-    frame["snapshot"] = [run.snapshots.get(int(i)) for i in frame["iteration"]]
+    frame["snapshot"] = [encode_snapshot(*run.snapshots[int(i)]) if int(i) in run.snapshots
+                         else None for i in frame["iteration"]]
     return frame
+
+
+def _data_fingerprint(dataset: str = "digits", n_test: int = 500, side: int | None = None,
+                      data_seed: int = 0, **_) -> str:
+    return load_images(dataset, n_test, side, data_seed).fingerprint
+
+
+#: what a cached run_images result depends on besides its arguments: the image set itself
+run_images.fingerprint = _data_fingerprint
+
+
+def encode_snapshot(batch: np.ndarray, is_real: np.ndarray) -> bytes:
+    """A training batch and its real-item mask as the bytes of an ``.npz`` archive."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, batch=np.asarray(batch), is_real=np.asarray(is_real, dtype=bool))
+    return buffer.getvalue()
+
+
+def decode_snapshot(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``(batch, is_real)`` back from :func:`encode_snapshot` (numeric arrays only, no pickle)."""
+    import io
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return archive["batch"], archive["is_real"]
 
 
 def split_snapshots(results: pd.DataFrame, per_grid: int = 20, seed: int = 0,
@@ -185,7 +217,7 @@ def split_snapshots(results: pd.DataFrame, per_grid: int = 20, seed: int = 0,
     metrics = results.drop(columns="snapshot")
     parts = []
     for _, row in results[results["snapshot"].notna()].iterrows():
-        batch, is_real = row["snapshot"]
+        batch, is_real = decode_snapshot(row["snapshot"])
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(batch), min(per_grid, len(batch)), replace=False))
         side = batch.shape[1]

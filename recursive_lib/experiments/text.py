@@ -132,7 +132,10 @@ def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
     Returns
     -------
     One row per iteration: ``iteration, alpha, n_real, n_synthetic, loss`` (training loss, nats per
-    character), the metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
+    character), ``real_taken, real_distinct, real_passes`` (real blocks of the loop so far, repeats
+    included; the distinct ones among them, at most the pool size; passes through the pool begun:
+    :class:`~recursive_lib.loops.fresh.RealStream`; the warm-up's blocks are not counted), the
+    metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
     arguments = dict(locals())     # every argument names the checkpoint
     from recursive_lib.continual.char_lm import CharLM   # torch, only when a run starts
@@ -173,6 +176,15 @@ def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
     return run.metrics.assign(rep=rep)
 
 
+def _corpus_fingerprint(heldout_every: int = 10, **_) -> str:
+    return load_corpus(heldout_every).fingerprint
+
+
+#: what a cached run_text result depends on besides its arguments: the corpus (it changes with
+#: the Python version that ships it)
+run_text.fingerprint = _corpus_fingerprint
+
+
 # -- summaries of a sweep --------------------------------------------------------------------------
 
 METRICS = ("perplexity", "entropy_heldout", "entropy_generated", "distinct_1", "distinct_2", "distinct_3")
@@ -189,10 +201,11 @@ def evaluated(results: pd.DataFrame) -> pd.DataFrame:
 
 def final_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: int = 1,
                  confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Each metric at the end of the runs, per alpha, with a bootstrap interval over repetitions.
+    """Each metric at the end of the runs, per alpha, with a Student-t interval over repetitions.
 
     A repetition's level is its mean over its last ``last`` evaluations. Returns one row per
-    (metric, alpha): ``metric, alpha, mean, se, lo, hi, reps``.
+    (metric, alpha): ``metric, alpha, mean, se, lo, hi, reps`` (``se``, ``lo``, ``hi`` NaN with a
+    single repetition: no interval).
     """
     last = check_int("last", last, 1)
     rows = evaluated(results)
@@ -200,7 +213,7 @@ def final_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: 
     parts = []
     for metric in metrics:
         level = tail.groupby(["alpha", "rep"], as_index=False)[metric].mean()
-        # summarize_slopes is the book's bootstrap over repetitions; here of a level, not a slope
+        # summarize_slopes is the book's Student-t interval over repetitions; here of a level
         summary = summarize_slopes(level.rename(columns={metric: "slope"}), by="alpha",
                                    confidence=confidence, seed=seed)
         parts.append(summary.rename(columns={"slope": "mean"}).assign(metric=metric))
@@ -210,10 +223,12 @@ def final_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: 
 
 def trend(results: pd.DataFrame, metric: str = "perplexity", burn_in: int = 0,
           confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Log-log slope of ``metric`` against the iteration, per alpha, bootstrap over repetitions.
+    """Log-log slope of ``metric`` against the iteration, per alpha, Student-t interval over
+    repetitions (:func:`recursive_lib.rates.summarize_slopes`).
 
     The book's convention (:func:`recursive_lib.rates.fit_slopes`): ``slope = -d log(metric) /
-    d log(n)``, positive when the metric falls. Returns ``alpha, slope, se, lo, hi, reps``.
+    d log(n)``, positive when the metric falls. Returns ``alpha, slope, se, lo, hi, reps``
+    (``se``, ``lo``, ``hi`` NaN with a single repetition).
     """
     slopes = fit_slopes(evaluated(results), metric=metric, burn_in=burn_in, x="n", by="alpha")
     return summarize_slopes(slopes, by="alpha", confidence=confidence, seed=seed)

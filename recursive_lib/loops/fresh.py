@@ -14,7 +14,9 @@ real data and the rest sampled from the network as it is now (PAPER.md, "Experim
 
 Real items come from a finite training pool (8x8 digits, a text corpus): they are taken in the order
 of a random permutation of the pool, reshuffled when it runs out, so that no real item repeats
-before every other one has been used.
+before every other one has been used. After that they do repeat: the rows count the real items
+taken, the distinct ones among them and the passes through the pool, so that a chapter can say
+how much *new* real data a run saw.
 
 A model is any picklable object with ``partial_fit(batch, rng) -> float`` (mean training loss) and
 ``sample(n, rng) -> ndarray`` (``n`` items shaped like the pool's rows). It draws every random number
@@ -50,12 +52,26 @@ class ContinualModel(Protocol):
 
 
 class RealStream:
-    """Real items in the order of a random permutation of ``pool``, reshuffled when exhausted."""
+    """Real items in the order of a random permutation of ``pool``, reshuffled when exhausted.
+
+    It counts what it hands out: ``taken`` (real items so far, repeats included), ``distinct``
+    (distinct pool items among them, read from a mask of the items used, not from a formula) and
+    ``passes`` (permutations of the pool begun: 1 until the pool is used up, then 2, ...). Once
+    ``taken`` exceeds the pool size, real items repeat: "fresh" real data is then reused data.
+    """
 
     def __init__(self, pool: np.ndarray, rng: np.random.Generator):
         self.pool = pool
         self._order = rng.permutation(len(pool))
         self._next = 0
+        self._seen = np.zeros(len(pool), dtype=bool)
+        self.taken = 0
+        self.passes = 1
+
+    @property
+    def distinct(self) -> int:
+        """Distinct pool items handed out so far."""
+        return int(self._seen.sum())
 
     def take(self, k: int, rng: np.random.Generator) -> np.ndarray:
         """The next ``k`` items (``k`` at most the pool size, so no item repeats within a batch)."""
@@ -70,6 +86,9 @@ class RealStream:
             self._order = np.concatenate([rng.permutation(rest), picked[rng.permutation(len(picked))]])
             self._next = k - len(picked)
             picked = np.concatenate([picked, self._order[:self._next]])
+            self.passes += 1
+        self._seen[picked] = True
+        self.taken += len(picked)
         return self.pool[picked]
 
 
@@ -78,7 +97,10 @@ class FreshRun:
     """The result of :func:`run_fresh`.
 
     ``metrics``: one row per iteration: ``iteration``, ``alpha``, ``n_real``, ``n_synthetic``,
-    ``loss`` and the columns ``evaluate`` returns (NaN where not evaluated).
+    ``loss``, ``real_taken`` (real items trained on so far, repeats included), ``real_distinct``
+    (distinct real items among them, at most the pool size), ``real_passes`` (passes through the
+    pool begun, see :class:`RealStream`) and the columns ``evaluate`` returns (NaN where not
+    evaluated).
     ``snapshots``: ``{iteration: (batch, is_real)}``, the training batch of that iteration and a
     boolean mask of its real items.
     ``model``: the trained model (after a resume, the checkpoint's copy, not the object passed in).
@@ -156,7 +178,8 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, m_tota
                 batch = real
             loss = float(model.partial_fit(batch, train_rng))
             row = dict(iteration=n, alpha=float(alpha), n_real=n_real,
-                       n_synthetic=m_total - n_real, loss=loss)
+                       n_synthetic=m_total - n_real, loss=loss, real_taken=stream.taken,
+                       real_distinct=stream.distinct, real_passes=stream.passes)
             if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
                 row.update(evaluate(model, eval_rng))
             state["rows"].append(row)
@@ -184,4 +207,7 @@ def _resume(path, signature: dict) -> dict | None:
     if state.get("signature") != signature:
         raise ValueError(f"checkpoint {path} belongs to another run ({state.get('signature')}); "
                          "delete it or pass another checkpoint path")
+    if not hasattr(state["stream"], "_seen"):
+        raise ValueError(f"checkpoint {path} was written before real items were counted; "
+                         "delete it to start the run again")
     return state
