@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -58,17 +59,20 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
 
 
-def write_atomic(path: str | os.PathLike, payload: Any) -> None:
-    """Pickle ``payload`` to ``path`` atomically: readers see the old file or the complete new one."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; when the block completes, the file written there
+    replaces ``path`` in one rename (readers see the old file or the complete new one); when it
+    raises, the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Temporary file in the same folder, so os.replace is a rename on one file system: a reader
-    # (or a resumed run) sees either no file or the complete one, never a partial pickle.
+    # Same folder, so os.replace is a rename on one file system: a reader (or a resumed run)
+    # sees either no file or the complete one, never a partial file.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -77,6 +81,12 @@ def write_atomic(path: str | os.PathLike, payload: Any) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_atomic(path: str | os.PathLike, payload: Any) -> None:
+    """Pickle ``payload`` to ``path`` atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def read_pickle(path: str | os.PathLike) -> Any:

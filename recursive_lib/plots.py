@@ -72,6 +72,15 @@ def densities(frame: pd.DataFrame, truth: pd.DataFrame, facet: str = "alpha",
             .facet(facet=f"{facet}:O", columns=3, title=title))
 
 
+def _rate_layers(base, xs, col):
+    """The prediction (dashed), the intervals (rules) and the fitted slopes (points) of a rate chart."""
+    predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
+    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
+    points = base.mark_point(filled=True, size=45).encode(
+        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col)
+    return predicted, bars, points
+
+
 def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str = "alpha",
                         row: str = "estimator", column: str = "metric",
                         x_title: str = "bias decay rate q", title: str = "") -> alt.FacetChart:
@@ -83,10 +92,7 @@ def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str 
     xs = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(domain=[0, summary[x].max() * 1.1]))
     col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
     base = alt.Chart()
-    predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
-    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
-    points = base.mark_point(filled=True, size=45).encode(
-        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col)
+    predicted, bars, points = _rate_layers(base, xs, col)
     return (alt.layer(predicted, bars, points, data=summary).properties(width=200, height=170)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
 
@@ -114,10 +120,7 @@ def slopes_with_horizon(summary: pd.DataFrame, horizon: dict[str, str], x: str =
     xs = alt.X("_x:Q", title=x_title, scale=alt.Scale(domain=[0, data["_x"].max() * 1.1]))
     col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
     base = alt.Chart()
-    predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
-    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
-    points = base.mark_point(filled=True, size=45).encode(
-        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col)
+    predicted, bars, points = _rate_layers(base, xs, col)
     finite = base.transform_fold(labels, as_=["finite horizon", "_value"]).transform_filter(
         "isValid(datum._value) && isFinite(datum._value)").mark_point(
         filled=False, size=90, strokeWidth=1.5).encode(

@@ -32,7 +32,6 @@ import itertools
 import json
 import marshal
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -40,7 +39,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from recursive_lib._io import canonical_json, code_version
+from recursive_lib._io import atomic_path, canonical_json, code_version
 from recursive_lib._progress import progress_bar
 
 __all__ = ["cache_path", "code_version", "grid", "result_key", "run_sweep"]
@@ -115,20 +114,8 @@ def write_parquet_atomic(path: Path, frame: pd.DataFrame, meta: Mapping[str, Any
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            META_KEY: json.dumps(meta).encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any] | None:
