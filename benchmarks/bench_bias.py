@@ -4,7 +4,7 @@ Prints:
 1. wall time of the full grid of the paper preset (ECDF and KDE x alpha in {0.25, 0.5, 0.75} x
    q in {0.25, 0.5, 0.75}, 100 repetitions, T = 3000, m1 = 50, the authors' designs) on 2
    processes, against the target of 5 minutes, with the peak resident memory;
-2. the fitted slopes (W1 and MMD, burn-in 200) with 95 % bootstrap intervals beside
+2. the fitted slopes (W1 and MMD, burn-in 200) with 95 % Student-t intervals beside
    min(p, alpha, q) - and, with ``--with-correction``, the same grid with importance weights
    beside min(p, alpha).
 

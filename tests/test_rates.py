@@ -21,9 +21,9 @@ def synthetic(a: float, seed: int, reps: int = 40, T: int = 150, m1: int = 50, m
 
 
 def test_recovers_known_slope_with_coverage():
-    # 20 independent data sets: the 95% bootstrap interval must cover the true slope in most of
-    # them, and every estimate must sit within 4 standard errors of the truth. A percentile
-    # interval over 40 repetitions covers about 94% of the time (measured on 300 seeds), so
+    # 20 independent data sets: the 95% Student-t interval must cover the true slope in most of
+    # them, and every estimate must sit within 4 standard errors of the truth. The t
+    # interval over 40 repetitions covers 95% of the time (tests/test_intervals.py), so
     # P(fewer than 15 of 20) < 1%.
     a = 0.35
     covered = 0
