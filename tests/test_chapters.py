@@ -32,6 +32,9 @@ def test_one_parameters_cell_holding_the_preset_and_the_table(name):
     assert re.search(r'^PRESETS = """', source, re.M), f"{name}: the knobs are one PRESETS table"
     names = [p.name for p in PythonTranslator.inspect(cells[1])]
     assert names[:1] == ["preset"], f"{name}: papermill must see the preset: {names}"
+    # papermill reads every line with an "=" as an assignment and warns when it cannot
+    table = [line for line in source.splitlines()[1:] if not line.startswith(("PRESETS", "#"))]
+    assert not [line for line in table if "=" in line], f"{name}: no '=' inside the PRESETS table"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
