@@ -170,7 +170,7 @@ def w1_points(x, y, n_projections: int = 200, seed: int = 0) -> float:
 
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     y = np.asarray(y, dtype=float).reshape(len(y), -1)
-    if len(x) <= EXACT_W1_MAX and len(y) <= EXACT_W1_MAX:
+    if w1_method(len(x), len(y)) == "exact W1":
         cost = ot.dist(x, y, metric="euclidean")
         return float(ot.emd2(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost,
                              numItermax=1_000_000))

@@ -74,9 +74,13 @@ def _meta(run: Callable, config: Mapping[str, Any]) -> dict[str, Any]:
             "code_version": code_version(), "inputs": input_fingerprint(run, config)}
 
 
+def _key(meta: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(meta).encode()).hexdigest()
+
+
 def result_key(run: Callable, config: Mapping[str, Any]) -> str:
     """SHA-256 hex digest of the configuration, the run, the code version and the input fingerprints."""
-    return hashlib.sha256(canonical_json(_meta(run, config)).encode()).hexdigest()
+    return _key(_meta(run, config))
 
 
 def cache_path(cache_dir: str | os.PathLike, run: Callable, config: Mapping[str, Any]) -> Path:
@@ -143,8 +147,8 @@ def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
         return None
 
 
-def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any], path: Path | None,
-             meta: Mapping[str, Any] | None) -> pd.DataFrame:
+def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any],
+             meta: Mapping[str, Any] | None, path: Path | None) -> pd.DataFrame:
     result = run(**config)
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__} "
@@ -205,27 +209,22 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
         return pd.DataFrame()
 
     metas = [_meta(run, c) for c in configs]
-    keys = [hashlib.sha256(canonical_json(m).encode()).hexdigest() for m in metas]
-    unique = {key: (config, meta) for key, config, meta in zip(keys, configs, metas)}
+    keys = [_key(m) for m in metas]
+    # key -> (configuration, metadata, cache file or None); the first of duplicates
+    unique = {key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
+              for key, config, meta in zip(keys, configs, metas)}
     results: dict[str, pd.DataFrame] = {}
-    if cache is not None:
-        for key, (config, meta) in unique.items():
-            found = _load(cache / f"{key}{SUFFIX}", meta)
-            if found is not None:
-                results[key] = found
+    for key, (_, meta, path) in unique.items():
+        found = None if path is None else _load(path, meta)
+        if found is not None:
+            results[key] = found
     todo = [key for key in unique if key not in results]
-
-    def task(key):
-        config, meta = unique[key]
-        path = None if cache is None else cache / f"{key}{SUFFIX}"
-        return _compute, (run, config, path, meta)
 
     with progress_bar(total=len(unique), initial=len(results), desc="sweep", unit="config",
                       enabled=progress) as bar:
         if (n_jobs == 1 and backend != "dask") or not todo:
             for key in todo:
-                function, args = task(key)
-                results[key] = function(*args)
+                results[key] = _compute(run, *unique[key])
                 bar.update()
         else:
             from joblib import Parallel, delayed, parallel_config
@@ -234,7 +233,7 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
                 # As each configuration finishes (its file is already in the cache), whatever
                 # the order; a failure stops the sweep, and what finished stays cached.
                 stream = Parallel(return_as="generator_unordered")(
-                    delayed(_keyed)(key, *task(key)) for key in todo)
+                    delayed(_keyed)(key, run, *unique[key]) for key in todo)
                 for key, result in stream:
                     results[key] = result
                     bar.update()
@@ -243,5 +242,5 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
-def _keyed(key: str, function: Callable, args: tuple) -> tuple[str, pd.DataFrame]:
-    return key, function(*args)
+def _keyed(key: str, run: Callable, config: dict, meta: Mapping, path: Path | None):
+    return key, _compute(run, config, meta, path)

@@ -157,13 +157,12 @@ def _interactive() -> bool:
 
 
 def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
-                parameters: dict | None = None, quiet: bool = False, force: bool = True) -> Path:
+                parameters: dict | None = None, quiet: bool = False) -> Path:
     """Execute one chapter with papermill; return the executed notebook's path.
 
     The executed notebook goes to ``out_dir/<name>.ipynb`` (written even when a cell fails, so
     the error can be read in place) and every figure it displays to ``out_dir/<name>_files/``.
-    With ``force=False`` a notebook already executed from the same source, parameters and code is
-    kept as it is. Raises ``ChapterFailed`` with the failing cell's error and the notebook's path.
+    Raises ``ChapterFailed`` with the failing cell's error and the notebook's path.
     """
     import jupytext
     import nbformat
@@ -182,8 +181,6 @@ def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
     fingerprint = chapter_fingerprint(source, preset, parameters)
-    if not force and is_current(output, fingerprint):
-        return output
     notebook = jupytext.read(source)
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                                 "language": "python"})
