@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from recursive_lib.data import PAPER_TRUTH
-from recursive_lib.loops.fast import _KdeBins, run_fast
 from recursive_lib.estimators import GaussianKDE
+from recursive_lib.loops.fast import _KdeBins, run_fast
 from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import masses_from_pdf, mmd_grid, w1_grid
 from recursive_lib.simulation import simulate

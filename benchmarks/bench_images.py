@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
+from recursive_lib.continual.diffusion import DDPM
 from recursive_lib.data.digits import load_images
 from recursive_lib.experiments import images
-from recursive_lib.continual.diffusion import DDPM
 
 
 def measure(m_total: int, epochs: int, diffusion_steps: int, width: int, n_eval: int, repeat: int) -> None:

@@ -6,8 +6,6 @@ from a content-delivery network: call :func:`enable` once per notebook.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import altair as alt
 import numpy as np
 import pandas as pd

@@ -15,7 +15,7 @@ size ``M_n``) and one column per metric, as returned by :func:`recursive_lib.sim
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd

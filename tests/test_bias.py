@@ -3,17 +3,16 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from scipy.integrate import quad
 
-from conftest import ROOT
-from recursive_lib import theory
+from recursive_lib import rates, theory
 from recursive_lib.book import params
-from recursive_lib.experiments import bias
-from recursive_lib.data.contamination import BiasSchedule, Contaminated, importance_weights
 from recursive_lib.data import PAPER_TRUTH, Mixture1D
+from recursive_lib.data.contamination import BiasSchedule, Contaminated, importance_weights
+from recursive_lib.experiments import bias
 from recursive_lib.loops.fast import _EcdfCells, _KdeBins, _RealBatches, pick_weighted
 from recursive_lib.simulation import Config, simulate
-from recursive_lib import rates
 
 Q = Mixture1D([1.0], [3.0], [1.0])
 

@@ -9,8 +9,8 @@ result is a claim (``{glue:md}`name:myst```, :mod:`recursive_lib.claims`), so th
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from recursive_lib.book import cli
 
 #: Phrases that describe results: they must come from a claim, never be typed.

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import ast
 import difflib
-import math
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from recursive_lib._validation import check_choice, check_int, check_range
 

@@ -19,7 +19,7 @@ sees: batched and sequential training differ only by floating-point rounding.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -75,8 +75,6 @@ def train_ensemble(x: np.ndarray, rngs: Sequence[np.random.Generator], hidden=(6
     from ``init`` (stacked parameters of an earlier call: the networks keep training) or, if
     ``None``, from fresh weights. Returns the trained stacked parameters (see :func:`init_params`).
     """
-    import torch
-
     with torch_threads():
         return _train(np.asarray(x, dtype=float), rngs, hidden, negative_slope, lr, weight_decay,
                       epochs, batch_size, init)

@@ -49,14 +49,14 @@ Categorical draws are one flat ``searchsorted`` (on row-offset cumulative counts
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import fft as sfft
 from scipy.special import ndtr
 from threadpoolctl import threadpool_limits
 
-from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import cell_probabilities
 from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
