@@ -46,7 +46,7 @@ import numpy as np
 
 from recursive_lib._validation import check_int
 
-__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "sign", "t_interval", "trend"]
+__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "sign", "trend"]
 
 VERDICTS = ("holds", "fails", "inconclusive")
 

@@ -219,7 +219,7 @@ class Config:
     def _bias_columns(self) -> dict[str, Any]:
         b = self.bias
         return dict(zip(BIAS_COLUMNS, (b.rate, b.scale, b.offset, b.mean, b.sd, b.until,
-                                       self.bias_correction)))
+                                       self.bias_correction), strict=True))
 
 
 def _canonical(value) -> str:

@@ -89,7 +89,7 @@ def test_a_corrected_run_sees_the_real_data_of_its_uncorrected_twin(estimator):
         assert config.key() == Config(truth=PAPER_TRUTH, bias_correction=not corrected, **kw).key()
         simulate(config)
     assert len(truths[False].draws) == len(truths[True].draws) > 0
-    for a, b in zip(truths[False].draws, truths[True].draws):
+    for a, b in zip(truths[False].draws, truths[True].draws, strict=True):
         np.testing.assert_array_equal(a, b)
     # the weights change what is fitted, not what is drawn
     plain = simulate(Config(bias_correction=False, **kw))

@@ -102,7 +102,7 @@ def knob_table(source: Path) -> str:
         rows.append([knob.name, *(json.dumps(knob.values[p]) for p in params.PRESET_NAMES),
                      knob.meaning])
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4] for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows)
 
 
 def chapter_fingerprint(source: Path, preset: str | None, parameters: dict | None) -> str:

@@ -202,7 +202,7 @@ def parse_table(table: str) -> dict[str, Knob]:
         if not name.isidentifier() or name in knobs:
             raise ValueError(f"{TABLE_NAME}: knob {name!r} must be a Python name, listed once")
         values = {}
-        for preset, text in zip(PRESET_NAMES, row[1:4]):
+        for preset, text in zip(PRESET_NAMES, row[1:4], strict=True):
             try:
                 values[preset] = yaml.safe_load(text.strip("`"))
             except yaml.YAMLError as error:

@@ -18,6 +18,7 @@ sees: batched and sequential training differ only by floating-point rounding.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -42,7 +43,7 @@ def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
     per_rep = []
     for rng in rngs:
         tensors = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             bound = 1.0 / math.sqrt(fan_in)
             tensors.append(rng.uniform(-bound, bound, (fan_in, fan_out)))
             tensors.append(rng.uniform(-bound, bound, (1, fan_out)))

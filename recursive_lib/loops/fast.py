@@ -440,7 +440,7 @@ def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="ac
         stats = model.measure(fit, mass, hs[i])                            # 2.-3. fit, measure
         if i + 1 in keep:
             kept.append(model.curves(fit, mass, hs[i]))
-        for key, value in zip(("w1", "mmd", "mean", "var"), stats):
+        for key, value in zip(("w1", "mmd", "mean", "var"), stats, strict=True):
             out[key][:, i] = value
         if m2 and i < T - 1:
             synthetic = model.synthetic(pool, None if weighted else M, hs[i], u_pick, noise)  # 4.
