@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from recursive_lib.data import PAPER_TRUTH
-from recursive_lib.loops.fast import _KdeBins, run_fast
 from recursive_lib.estimators import GaussianKDE
+from recursive_lib.loops.fast import _KdeBins, run_fast
 from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import masses_from_pdf, mmd_grid, w1_grid
 from recursive_lib.simulation import simulate
@@ -67,7 +67,7 @@ def preset(T: int, reps: int, alphas, workers: int = 2) -> pd.DataFrame:
     print(f"[preset] {len(configs)} configurations (ECDF, KDE x alpha {alphas[0]}..{alphas[-1]}), "
           f"reps={reps}, T={T}, m1=50, grid 500, {workers} processes: wall {wall:.1f} s "
           f"(target <= 180 s at paper scale)")
-    for c, (_, sec) in zip(configs, results):
+    for c, (_, sec) in zip(configs, results, strict=True):
         print(f"    {c['estimator']:4s} alpha={c['alpha']:.1f}: {sec:6.1f} s")
     print(f"[memory] peak RSS: main process {rss_self:.0f} MB (holds the concatenated result, "
           f"{frame.memory_usage(deep=True).sum() / 2**20:.0f} MB), largest worker {rss_child:.0f} MB "

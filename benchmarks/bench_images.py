@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
+from recursive_lib.continual.diffusion import DDPM
 from recursive_lib.data.digits import load_images
 from recursive_lib.experiments import images
-from recursive_lib.continual.diffusion import DDPM
 
 
 def measure(m_total: int, epochs: int, diffusion_steps: int, width: int, n_eval: int, repeat: int) -> None:
@@ -38,7 +38,7 @@ def measure(m_total: int, epochs: int, diffusion_steps: int, width: int, n_eval:
         t2 = time.perf_counter()
         images.image_metrics(model.sample(n_eval, rng), data, judge)
         t3 = time.perf_counter()
-        for key, value in zip(timings, (t1 - t0, t2 - t1, t3 - t2)):
+        for key, value in zip(timings, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             timings[key].append(value)
     per = {k: float(np.median(v)) for k, v in timings.items()}
     steps = epochs * -(-m_total // 100)

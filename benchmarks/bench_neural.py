@@ -25,8 +25,8 @@ import time
 import numpy as np
 
 from recursive_lib.data import MOONS, PAPER_TRUTH
-from recursive_lib.loops.ensemble import run_batched
 from recursive_lib.estimators import Flow, QuantileSampler
+from recursive_lib.loops.ensemble import run_batched
 from recursive_lib.loops.reference import run_reference
 
 

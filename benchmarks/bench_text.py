@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
-
-from pathlib import Path
 
 from recursive_lib.book import params
 from recursive_lib.continual.char_lm import CharLM

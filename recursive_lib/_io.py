@@ -9,11 +9,11 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
-
 
 PACKAGE = Path(__file__).resolve().parent
 

@@ -7,7 +7,8 @@ received, e.g. ``alpha must be in (0, 1], got 1.5``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def check_range(name: str, value: Any, low: float, high: float,

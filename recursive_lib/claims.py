@@ -38,14 +38,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from recursive_lib._validation import check_int
 
-__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "sign", "t_interval", "trend"]
+__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "sign", "trend"]
 
 VERDICTS = ("holds", "fails", "inconclusive")
 

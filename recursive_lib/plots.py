@@ -6,8 +6,6 @@ from a content-delivery network: call :func:`enable` once per notebook.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -280,8 +278,9 @@ def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iterati
                 per_line: int = 10, cell: float = 3.0, title: str = ""):
     """Altair grid of digit images, one panel per (``row``, ``column``), synthetic ones framed in red.
 
-    ``pixels``: the tidy frame of :func:`recursive_lib.experiments.images.split_snapshots` (one repetition). Images are laid out
-    ``per_line`` to a line inside a panel; ``cell`` is the size of a pixel in screen points.
+    ``pixels``: the tidy frame of :func:`recursive_lib.experiments.images.split_snapshots` (one
+    repetition). Images are laid out ``per_line`` to a line inside a panel; ``cell`` is the size of
+    a pixel in screen points.
     """
     for name in (row, column, "image", "row", "col", "value", "source"):
         if name not in pixels.columns:

@@ -15,7 +15,7 @@ size ``M_n``) and one column per metric, as returned by :func:`recursive_lib.sim
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -256,7 +256,7 @@ def summarize_slopes(slopes: pd.DataFrame, by: str | Sequence[str] | None = None
         boot = values[rng.integers(0, reps, size=(n_boot, reps))].mean(axis=1)
         lo, hi = np.quantile(boot, [tail, 1.0 - tail]) if reps > 1 else (np.nan, np.nan)
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), "slope": mean, "se": se, "lo": float(lo),
+        rows.append({**dict(zip(by, key, strict=True)), "slope": mean, "se": se, "lo": float(lo),
                      "hi": float(hi), "reps": reps})
     return pd.DataFrame(rows, columns=by + ["slope", "se", "lo", "hi", "reps"])
 

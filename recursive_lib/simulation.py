@@ -144,7 +144,7 @@ class Config:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def from_fields(cls, **fields) -> "Config":
+    def from_fields(cls, **fields) -> Config:
         """``Config(**fields)``, with an unknown name reported as a ``ValueError`` that lists the
         fields and suggests the closest one."""
         allowed = [f.name for f in dataclasses.fields(cls)]
@@ -155,7 +155,7 @@ class Config:
                 raise ValueError(f"unknown configuration field {name!r}{hint} Fields: {allowed}")
         return cls(**fields)
 
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         """A copy with ``changes`` applied (validated again)."""
         return Config.from_fields(**{**{f.name: getattr(self, f.name)
                                         for f in dataclasses.fields(self)}, **changes})
@@ -219,7 +219,7 @@ class Config:
     def _bias_columns(self) -> dict[str, Any]:
         b = self.bias
         return dict(zip(BIAS_COLUMNS, (b.rate, b.scale, b.offset, b.mean, b.sd, b.until,
-                                       self.bias_correction)))
+                                       self.bias_correction), strict=True))
 
 
 def _canonical(value) -> str:

@@ -33,8 +33,9 @@ import json
 import marshal
 import os
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,7 @@ def grid(**axes: Any) -> list[dict[str, Any]]:
             raise ValueError(f"grid axis {name!r} must hold at least one value, got none")
         names.append(name)
         options.append(values)
-    return [dict(zip(names, combo)) for combo in itertools.product(*options)]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*options)]
 
 
 def write_parquet_atomic(path: Path, frame: pd.DataFrame, meta: Mapping[str, Any]) -> None:
@@ -212,7 +213,7 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     keys = [_key(m) for m in metas]
     # key -> (configuration, metadata, cache file or None); the first of duplicates
     unique = {key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
-              for key, config, meta in zip(keys, configs, metas)}
+              for key, config, meta in zip(keys, configs, metas, strict=True)}
     results: dict[str, pd.DataFrame] = {}
     for key, (_, meta, path) in unique.items():
         found = None if path is None else _load(path, meta)
@@ -238,7 +239,7 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
                     results[key] = result
                     bar.update()
 
-    frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs)]
+    frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs, strict=True)]
     return pd.concat(frames, ignore_index=True)
 
 

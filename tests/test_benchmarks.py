@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 SCRIPTS = sorted((ROOT / "benchmarks").glob("bench_*.py"))

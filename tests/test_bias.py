@@ -3,17 +3,16 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from scipy.integrate import quad
 
-from conftest import ROOT
-from recursive_lib import theory
+from recursive_lib import rates, theory
 from recursive_lib.book import params
-from recursive_lib.experiments import bias
-from recursive_lib.data.contamination import BiasSchedule, Contaminated, importance_weights
 from recursive_lib.data import PAPER_TRUTH, Mixture1D
+from recursive_lib.data.contamination import BiasSchedule, Contaminated, importance_weights
+from recursive_lib.experiments import bias
 from recursive_lib.loops.fast import _EcdfCells, _KdeBins, _RealBatches, pick_weighted
 from recursive_lib.simulation import Config, simulate
-from recursive_lib import rates
 
 Q = Mixture1D([1.0], [3.0], [1.0])
 
@@ -90,7 +89,7 @@ def test_a_corrected_run_sees_the_real_data_of_its_uncorrected_twin(estimator):
         assert config.key() == Config(truth=PAPER_TRUTH, bias_correction=not corrected, **kw).key()
         simulate(config)
     assert len(truths[False].draws) == len(truths[True].draws) > 0
-    for a, b in zip(truths[False].draws, truths[True].draws):
+    for a, b in zip(truths[False].draws, truths[True].draws, strict=True):
         np.testing.assert_array_equal(a, b)
     # the weights change what is fitted, not what is drawn
     plain = simulate(Config(bias_correction=False, **kw))

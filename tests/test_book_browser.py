@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import IN_CI, ROOT
+
 from recursive_lib.book.offline import scan
 
 pytestmark = pytest.mark.book

@@ -8,9 +8,9 @@ import subprocess
 
 import jupytext
 import pytest
+from conftest import ROOT
 from papermill.translators import PythonTranslator
 
-from conftest import ROOT
 from recursive_lib.book import cli, params
 
 CHAPTERS = cli.executable_chapters(ROOT)

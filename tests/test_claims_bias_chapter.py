@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from recursive_lib import rates
 from recursive_lib import plots, rates, simulate, theory
 from recursive_lib.data import PAPER_TRUTH
 from recursive_lib.data.contamination import BiasSchedule

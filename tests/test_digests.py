@@ -7,7 +7,6 @@ A change that is meant to change numbers records new digests in the same commit 
 import json
 
 import pytest
-
 from conftest import ROOT
 from regression_cases import CASES, digest, glue_values
 

@@ -1,10 +1,9 @@
 """pyproject.toml and environment.yml describe the same environment."""
 
 import re
+
 import tomllib
-
 import yaml
-
 from conftest import ROOT
 
 CONDA_ONLY = {"python", "pip"}

@@ -1,8 +1,8 @@
 """Every chapter's claims were evaluated by the smoke run, and the built book lists them."""
 
 import pytest
-
 from conftest import ROOT
+
 from recursive_lib.book import cli
 from recursive_lib.claims import VERDICTS, read_findings
 

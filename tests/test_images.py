@@ -4,16 +4,15 @@ the DDPM (learns, reproducible, checked parameters), one fresh-regime run and th
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from sklearn.utils import Bunch
 
-from conftest import ROOT
 from recursive_lib import plots
 from recursive_lib.book import params
+from recursive_lib.continual.diffusion import DDPM, cosine_schedule
 from recursive_lib.data.digits import load_images
 from recursive_lib.experiments import images
-from recursive_lib.continual.diffusion import DDPM, cosine_schedule
 from recursive_lib.metrics import frechet_distance
-
 
 # --- data -------------------------------------------------------------------------------------
 

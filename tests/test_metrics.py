@@ -6,8 +6,16 @@ from scipy.stats import norm
 
 from recursive_lib.data import PAPER_TRUTH
 from recursive_lib.estimators import ECDF
-from recursive_lib.metrics import (grid_masses, kernel_factor, masses_from_cdf, masses_from_pdf,
-                                   mmd_grid, trapezoid_weights, w1_grid, w1_samples)
+from recursive_lib.metrics import (
+    grid_masses,
+    kernel_factor,
+    masses_from_cdf,
+    masses_from_pdf,
+    mmd_grid,
+    trapezoid_weights,
+    w1_grid,
+    w1_samples,
+)
 
 GRID = np.linspace(-10, 10, 2001)
 

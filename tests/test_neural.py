@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from recursive_lib.data import MIXTURE_2D, MOONS, PAPER_TRUTH, MixtureND, dimension
-from recursive_lib.loops.ensemble import run_batched
 from recursive_lib.estimators import GMM, Flow, QuantileSampler, make_estimator
+from recursive_lib.loops.ensemble import run_batched
 from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import mmd2_unbiased, w1_points
 from recursive_lib.rates import baseline_rate, check_min_rule

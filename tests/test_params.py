@@ -1,8 +1,8 @@
 """A chapter's knobs: the preset table, overrides, unknown names, validation, every chapter's table."""
 
 import pytest
-
 from conftest import ROOT
+
 from recursive_lib.book import cli, params
 
 TABLE = """

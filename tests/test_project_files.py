@@ -2,12 +2,12 @@
 
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 import yaml
-
 from conftest import ROOT
+
 from recursive_lib import __version__
 
 

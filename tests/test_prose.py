@@ -9,8 +9,8 @@ result is a claim (``{glue:md}`name:myst```, :mod:`recursive_lib.claims`), so th
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from recursive_lib.book import cli
 
 #: Phrases that describe results: they must come from a claim, never be typed.
@@ -85,7 +85,7 @@ def offences(chapter: str, text: str) -> list[str]:
                         if not s.endswith("?"))
         spans = [(m.start(), m.end()) for phrase in allowed for m in re.finditer(re.escape(phrase), flat)]
 
-        def free(start, end):
+        def free(start, end, spans=spans):
             return not any(a <= start and end <= b for a, b in spans)
 
         for match in _NUMERAL.finditer(flat):

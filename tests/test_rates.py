@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recursive_lib.rates import (burn_in_sensitivity, fit_slopes, needs_log_correction,
-                                 summarize_slopes)
+from recursive_lib.rates import burn_in_sensitivity, fit_slopes, needs_log_correction, summarize_slopes
 
 
 def synthetic(a: float, seed: int, reps: int = 40, T: int = 150, m1: int = 50, m2: int = 50,

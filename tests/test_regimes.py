@@ -136,7 +136,10 @@ def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
     assert per_n["mean"].iloc[0] == m
     # fresh keeps new real points coming: more distinct support and wider coverage than replace
     fresh = ecdf_support("fresh", 0.5, m, T, reps, PAPER_TRUTH, seed=1)
-    late = lambda f, col: f[f.n > T // 2][col].mean()
+
+    def late(f, col):
+        return f[f.n > T // 2][col].mean()
+
     assert late(fresh, "distinct") > late(frame, "distinct") + 5
     assert late(fresh, "coverage") > late(frame, "coverage")
     with pytest.raises(ValueError, match="regime"):
@@ -177,7 +180,7 @@ def test_warm_start_continues_from_the_previous_weights():
     warm = QuantileSampler(warm_start=True, random_state=np.random.default_rng(1), **kw).fit(x)
     first = [p.clone() for p in warm.params_]
     warm.fit(x)       # a vanishing learning rate: the weights stay where the first fit left them
-    assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-8) for a, b in zip(first, warm.params_))
+    assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-8) for a, b in zip(first, warm.params_, strict=True))
     cold = QuantileSampler(random_state=np.random.default_rng(1), **kw).fit(x)
     cold.fit(x)       # without warm_start the second fit draws new initial weights
-    assert not all(np.allclose(a.numpy(), b.numpy(), atol=1e-3) for a, b in zip(first, cold.params_))
+    assert not all(np.allclose(a.numpy(), b.numpy(), atol=1e-3) for a, b in zip(first, cold.params_, strict=True))

@@ -1,13 +1,13 @@
 """simulate(): columns, seeding, validation, and the agreement of the fast engine with the reference loop."""
 
 import numpy as np
-from scipy.special import ndtr
 import pandas as pd
 import pytest
+from scipy.special import ndtr
 
 from recursive_lib.data import PAPER_TRUTH, Mixture1D, cell_probabilities
-from recursive_lib.loops.fast import _EcdfCells, _KdeBins, shared_cells
 from recursive_lib.estimators import ECDF, GaussianKDE
+from recursive_lib.loops.fast import _EcdfCells, _KdeBins, shared_cells
 from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import grid_masses, mmd_grid, w1_grid
 from recursive_lib.simulation import simulate

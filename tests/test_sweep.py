@@ -1,7 +1,5 @@
 """Sweeps: stable hashes, cache hits, atomic writes, resuming after a failure, parallel = serial."""
 
-import os
-import pickle
 
 import numpy as np
 import pandas as pd

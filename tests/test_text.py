@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 import numpy as np
-from scipy import stats
 import pandas as pd
 import pytest
-
 from conftest import ROOT
+from scipy import stats
+
 from recursive_lib import metrics
 from recursive_lib.book import params
+from recursive_lib.continual.char_lm import CharLM
 from recursive_lib.data import corpus as corpus_module
 from recursive_lib.experiments import text
-from recursive_lib.continual.char_lm import CharLM
 
 TINY = dict(T=3, m_total=16, block_len=24, epochs=1, hidden=16, embed=8, n_heldout=20,
             n_generate=12, snapshot_at=[1, 3], n_snippets=2)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from recursive_lib import theory
-from recursive_lib.simulation import simulate
 from recursive_lib.data import PAPER_TRUTH, cell_probabilities
+from recursive_lib.simulation import simulate
 
 
 def m2_of(alpha: float, m1: int) -> int:

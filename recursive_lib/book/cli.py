@@ -8,7 +8,10 @@ papermill, and keep the executed notebook and its figures::
     recursive-book execute --preset smoke --out _build/executed   # every chapter in _toc.yml
     recursive-book build --executed _build/executed                # HTML from those outputs
     recursive-book build --preset book                             # execute, then build
+    recursive-book build --preset book --cache-dir .cache/book     # chapters keep finished runs there
+    recursive-book build --executed _build/executed --online       # with launch buttons (published book)
     recursive-book check-offline _build/html
+    recursive-book linkcheck                                       # outbound links, execution off
     recursive-book params setting                                  # a chapter's knobs and presets
 
 A chapter that fails makes the command exit with status 1 and print the failing cell's error; an
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,12 @@ from recursive_lib.book import params
 from recursive_lib.book.params import PRESET_NAMES
 
 FINDINGS = "findings"   # the page generated from the executed chapters' claims
+#: merged over ``_config.yml`` by ``build --online``: repository and launch buttons (Binder, Colab)
+ONLINE_CONFIG = "_config.online.yml"
+#: the knob a chapter caches its finished runs in; ``--cache-dir`` sets it for every chapter having it
+CACHE_KNOB = "cache_dir"
+#: knobs that say where results are kept, not what they are: left out of a chapter's fingerprint
+LOCATION_KNOBS = (CACHE_KNOB,)
 
 
 class ChapterFailed(RuntimeError):
@@ -103,19 +111,21 @@ def knob_table(source: Path) -> str:
         rows.append([knob.name, *(json.dumps(knob.values[p]) for p in params.PRESET_NAMES),
                      knob.meaning])
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4] for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows)
 
 
 def chapter_fingerprint(source: Path, preset: str | None, parameters: dict | None) -> str:
     """What an executed chapter depends on: its source, its preset and parameters, the library's
     code (:func:`recursive_lib._io.code_version`). An executed notebook that carries the same
-    fingerprint is up to date."""
+    fingerprint is up to date. Where a chapter keeps its finished runs (:data:`LOCATION_KNOBS`)
+    does not change its results and is left out."""
     import hashlib
 
     from recursive_lib._io import code_version
 
+    kept = {k: v for k, v in (parameters or {}).items() if k not in LOCATION_KNOBS}
     text = json.dumps({"source": source.read_text(), "preset": preset,
-                       "parameters": parameters or {}, "code": code_version()},
+                       "parameters": kept, "code": code_version()},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -277,20 +287,35 @@ def _run_quietly(args: tuple) -> tuple[Path | None, str | None, float, bool]:
         return None, str(err), time.perf_counter() - started, False
 
 
+def chapter_parameters(root: Path, name: str, parameters: dict | None = None,
+                       cache_dir: Path | None = None) -> dict:
+    """``parameters`` for chapter ``name``, plus ``cache_dir = <cache_dir>/<name>`` (an absolute
+    path: papermill runs the chapter in its own folder) if ``cache_dir`` is given and the chapter
+    has that knob. Chapters without it are left as they are."""
+    out = dict(parameters or {})
+    if cache_dir is not None and CACHE_KNOB in params.chapter_table(chapter_source(root, name)):
+        out[CACHE_KNOB] = str(Path(cache_dir).resolve() / Path(name).stem)
+    return out
+
+
 def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
-                parameters: dict | None = None, force: bool = False) -> list[Path]:
+                parameters: dict | None = None, force: bool = False,
+                cache_dir: Path | None = None) -> list[Path]:
     """Run every notebook chapter of ``_toc.yml``; report all failures, not only the first.
 
     A chapter whose executed notebook in ``out_dir`` carries the fingerprint of its source,
     preset, parameters and the library's code is up to date and is not executed again (unless
     ``force``). Chapters run in separate processes: papermill changes the working directory of
     the whole process while a chapter runs, so threads would step on each other. Each chapter is
-    printed as it starts and as it finishes, with its time.
+    printed as it starts and as it finishes, with its time. With ``cache_dir``, every chapter
+    that has a ``cache_dir`` knob keeps its finished runs in ``cache_dir/<chapter>`` (see
+    :func:`chapter_parameters`), so a later build reuses them.
     """
     from concurrent.futures import as_completed
 
     names = executable_chapters(root)
-    tasks = {name: (root, name, out_dir.resolve(), preset, parameters, force) for name in names}
+    tasks = {name: (root, name, out_dir.resolve(), preset,
+                    chapter_parameters(root, name, parameters, cache_dir), force) for name in names}
     started = time.perf_counter()
     results = {}
 
@@ -317,15 +342,61 @@ def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
     return [results[n][0] for n in names if results[n][0]]
 
 
-def stage(root: Path, executed: Path, staged: Path) -> Path:
-    """A copy of the book whose chapters are the executed notebooks, with execution off."""
+def merge_config(base: dict, overlay: dict) -> dict:
+    """``base`` with ``overlay`` merged in: nested mappings key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def staged_config(root: Path, online: bool = False, repository: str | None = None) -> dict:
+    """The configuration a staged book is built with: ``_config.yml`` with execution off (the
+    chapters are executed notebooks already), the MyST sources offered for download
+    (:mod:`recursive_lib.book.sphinx_downloads`) and, if ``online``, ``_config.online.yml``
+    merged over it (repository and launch buttons); ``repository`` replaces its URL."""
     import yaml
 
+    from recursive_lib.book.sphinx_downloads import MYST_FOLDER
+
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    config["exclude_patterns"] = [*config.get("exclude_patterns", []), f"{MYST_FOLDER}/**"]
+    sphinx = config.setdefault("sphinx", {})
+    sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []),
+                                  "recursive_lib.book.sphinx_downloads"]
+    if repository is not None and not online:
+        raise ValueError("repository applies to the online build only: pass online=True (--online)")
+    if online:
+        overlay_path = root / ONLINE_CONFIG
+        if not overlay_path.is_file():
+            raise FileNotFoundError(f"--online needs {overlay_path} (repository and launch buttons)")
+        config = merge_config(config, yaml.safe_load(overlay_path.read_text()) or {})
+        if repository is not None:
+            config.setdefault("repository", {})["url"] = repository
+        url = config.get("repository", {}).get("url", "")
+        if not str(url).startswith("https://"):
+            raise ValueError(f"repository url must be an https:// address for the online build, "
+                             f"got {url!r} (set it in {ONLINE_CONFIG} or pass --repository)")
+    return config
+
+
+def stage(root: Path, executed: Path, staged: Path, online: bool = False,
+          repository: str | None = None) -> Path:
+    """A copy of the book whose chapters are the executed notebooks, with execution off, and
+    the chapters' MyST sources under ``_myst/`` for download (see :func:`staged_config`)."""
+    import yaml
+
+    from recursive_lib.book.sphinx_downloads import MYST_FOLDER
+
+    config = staged_config(root, online, repository)
     if staged.exists():
         shutil.rmtree(staged)
     (staged / "chapters").mkdir(parents=True)
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    (staged / MYST_FOLDER / "chapters").mkdir(parents=True)
     (staged / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     for extra in ("_toc.yml", "references.bib"):
         shutil.copy2(root / extra, staged / extra)
@@ -338,6 +409,7 @@ def stage(root: Path, executed: Path, staged: Path) -> Path:
         if not notebook.is_file():
             raise FileNotFoundError(f"{notebook} missing: execute the chapters first")
         shutil.copy2(notebook, staged / "chapters" / notebook.name)
+        shutil.copy2(source, staged / MYST_FOLDER / "chapters" / source.name)
     for asset in (root / "chapters").iterdir():
         if asset.suffix not in {".md", ".ipynb"} and asset.is_file():
             shutil.copy2(asset, staged / "chapters" / asset.name)
@@ -349,11 +421,15 @@ def stage(root: Path, executed: Path, staged: Path) -> Path:
     return staged
 
 
-def build(root: Path, executed: Path, build_dir: Path) -> Path:
-    """Build HTML from executed notebooks with warnings as errors; return the html folder."""
+def build(root: Path, executed: Path, build_dir: Path, online: bool = False,
+          repository: str | None = None) -> Path:
+    """Build HTML from executed notebooks with warnings as errors; return the html folder.
+
+    ``online`` adds the launch buttons of ``_config.online.yml`` (the published book); the
+    default build loads nothing from outside."""
     if build_dir.name != "_build":
         raise ValueError(f"build_dir must be a folder named _build (jupyter-book's layout), got {build_dir}")
-    staged = stage(root, executed, build_dir / "staged")
+    staged = stage(root, executed, build_dir / "staged", online, repository)
     html = build_dir / "html"
     if html.exists():
         shutil.rmtree(html)
@@ -363,6 +439,27 @@ def build(root: Path, executed: Path, build_dir: Path) -> Path:
     if result.returncode != 0:
         raise ChapterFailed(f"jupyter-book build failed with status {result.returncode}")
     return html
+
+
+def linkcheck(root: Path, out: Path) -> tuple[int, Path]:
+    """Check the book's outbound links with Sphinx linkcheck, reading the MyST sources with
+    execution off (no chapter runs; glued values are missing, which linkcheck does not mind).
+    Everything goes under ``out`` (away from the HTML book). Returns jupyter-book's exit status
+    (non-zero when a link is broken) and the report's path."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    # hidden folders (.pytest_cache holds a README.md) and tool folders are not the book
+    config["exclude_patterns"] = [*config.get("exclude_patterns", []), ".*/**", "tools/**"]
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = out / "_config.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    jb = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
+          "--builder", "linkcheck", "--config", str(config_path), "--path-output", str(out)]
+    status = subprocess.run(jb, cwd=root).returncode
+    return status, out / "_build" / "html" / "output.txt"    # jupyter-book's folder name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,12 +485,22 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
     execute.add_argument("--force", action="store_true",
                          help="execute every chapter, even those whose executed notebook is up to date")
+    cache_help = ("folder where every chapter with a cache_dir knob keeps its finished runs "
+                  "(in <folder>/<chapter>); a later build reuses them")
+    execute.add_argument("--cache-dir", type=Path, help=cache_help)
 
     bld = sub.add_parser("build", help="build the HTML book (executing first unless --executed)")
     bld.add_argument("--executed", type=Path, help="folder of executed notebooks to build from")
     bld.add_argument("--preset", choices=PRESET_NAMES, help="preset used when executing")
     bld.add_argument("--jobs", type=int, default=1)
     bld.add_argument("--force", action="store_true", help="execute every chapter again")
+    bld.add_argument("--cache-dir", type=Path, help=cache_help)
+    bld.add_argument("--online", action="store_true",
+                     help=f"merge {ONLINE_CONFIG} (launch buttons: Binder, Colab) over _config.yml")
+    bld.add_argument("--repository", metavar="URL",
+                     help=f"with --online: the repository URL (default: the one in {ONLINE_CONFIG})")
+
+    sub.add_parser("linkcheck", help="check the outbound links of the book's sources (execution off)")
 
     check = sub.add_parser("check-offline", help="fail if built pages load anything from the network")
     check.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
@@ -417,14 +524,24 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "params":
             print(knob_table(chapter_source(root, args.chapter)))
         elif args.command == "execute":
-            execute_all(root, args.out, args.preset, args.jobs, force=args.force)
+            execute_all(root, args.out, args.preset, args.jobs, force=args.force,
+                        cache_dir=args.cache_dir)
         elif args.command == "build":
             executed = args.executed
             if executed is None:
                 executed = root / "_build" / "executed"
-                execute_all(root, executed, args.preset, args.jobs, force=args.force)
-            html = build(root, executed.resolve(), root / "_build")
+                execute_all(root, executed, args.preset, args.jobs, force=args.force,
+                            cache_dir=args.cache_dir)
+            elif args.cache_dir is not None:
+                raise ValueError("--cache-dir applies when chapters are executed; "
+                                 "with --executed nothing is executed")
+            html = build(root, executed.resolve(), root / "_build", args.online, args.repository)
             print(f"book built: {html / 'index.html'}")
+        elif args.command == "linkcheck":
+            status, report = linkcheck(root, root / "_build" / "linkcheck")
+            print(f"link check: {'every link answered' if status == 0 else 'broken links'} "
+                  f"(details in {report})")
+            return status
         elif args.command == "check-offline":
             from recursive_lib.book.offline import scan
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import ast
 import difflib
-import math
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from recursive_lib._validation import check_choice, check_int, check_range
 
@@ -202,7 +202,7 @@ def parse_table(table: str) -> dict[str, Knob]:
         if not name.isidentifier() or name in knobs:
             raise ValueError(f"{TABLE_NAME}: knob {name!r} must be a Python name, listed once")
         values = {}
-        for preset, text in zip(PRESET_NAMES, row[1:4]):
+        for preset, text in zip(PRESET_NAMES, row[1:4], strict=True):
             try:
                 values[preset] = yaml.safe_load(text.strip("`"))
             except yaml.YAMLError as error:

@@ -172,7 +172,7 @@ class DDPM:
                     self.optimizer_.step()
                     if self.ema_net_ is not None:
                         with torch.no_grad():
-                            for avg, cur in zip(self.ema_net_.parameters(), self.net_.parameters()):
+                            for avg, cur in zip(self.ema_net_.parameters(), self.net_.parameters(), strict=True):
                                 avg.lerp_(cur, 1.0 - self.ema)
                     self.n_updates_ += 1
                     total += float(loss.detach()) * len(x0)

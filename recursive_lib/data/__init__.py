@@ -10,8 +10,16 @@ The truths and the contamination are re-exported here; the data sets load on dem
 """
 
 from recursive_lib.data.contamination import BiasSchedule, Contaminated, as_schedule, importance_weights
-from recursive_lib.data.truths import (MIXTURE_2D, MOONS, PAPER_TRUTH, Mixture1D, MixtureND,
-                                       TwoMoons, cell_probabilities, dimension)
+from recursive_lib.data.truths import (
+    MIXTURE_2D,
+    MOONS,
+    PAPER_TRUTH,
+    Mixture1D,
+    MixtureND,
+    TwoMoons,
+    cell_probabilities,
+    dimension,
+)
 
 __all__ = ["BiasSchedule", "Contaminated", "MIXTURE_2D", "MOONS", "Mixture1D", "MixtureND",
            "PAPER_TRUTH", "TwoMoons", "as_schedule", "cell_probabilities", "dimension",

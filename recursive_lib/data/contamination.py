@@ -18,8 +18,9 @@ Gaussian) then fit the weighted pool.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class BiasSchedule:
             out = np.where(n <= self.until, out, 0.0)
         return float(out) if out.ndim == 0 else out
 
-    def stream(self, truth, n: int) -> "Contaminated":
+    def stream(self, truth, n: int) -> Contaminated:
         """The real-data distribution ``P_n`` of iteration ``n``."""
         return Contaminated(truth, self.q_dist, self.b(n))
 

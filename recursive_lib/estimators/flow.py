@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from recursive_lib._validation import check_int, check_range
 from recursive_lib._rng import as_generator
 from recursive_lib._torch import device, torch_generator, torch_threads
+from recursive_lib._validation import check_int, check_range
 from recursive_lib.estimators._input import as_points
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flow_call_class():
     """The module class whose ``forward`` does the flow's work (what ``functional_call`` needs);
     one class for all (``stack_module_state`` stacks modules of one class), torch imported lazily."""
@@ -69,7 +69,7 @@ class FlowEnsemble:
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.lr = check_range("lr", lr, 0.0, np.inf, low_inclusive=False)
 
-    def fit(self, x: np.ndarray, rngs: Sequence[np.random.Generator], warm: bool = False) -> "FlowEnsemble":
+    def fit(self, x: np.ndarray, rngs: Sequence[np.random.Generator], warm: bool = False) -> FlowEnsemble:
         import torch
         import zuko
         from torch.func import stack_module_state

@@ -18,8 +18,9 @@ sees: batched and sequential training differ only by floating-point rounding.
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -42,7 +43,7 @@ def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
     per_rep = []
     for rng in rngs:
         tensors = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             bound = 1.0 / math.sqrt(fan_in)
             tensors.append(rng.uniform(-bound, bound, (fan_in, fan_out)))
             tensors.append(rng.uniform(-bound, bound, (1, fan_out)))
@@ -75,8 +76,6 @@ def train_ensemble(x: np.ndarray, rngs: Sequence[np.random.Generator], hidden=(6
     from ``init`` (stacked parameters of an earlier call: the networks keep training) or, if
     ``None``, from fresh weights. Returns the trained stacked parameters (see :func:`init_params`).
     """
-    import torch
-
     with torch_threads():
         return _train(np.asarray(x, dtype=float), rngs, hidden, negative_slope, lr, weight_decay,
                       epochs, batch_size, init)

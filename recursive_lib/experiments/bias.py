@@ -12,7 +12,8 @@ ECDF ``Q = N(2, 1)``, ``b0 = 0.1``, grid 200; both ``n0 = 5``.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

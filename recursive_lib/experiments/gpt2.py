@@ -14,7 +14,7 @@ practice, a GPU. The loop, the metrics and the output columns are those of
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

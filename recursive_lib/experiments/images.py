@@ -40,7 +40,7 @@ class DigitClassifier:
         self.C = check_range("C", C, 0.0, np.inf, low_inclusive=False)
         self.max_iter = check_int("max_iter", max_iter, 1)
 
-    def fit(self, images, labels) -> "DigitClassifier":
+    def fit(self, images, labels) -> DigitClassifier:
         from sklearn.linear_model import LogisticRegression
 
         images = np.asarray(images, dtype=float)
@@ -149,7 +149,7 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     elsewhere.
     """
     arguments = dict(locals())     # every argument names the checkpoint
-    from recursive_lib.continual.diffusion import DDPM   # torch, only when a run starts
+    from recursive_lib.continual.diffusion import DDPM  # torch, only when a run starts
 
     check_int("rep", rep, 0)
     n_eval = check_int("n_eval", n_eval, 2)

@@ -8,7 +8,7 @@ iterations, as a tidy frame for :func:`recursive_lib.plots.sample_scatter`.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -12,7 +12,7 @@ used for generated text.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -138,7 +138,7 @@ def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
     metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
     arguments = dict(locals())     # every argument names the checkpoint
-    from recursive_lib.continual.char_lm import CharLM   # torch, only when a run starts
+    from recursive_lib.continual.char_lm import CharLM  # torch, only when a run starts
 
     check_range("alpha", alpha, 0.0, 1.0)
     rep = check_int("rep", rep, 0)

@@ -15,7 +15,7 @@ the sample W1 and MMD of ``metric_samples`` model draws against a reference samp
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -49,14 +49,14 @@ Categorical draws are one flat ``searchsorted`` (on row-offset cumulative counts
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import fft as sfft
 from scipy.special import ndtr
 from threadpoolctl import threadpool_limits
 
-from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import cell_probabilities
 from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
@@ -440,7 +440,7 @@ def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="ac
         stats = model.measure(fit, mass, hs[i])                            # 2.-3. fit, measure
         if i + 1 in keep:
             kept.append(model.curves(fit, mass, hs[i]))
-        for key, value in zip(("w1", "mmd", "mean", "var"), stats):
+        for key, value in zip(("w1", "mmd", "mean", "var"), stats, strict=True):
             out[key][:, i] = value
         if m2 and i < T - 1:
             synthetic = model.synthetic(pool, None if weighted else M, hs[i], u_pick, noise)  # 4.

@@ -20,7 +20,7 @@ the paper's image and text models do, and restart from scratch in every other re
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.base import clone

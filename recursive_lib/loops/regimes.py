@@ -8,7 +8,7 @@ training set itself as a function of the batches gathered so far (:data:`TRAININ
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

