@@ -70,13 +70,13 @@ class Config:
         Registry name (:data:`recursive_lib.estimators.ESTIMATORS`): ``"ecdf"``, ``"kde"``,
         ``"gaussian"``, ``"quantile"``, ``"gmm"``, ``"flow"``
     alpha
-        Real fraction ``alpha``: in (0, 1] for the accumulating regimes
+        Real fraction :math:`\\alpha = m_1 / (m_1 + m_2)`: in (0, 1] for the accumulating regimes
         (``m2 = round((1 - alpha) m1 / alpha)`` synthetic points per iteration), in [0, 1] for
         ``fresh`` and ``replace`` (:func:`recursive_lib.loops.regimes.batch_sizes`)
     m1
-        Fresh real points per iteration (integer >= 1)
+        Fresh real points per iteration, :math:`m_1` (integer >= 1)
     T
-        Iterations (>= 1)
+        Iterations :math:`n = 1, \\dots, T` (>= 1)
     reps
         Repetitions (>= 1)
     seed
@@ -84,7 +84,7 @@ class Config:
     regime
         ``"accumulate"`` (the paper's CRT), ``"fresh"``, ``"replace"`` or ``"accumulate-initial"``
     p
-        Baseline rate of the estimator (> 0); sets the default bandwidth exponent ``p / 2``
+        Baseline rate :math:`p` of the estimator (> 0); sets the default bandwidth exponent ``p / 2``
     h0, bandwidth_exponent
         KDE bandwidth ``h_n = h0 n^(-bandwidth_exponent)`` (h0 > 0, exponent
         >= 0; ``None``: ``p / 2``)
@@ -93,7 +93,7 @@ class Config:
     mmd_width
         Gaussian kernel width of the MMD (> 0)
     truth
-        The true distribution ``P`` (``None``: the paper's mixture; protocol in
+        The true distribution :math:`P` (``None``: the paper's mixture; protocol in
         :mod:`recursive_lib.data.truths`)
     engine
         ``"fast"`` (vectorised over repetitions where an engine exists for the estimator and
@@ -285,8 +285,10 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
     Returns
     -------
     pandas.DataFrame
-        ``reps * T`` rows and columns ``rep, n, M, w1, mmd, mean, var`` (``M`` is
-        ``M_n``; ``mean``, ``var`` are those of the fitted distribution) followed by the configuration:
+        ``reps * T`` rows and columns ``rep, n, M, w1, mmd, mean, var`` (``M`` is the training-set
+        size :math:`M_n`; ``w1`` and ``mmd`` are :math:`d(\\hat P_n, P)` for the Wasserstein-1
+        distance and the MMD; ``mean``, ``var`` are those of the fitted distribution
+        :math:`\\hat P_n`) followed by the configuration:
         ``estimator, alpha, m1, m2, regime, p, h0, bandwidth_exponent, seed, engine``; a biased run
         adds ``b_n`` and ``bias_rate, bias_scale, bias_offset, bias_mean, bias_sd, bias_until,
         bias_correction``.

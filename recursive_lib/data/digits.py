@@ -19,9 +19,11 @@ from recursive_lib._validation import check_choice, check_int
 
 __all__ = ["DATASETS", "ImageData", "N_CLASSES", "load_images"]
 
+#: The image sets :func:`load_images` knows.
 DATASETS = ("digits", "mnist")
 NATIVE_SIDE = {"digits": 8, "mnist": 28}
 MAX_PIXEL = {"digits": 16.0, "mnist": 255.0}
+#: Classes (digits) in both image sets.
 N_CLASSES = 10
 MNIST_TEST_ROWS = 10_000  # openml's mnist_784 lists the 60000 training images, then the 10000 test images
 

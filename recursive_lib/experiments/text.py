@@ -200,6 +200,7 @@ run_text.fingerprint = _corpus_fingerprint
 
 # -- summaries of a sweep --------------------------------------------------------------------------
 
+#: The metric columns of a run, in the order the chapter reports them.
 METRICS = ("perplexity", "entropy_heldout", "entropy_generated", "distinct_1", "distinct_2", "distinct_3")
 
 
