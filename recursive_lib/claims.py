@@ -46,8 +46,9 @@ import numpy as np
 
 from recursive_lib._validation import check_int
 
-__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "sign", "trend"]
+__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "read_findings", "sign", "trend"]
 
+#: What a check can conclude about a statement.
 VERDICTS = ("holds", "fails", "inconclusive")
 
 

@@ -58,15 +58,18 @@ def w1_grid(cdf_hat, cdf_true, grid) -> np.ndarray:
 
     Parameters
     ----------
-    cdf_hat : array (..., G)
-        ``F_hat`` of the fit at the grid points (leading axes, e.g. repetitions, are kept).
-    cdf_true : array (G,) or (..., G)
-        ``F`` of the truth at the grid points.
-    grid : array (G,)
+    cdf_hat
+        Array of shape ``(..., G)``: ``F_hat`` of the fit at the grid points (leading axes, e.g.
+        repetitions, are kept).
+    cdf_true
+        Array of shape ``(G,)`` or ``(..., G)``: ``F`` of the truth at the grid points.
+    grid
+        Array of shape ``(G,)``: the grid points, increasing.
 
     Returns
     -------
-    array (...)
+    numpy.ndarray
+        Shape ``(...)``: the leading axes of the inputs.
     """
     return np.abs(np.asarray(cdf_hat) - np.asarray(cdf_true)) @ trapezoid_weights(grid)
 
@@ -127,17 +130,20 @@ def mmd_grid(mass_hat, mass_true, grid, width: float = 0.5) -> np.ndarray:
 
     Parameters
     ----------
-    mass_hat : array (..., G)
-        Masses of the fit on the grid points (:func:`masses_from_pdf` or :func:`masses_from_cdf`).
-    mass_true : array (G,) or (..., G)
-        Masses of the truth, built the same way.
-    grid : array (G,)
-    width : float
-        Kernel width (the paper's 0.5).
+    mass_hat
+        Array of shape ``(..., G)``: masses of the fit on the grid points (:func:`masses_from_pdf`
+        or :func:`masses_from_cdf`).
+    mass_true
+        Array of shape ``(G,)`` or ``(..., G)``: masses of the truth, built the same way.
+    grid
+        Array of shape ``(G,)``: the grid points, increasing.
+    width
+        Gaussian kernel width, in the units of ``x`` (the paper's 0.5).
 
     Returns
     -------
-    array (...): ``sqrt((w_hat - w)^T K (w_hat - w))``.
+    numpy.ndarray
+        Shape ``(...)``: ``sqrt((w_hat - w)^T K (w_hat - w))``.
     """
     diff = np.asarray(mass_hat, dtype=float) - np.asarray(mass_true, dtype=float)
     projected = diff @ kernel_factor(grid, width)
@@ -155,7 +161,8 @@ def w1_samples(x, y, x_weights=None, y_weights=None) -> float:
 
 # --- Sample-based metrics in any dimension (truths without a cdf, e.g. two moons) --------------
 
-EXACT_W1_MAX = 2000   # up to this many points per sample, W1 is solved exactly (ot.emd2)
+#: Up to this many points per sample, W1 is solved exactly (``ot.emd2``).
+EXACT_W1_MAX = 2000
 
 
 def w1_points(x, y, n_projections: int = 200, seed: int = 0) -> float:

@@ -153,21 +153,28 @@ def fit_slopes(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str =
 
     Parameters
     ----------
-    df : tidy results, one row per (configuration, ``rep``, ``n``); needs columns ``rep``, ``n``,
+    df
+        Tidy results, one row per (configuration, ``rep``, ``n``); needs columns ``rep``, ``n``,
         ``x`` and ``metric`` (and every column in ``by``).
-    metric : error column to fit (``"w1"``, ``"mmd"``, ...); must be positive in the fitted window.
-    burn_in : iterations dropped at the start: rows with ``n <= burn_in`` are ignored.
-    x : regressor column, ``"M"`` (pool size ``M_n``, the paper's choice) or ``"n"``.
-    log_correction : ``True`` divides the error by ``log(x)`` before fitting (use at ``p = alpha``,
+    metric
+        Error column to fit (``"w1"``, ``"mmd"``, ...); must be positive in the fitted window.
+    burn_in
+        Iterations dropped at the start: rows with ``n <= burn_in`` are ignored.
+    x
+        Regressor column, ``"M"`` (pool size ``M_n``, the paper's choice) or ``"n"``.
+    log_correction
+        ``True`` divides the error by ``log(x)`` before fitting (use at ``p = alpha``,
         see :func:`needs_log_correction`); a column name applies it to the rows where that
         boolean column is true, so one call can fit a whole ``alpha`` sweep.
-    by : configuration columns identifying one curve (e.g. ``["estimator", "alpha"]``).
+    by
+        Configuration columns identifying one curve (e.g. ``["estimator", "alpha"]``).
 
     Returns
     -------
-    DataFrame with one row per (``*by``, ``rep``): ``slope = -d log(error) / d log(x)`` (positive
-    for a decaying error, comparable to ``min(p, alpha)``), ``intercept`` (of ``log(error)``, or of
-    ``log(error / log x)`` when corrected, at ``log x = 0``) and ``points`` (iterations fitted).
+    pandas.DataFrame
+        One row per (``*by``, ``rep``): ``slope = -d log(error) / d log(x)`` (positive
+        for a decaying error, comparable to ``min(p, alpha)``), ``intercept`` (of ``log(error)``, or of
+        ``log(error / log x)`` when corrected, at ``log x = 0``) and ``points`` (iterations fitted).
     """
     by = _as_list(by)
     _require_columns(df, "metric", [metric])
@@ -308,15 +315,19 @@ def check_min_rule(summary: pd.DataFrame, baseline: pd.Series | dict,
 
     Parameters
     ----------
-    summary : :func:`summarize_slopes` by ``alpha`` (columns ``alpha, slope, lo, hi``)
-    baseline : one row of :func:`baseline_rate` (``slope``, ``lo``, ``hi`` of ``p_hat``)
-    alphas : grid of the predicted line; default the alphas of ``summary``
+    summary
+        :func:`summarize_slopes` by ``alpha`` (columns ``alpha, slope, lo, hi``)
+    baseline
+        One row of :func:`baseline_rate` (``slope``, ``lo``, ``hi`` of ``p_hat``)
+    alphas
+        Grid of the predicted line; default the alphas of ``summary``
 
     Returns
     -------
-    DataFrame, one row per alpha: ``alpha, value`` (``min(p_hat, alpha)``), ``value_lo, value_hi``
-    (the prediction at the ends of ``p_hat``'s interval), and, where ``summary`` has that alpha,
-    ``slope, lo, hi`` and ``consistent``: the slope's interval meets the prediction's interval.
+    pandas.DataFrame
+        One row per alpha: ``alpha, value`` (``min(p_hat, alpha)``), ``value_lo, value_hi``
+        (the prediction at the ends of ``p_hat``'s interval), and, where ``summary`` has that alpha,
+        ``slope, lo, hi`` and ``consistent``: the slope's interval meets the prediction's interval.
     """
     _require_columns(summary, "summary", ["alpha", "slope", "lo", "hi"])
     p_hat, p_lo, p_hi = (float(baseline[k]) for k in ("slope", "lo", "hi"))

@@ -66,30 +66,49 @@ class Config:
 
     Parameters
     ----------
-    estimator : registry name (:data:`recursive_lib.estimators.ESTIMATORS`): ``"ecdf"``, ``"kde"``,
+    estimator
+        Registry name (:data:`recursive_lib.estimators.ESTIMATORS`): ``"ecdf"``, ``"kde"``,
         ``"gaussian"``, ``"quantile"``, ``"gmm"``, ``"flow"``
-    alpha : real fraction ``alpha``: in (0, 1] for the accumulating regimes
+    alpha
+        Real fraction :math:`\\alpha = m_1 / (m_1 + m_2)`: in (0, 1] for the accumulating regimes
         (``m2 = round((1 - alpha) m1 / alpha)`` synthetic points per iteration), in [0, 1] for
         ``fresh`` and ``replace`` (:func:`recursive_lib.loops.regimes.batch_sizes`)
-    m1 : fresh real points per iteration (integer >= 1)
-    T : iterations (>= 1);  reps : repetitions (>= 1);  seed : integer >= 0 (module docstring)
-    regime : ``"accumulate"`` (the paper's CRT), ``"fresh"``, ``"replace"`` or ``"accumulate-initial"``
-    p : baseline rate of the estimator (> 0); sets the default bandwidth exponent ``p / 2``
-    h0, bandwidth_exponent : KDE bandwidth ``h_n = h0 n^(-bandwidth_exponent)`` (h0 > 0, exponent
+    m1
+        Fresh real points per iteration, :math:`m_1` (integer >= 1)
+    T
+        Iterations :math:`n = 1, \\dots, T` (>= 1)
+    reps
+        Repetitions (>= 1)
+    seed
+        Integer >= 0 (module docstring)
+    regime
+        ``"accumulate"`` (the paper's CRT), ``"fresh"``, ``"replace"`` or ``"accumulate-initial"``
+    p
+        Baseline rate :math:`p` of the estimator (> 0); sets the default bandwidth exponent ``p / 2``
+    h0, bandwidth_exponent
+        KDE bandwidth ``h_n = h0 n^(-bandwidth_exponent)`` (h0 > 0, exponent
         >= 0; ``None``: ``p / 2``)
-    grid_size : points of the evaluation grid ``truth.grid(grid_size)`` (>= 10)
-    mmd_width : Gaussian kernel width of the MMD (> 0)
-    truth : the true distribution ``P`` (``None``: the paper's mixture; protocol in
+    grid_size
+        Points of the evaluation grid ``truth.grid(grid_size)`` (>= 10)
+    mmd_width
+        Gaussian kernel width of the MMD (> 0)
+    truth
+        The true distribution :math:`P` (``None``: the paper's mixture; protocol in
         :mod:`recursive_lib.data.truths`)
-    engine : ``"fast"`` (vectorised over repetitions where an engine exists for the estimator and
+    engine
+        ``"fast"`` (vectorised over repetitions where an engine exists for the estimator and
         regime) or ``"reference"`` (the readable loop); :attr:`runs_on` says which runs
-    bias : ``None`` (real data from ``P``), or a :class:`~recursive_lib.data.contamination.BiasSchedule`
+    bias
+        ``None`` (real data from ``P``), or a :class:`~recursive_lib.data.contamination.BiasSchedule`
         (or a dict of its fields): the real points of iteration ``n`` come from
         ``P_n = (1 - b_n) P + b_n Q``
-    bias_correction : weight real points by ``dP / dP_n`` (the sampling design is assumed known)
-    estimator_params : hyper-parameters of the estimator (e.g. ``{"epochs": 10}`` for
+    bias_correction
+        Weight real points by ``dP / dP_n`` (the sampling design is assumed known)
+    estimator_params
+        Hyper-parameters of the estimator (e.g. ``{"epochs": 10}`` for
         ``"quantile"``), stored as sorted pairs; empty: its defaults
-    metric_samples : multivariate truths: samples behind the W1 and MMD
+    metric_samples
+        Multivariate truths: samples behind the W1 and MMD
         (:func:`recursive_lib.loops.measure.make_measure`)
     """
 
@@ -167,7 +186,7 @@ class Config:
 
     @property
     def exponent(self) -> float:
-        """The bandwidth exponent in use: ``bandwidth_exponent``, or ``p / 2`` when it is ``None``."""
+        """The bandwidth exponent in use, ``bandwidth_exponent`` or ``p / 2`` when it is ``None``."""
         return self.p / 2 if self.bandwidth_exponent is None else self.bandwidth_exponent
 
     def bandwidth(self, n: int) -> float:
@@ -176,7 +195,7 @@ class Config:
 
     @property
     def runs_on(self) -> str:
-        """The engine that runs: ``"fast"`` where one exists for the estimator, regime and bias
+        """The engine that runs, ``"fast"`` where one exists for the estimator, regime and bias
         (ECDF and KDE in every regime; the neural ensembles in the unbiased accumulate regime),
         ``"reference"`` otherwise."""
         if self.engine == "reference":
@@ -265,11 +284,14 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
 
     Returns
     -------
-    DataFrame with ``reps * T`` rows and columns ``rep, n, M, w1, mmd, mean, var`` (``M`` is
-    ``M_n``; ``mean``, ``var`` are those of the fitted distribution) followed by the configuration:
-    ``estimator, alpha, m1, m2, regime, p, h0, bandwidth_exponent, seed, engine``; a biased run
-    adds ``b_n`` and ``bias_rate, bias_scale, bias_offset, bias_mean, bias_sd, bias_until,
-    bias_correction``.
+    pandas.DataFrame
+        ``reps * T`` rows and columns ``rep, n, M, w1, mmd, mean, var`` (``M`` is the training-set
+        size :math:`M_n`; ``w1`` and ``mmd`` are :math:`d(\\hat P_n, P)` for the Wasserstein-1
+        distance and the MMD; ``mean``, ``var`` are those of the fitted distribution
+        :math:`\\hat P_n`) followed by the configuration:
+        ``estimator, alpha, m1, m2, regime, p, h0, bandwidth_exponent, seed, engine``; a biased run
+        adds ``b_n`` and ``bias_rate, bias_scale, bias_offset, bias_mean, bias_sd, bias_until,
+        bias_correction``.
     """
     cfg = _as_config(config, fields)
     grid = cfg.truth.grid(cfg.grid_size) if dimension(cfg.truth) == 1 else None
@@ -321,9 +343,10 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
 
     Returns
     -------
-    DataFrame with ``reps * len(at) * grid_size`` rows: ``rep, n, x`` (grid point), ``density``
-    (fitted density at ``x``; NaN for the ECDF, which has none), ``cdf`` (fitted distribution
-    function at ``x``), ``truth_density``, ``truth_cdf``, then ``estimator, alpha``.
+    pandas.DataFrame
+        ``reps * len(at) * grid_size`` rows: ``rep, n, x`` (grid point), ``density``
+        (fitted density at ``x``; NaN for the ECDF, which has none), ``cdf`` (fitted distribution
+        function at ``x``), ``truth_density``, ``truth_cdf``, then ``estimator, alpha``.
     """
     at = sorted({check_int("at", n, 1) for n in np.atleast_1d(at).tolist()})
     if not at:

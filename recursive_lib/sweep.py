@@ -173,21 +173,28 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
 
     Parameters
     ----------
-    configs : dicts of keyword arguments (JSON-like values), each including its own ``seed`` so
+    configs
+        Dicts of keyword arguments (JSON-like values), each including its own ``seed`` so
         that its result does not depend on order or backend. Duplicates run once.
-    run : function returning a DataFrame (required), e.g. :func:`recursive_lib.simulation.simulate`;
+    run
+        Function returning a DataFrame (required), e.g. :func:`recursive_lib.simulation.simulate`;
         any function, a notebook's own included (joblib sends it to the workers with cloudpickle).
-    cache_dir : folder for the results (created if needed; shared by all workers of a cluster);
+    cache_dir
+        Folder for the results (created if needed; shared by all workers of a cluster);
         ``None`` disables caching. Cached configurations are loaded, not rerun.
-    n_jobs : workers (``-1``: one per core). Results are identical to ``n_jobs=1``.
-    backend : a joblib backend, ``"loky"`` (processes, the default), ``"threading"``, or
+    n_jobs
+        Workers (``-1``: one per core). Results are identical to ``n_jobs=1``.
+    backend
+        A joblib backend, ``"loky"`` (processes, the default), ``"threading"``, or
         ``"dask"`` (the cluster of the current ``dask.distributed.Client``).
-    progress : a tqdm bar over configurations as they finish (silent when ``CI`` is set).
+    progress
+        A tqdm bar over configurations as they finish (silent when ``CI`` is set).
 
     Returns
     -------
-    The concatenated results (index reset). Configuration keys the result lacks are added as
-    columns (scalar values only).
+    pandas.DataFrame
+        The concatenated results (index reset). Configuration keys the result lacks are added as
+        columns (scalar values only).
     """
     configs = [dict(c) if isinstance(c, Mapping) else c for c in configs]
     for i, config in enumerate(configs):

@@ -22,6 +22,7 @@ from recursive_lib.loops.regimes import synthetic_count
 from recursive_lib.rates import ols_by_group
 
 __all__ = [
+    "HasCdf",
     "predicted_exponent", "pool_sizes", "ecdf_variance_coefficients", "ecdf_variance_exponent",
     "ecdf_expected_ise", "ecdf_w1_bound", "ecdf_w1_gaussian", "heuristic_error", "local_exponents",
     "bias_share", "bias_floor", "floor_curve", "gaussian_replace_variance",
@@ -30,6 +31,9 @@ __all__ = [
 
 
 class HasCdf(Protocol):
+    """Anything with a distribution function ``cdf(x)`` (``F``, same shape as ``x``): the truths of
+    :mod:`recursive_lib.data.truths` and the contaminating ``Q`` of a bias schedule."""
+
     def cdf(self, x: np.ndarray) -> np.ndarray: ...
 
 

@@ -18,9 +18,9 @@ reads them with :func:`resolve`::
 A knob assigned as a variable after the table (papermill's ``-p alphas "[0.3]"`` injects exactly
 that) overrides the preset's value; a plain value under a name that is not a knob is a typo and
 stops the chapter with an error that lists the knobs and suggests the closest one. Every value is
-validated by the check of its name in :data:`CHECKS` (the knobs every chapter shares), or by one
+validated by the check of its name in ``CHECKS`` (the knobs every chapter shares), or by one
 the chapter passes (``checks={"my_knob": ...}``). The page shows the table with the values used
-(:meth:`Params._repr_markdown_`). Forking a chapter is copying its file: its presets come along.
+(``Params._repr_markdown_``). Forking a chapter is copying its file: its presets come along.
 '''
 
 from __future__ import annotations

@@ -53,15 +53,33 @@ class CharLM:
 
     Parameters
     ----------
-    vocab_size : number of symbols ``V`` (tokens are ids ``0 .. V-1``).
-    block_len : characters per block ``L`` (items of the real pool are ``(L,)`` rows).
-    embed, hidden, layers : embedding width, GRU width and depth.
-    lr : Adam learning rate; ``grad_clip``: maximum gradient norm per step.
-    epochs : passes over each ``partial_fit`` batch; ``batch_size``: blocks per optimizer step.
-    temperature : sampling temperature (1: the model's distribution, the paper's setting).
+    vocab_size
+        Number of symbols ``V`` (tokens are ids ``0 .. V-1``).
+    block_len
+        Characters per block ``L`` (items of the real pool are ``(L,)`` rows).
+    embed, hidden, layers
+        Embedding width, GRU width and depth.
+    lr
+        Adam learning rate.
+    grad_clip
+        Maximum gradient norm per step.
+    epochs
+        Passes over each ``partial_fit`` batch.
+    batch_size
+        Blocks per optimizer step.
+    temperature
+        Sampling temperature (1: the model's distribution, the paper's setting).
 
-    Attributes (after the first ``partial_fit``): ``net_`` (torch module), ``optimizer_``,
-    ``iterations_`` (number of ``partial_fit`` calls), ``steps_`` (optimizer steps).
+    Attributes
+    ----------
+    net_
+        The torch module (set by the first ``partial_fit``, as are the others).
+    optimizer_
+        Its optimizer.
+    iterations_
+        Number of ``partial_fit`` calls.
+    steps_
+        Optimizer steps so far.
     """
 
     def __init__(self, vocab_size: int, block_len: int = 64, embed: int = 32, hidden: int = 128,

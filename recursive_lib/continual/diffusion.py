@@ -86,20 +86,37 @@ class DDPM:
 
     Parameters
     ----------
-    diffusion_steps : number ``K`` of noise levels, for training and sampling (paper 400).
-    width : width of the residual MLP (hidden units per layer).
-    depth : number of residual blocks.
-    epochs : passes over the batch at every :meth:`partial_fit` call (paper 100).
-    batch_size : mini-batch size (paper 100).
-    lr : Adam learning rate (paper 2e-4).
-    ema : decay of an exponential moving average of the weights used for sampling (0: sample
+    diffusion_steps
+        Number ``K`` of noise levels, for training and sampling (paper 400).
+    width
+        Width of the residual MLP (hidden units per layer).
+    depth
+        Number of residual blocks.
+    epochs
+        Passes over the batch at every :meth:`partial_fit` call (paper 100).
+    batch_size
+        Mini-batch size (paper 100).
+    lr
+        Adam learning rate (paper 2e-4).
+    ema
+        Decay of an exponential moving average of the weights used for sampling (0: sample
         with the trained weights themselves). Averaging smooths out the noise of the last
         optimizer steps, a standard DDPM device; the paper does not say whether it used one.
-    sample_chunk : images denoised at once when sampling (bounds memory, not results).
+    sample_chunk
+        Images denoised at once when sampling (bounds memory, not results).
 
-    Attributes (after the first :meth:`partial_fit`): ``shape_`` (the image shape), ``net_``,
-    ``optimizer_``, ``ema_net_`` (the averaged network, or ``None``), ``n_updates_`` (optimizer
-    steps so far).
+    Attributes
+    ----------
+    shape_
+        The image shape (set by the first :meth:`partial_fit`, as are the attributes below).
+    net_
+        The denoising network.
+    optimizer_
+        Its Adam optimizer.
+    ema_net_
+        The averaged network, or ``None`` when ``ema`` is 0.
+    n_updates_
+        Optimizer steps so far.
     """
 
     def __init__(self, diffusion_steps: int = 400, width: int = 256, depth: int = 3,

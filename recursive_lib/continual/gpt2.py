@@ -23,10 +23,14 @@ class GPT2LM:
 
     Parameters
     ----------
-    name : Hugging Face model name (``"gpt2"``: 124M parameters, the paper's).
-    block_len : tokens per block.
-    lr, weight_decay : AdamW; ``epochs``: passes over each batch; ``batch_size``: blocks per step.
-    temperature : sampling temperature (1: the paper's).
+    name
+        Hugging Face model name (``"gpt2"``: 124M parameters, the paper's).
+    block_len
+        Tokens per block.
+    lr, weight_decay
+        AdamW; ``epochs``: passes over each batch; ``batch_size``: blocks per step.
+    temperature
+        Sampling temperature (1: the paper's).
     """
 
     def __init__(self, name: str = "gpt2", block_len: int = 128, lr: float = 5e-5,

@@ -37,11 +37,16 @@ class BiasSchedule:
 
     Parameters
     ----------
-    rate : the decay rate ``q >= 0`` (0: a bias that never fades)
-    scale : ``b0`` in (0, 1); with ``offset`` it must keep ``b_1 < 1``
-    offset : ``n0 > -1``
-    mean, sd : the contaminating ``Q = N(mean, sd^2)`` (finite, ``sd > 0``)
-    until : ``None``, or the last biased iteration (an early-only bias)
+    rate
+        The decay rate ``q >= 0`` (0: a bias that never fades)
+    scale
+        ``b0`` in (0, 1); with ``offset`` it must keep ``b_1 < 1``
+    offset
+        ``n0 > -1``
+    mean, sd
+        The contaminating ``Q = N(mean, sd^2)`` (finite, ``sd > 0``)
+    until
+        ``None``, or the last biased iteration (an early-only bias)
     """
 
     rate: float = 0.5

@@ -37,7 +37,7 @@ from recursive_lib._validation import check_int
 
 __all__ = ["Corpus", "MIN_WORDS", "clean_topic", "load_corpus", "to_blocks"]
 
-#: A paragraph shorter than this (in words) is a heading, a label or a fragment: dropped.
+#: A paragraph shorter than this many words is a heading, a label or a fragment, and is dropped.
 MIN_WORDS = 8
 _PROSE = set("abcdefghijklmnopqrstuvwxyz0123456789 .,;:'\"()-?!")
 _ASCII = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...",
@@ -102,7 +102,7 @@ class Corpus:
 
     @property
     def fingerprint(self) -> str:
-        """First 12 hex digits of the SHA-256 of both texts: changes with the Python version."""
+        """First 12 hex digits of the SHA-256 of both texts (it changes with the Python version)."""
         digest = hashlib.sha256((self.train_text + "\0" + self.heldout_text).encode()).hexdigest()
         return digest[:12]
 

@@ -19,9 +19,11 @@ from recursive_lib._validation import check_choice, check_int
 
 __all__ = ["DATASETS", "ImageData", "N_CLASSES", "load_images"]
 
+#: The image sets :func:`load_images` knows.
 DATASETS = ("digits", "mnist")
 NATIVE_SIDE = {"digits": 8, "mnist": 28}
 MAX_PIXEL = {"digits": 16.0, "mnist": 255.0}
+#: Classes (digits) in both image sets.
 N_CLASSES = 10
 MNIST_TEST_ROWS = 10_000  # openml's mnist_784 lists the 60000 training images, then the 10000 test images
 
@@ -44,7 +46,7 @@ class ImageData:
 
     @property
     def fingerprint(self) -> str:
-        """First 12 hex digits of the SHA-256 of every array: changes when the data set does
+        """First 12 hex digits of the SHA-256 of every array, which changes when the data set does
         (another scikit-learn or MNIST copy), so cached results of the old data are not served."""
         digest = hashlib.sha256(f"{self.name}:{self.side}".encode())
         for array in (self.train, self.train_labels, self.test, self.test_labels):
@@ -93,15 +95,22 @@ def load_images(dataset: str = "digits", n_test: int = 500, side: int | None = N
 
     Parameters
     ----------
-    dataset : ``"digits"`` (scikit-learn's 8x8 digits, offline) or ``"mnist"`` (``fetch_openml``).
-    n_test : held-out images, a multiple of 10 (``n_test / 10`` per digit), drawn with ``seed``;
+    dataset
+        ``"digits"`` (scikit-learn's 8x8 digits, offline) or ``"mnist"`` (``fetch_openml``).
+    n_test
+        Held-out images, a multiple of 10 (``n_test / 10`` per digit), drawn with ``seed``;
         for MNIST from the official test images. The other images form the training pool
         (for MNIST: the 60000 official training images).
-    side : image side after average pooling; must divide the native side (8 or 28). ``None``:
+    side
+        Image side after average pooling; must divide the native side (8 or 28). ``None``:
         native.
-    seed : seed of the held-out draw.
-    data_home : ``fetch_openml`` cache folder (MNIST only); ``None``: scikit-learn's default.
+    seed
+        Seed of the held-out draw.
+    data_home
+        ``fetch_openml`` cache folder (MNIST only); ``None``: scikit-learn's default.
 
+    Notes
+    -----
     The result is cached per argument tuple; its arrays are read-only.
     """
     check_choice("dataset", dataset, DATASETS)

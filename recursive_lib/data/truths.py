@@ -26,8 +26,9 @@ class Mixture1D:
 
     Parameters
     ----------
-    weights, means, sds : sequences of length K
-        Mixing weights (positive, summing to 1), component means and standard deviations (> 0).
+    weights, means, sds
+        Sequences of length ``K``: mixing weights (positive, summing to 1), component means and
+        standard deviations (> 0).
     """
 
     def __init__(self, weights, means, sds):
@@ -78,7 +79,7 @@ class Mixture1D:
         return np.linspace((self.means - 6 * self.sds).min(), (self.means + 6 * self.sds).max(), size)
 
 
-#: The truth of every 1-D simulation in the paper: ``0.35 N(-2, 0.8^2) + 0.65 N(1, 1.3^2)``.
+#: The truth ``0.35 N(-2, 0.8^2) + 0.65 N(1, 1.3^2)`` of every 1-D simulation in the paper.
 PAPER_TRUTH = Mixture1D([0.35, 0.65], [-2.0, 1.0], [0.8, 1.3])
 
 
@@ -104,7 +105,12 @@ class MixtureND:
 
     Parameters
     ----------
-    weights : (K,) positive, summing to 1;  means : (K, d);  sds : (K, d) positive
+    weights
+        Shape ``(K,)``: positive mixing weights, summing to 1.
+    means
+        Shape ``(K, d)``: component means.
+    sds
+        Shape ``(K, d)``: positive component standard deviations (diagonal covariances).
     """
 
     def __init__(self, weights, means, sds):

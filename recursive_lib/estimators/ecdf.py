@@ -11,10 +11,12 @@ from recursive_lib.estimators._input import check_fit_input, resample
 class ECDF(BaseEstimator):
     """Empirical distribution of the training points; no hyper-parameters.
 
-    Attributes (after ``fit``)
+    Attributes
     ----------
-    points_ : (M,) sorted training points
-    weights_ : (M,) their probabilities (``1/M`` each unless importance weights were given)
+    points_
+        ``(M,)`` sorted training points (set by ``fit``, as are the others).
+    weights_
+        ``(M,)`` their probabilities (``1/M`` each unless importance weights were given).
     """
 
     def fit(self, x, weights=None):

@@ -142,19 +142,37 @@ class Flow(BaseEstimator):
 
     Parameters
     ----------
-    transforms : number of spline autoregressive transforms
-    hidden : hidden widths of each transform's conditioner network
-    bins : spline bins
-    steps, batch_size, lr : Adam on the negative log-likelihood, ``steps`` mini-batches of
+    transforms
+        Number of spline autoregressive transforms
+    hidden
+        Hidden widths of each transform's conditioner network
+    bins
+        Spline bins
+    steps, batch_size, lr
+        Adam on the negative log-likelihood, ``steps`` mini-batches of
         ``batch_size`` points walked through reshuffled passes over the data (a fixed number of
         steps rather than epochs, so small early pools are still fitted)
-    n_eval : samples drawn after training for ``cdf`` (1-D), ``mean_`` and ``var_``
-    warm_start : if true, ``fit`` keeps training the flow of the previous ``fit`` (as
+    n_eval
+        Samples drawn after training for ``cdf`` (1-D), ``mean_`` and ``var_``
+    warm_start
+        If true, ``fit`` keeps training the flow of the previous ``fit`` (as
         scikit-learn's ``warm_start``), as the ``fresh`` regime does with neural models
-    random_state : ``None``, int or ``numpy`` Generator
+    random_state
+        ``None``, int or ``numpy`` Generator
 
-    Attributes (after ``fit``): ``ensemble_`` (the trained :class:`FlowEnsemble`, ``R = 1``),
-    ``dim_``, ``eval_`` (``(n_eval, d)`` samples), ``mean_``, ``var_`` (as :class:`GMM`).
+    Attributes
+    ----------
+    ensemble_
+        The trained :class:`FlowEnsemble` (``R = 1``), set by ``fit`` as are the others.
+    dim_
+        Dimension ``d`` of the training points.
+    eval_
+        ``(n_eval, d)`` samples of the fitted flow.
+    mean_
+        Mean of ``eval_`` (1-D), or of its first coordinate.
+    var_
+        Variance of ``eval_`` (1-D), or its total variance (as for
+        :class:`~recursive_lib.estimators.gmm.GMM`).
     """
 
     def __init__(self, transforms: int = 3, hidden=(32, 32), bins: int = 8, steps: int = 300,

@@ -17,9 +17,14 @@ class Gaussian(BaseEstimator):
     shrinks it in expectation by ``(M - 1) / M`` per generation, the collapse of the replace
     regime (:func:`recursive_lib.theory.gaussian_replace_variance`). No hyper-parameters.
 
-    Attributes (after ``fit``)
+    Attributes
     ----------
-    mean_, var_ : floats, the fitted ``mu`` and ``sigma^2``; sd_ : ``sqrt(var_)``
+    mean_
+        The fitted ``mu`` (set by ``fit``, as are the others).
+    var_
+        The fitted ``sigma^2``.
+    sd_
+        ``sqrt(var_)``.
     """
 
     def fit(self, x, weights=None):

@@ -25,13 +25,23 @@ class GMM(BaseEstimator):
 
     Parameters
     ----------
-    n_components : int >= 1, or ``"bic"`` (choose 1 ... ``max_components`` by BIC)
-    max_components : upper end of the BIC search
-    random_state : ``None``, int or ``numpy`` Generator (the EM initialisation's seed is drawn from it)
+    n_components
+        Integer >= 1, or ``"bic"`` (choose 1 ... ``max_components`` by BIC)
+    max_components
+        Upper end of the BIC search
+    random_state
+        ``None``, int or ``numpy`` Generator (the EM initialisation's seed is drawn from it)
 
-    Attributes (after ``fit``): ``model_`` (the fitted ``GaussianMixture``), ``dim_``, ``mean_``,
-    ``var_`` (1-D: the variance; d > 1: the mean of the first coordinate and the total variance
-    ``trace(Sigma)``).
+    Attributes
+    ----------
+    model_
+        The fitted scikit-learn ``GaussianMixture`` (set by ``fit``, as are the others).
+    dim_
+        Dimension ``d`` of the training points.
+    mean_
+        1-D: the mean; ``d > 1``: the mean of the first coordinate.
+    var_
+        1-D: the variance; ``d > 1``: the total variance ``trace(Sigma)``.
     """
 
     def __init__(self, n_components=2, max_components: int = 5, random_state=None):

@@ -15,12 +15,17 @@ class GaussianKDE(BaseEstimator):
 
     Parameters
     ----------
-    bandwidth : float > 0
-        Kernel standard deviation ``h`` (the paper's ``h_n = h0 n^(-p/2)`` is chosen by the loop).
+    bandwidth
+        Kernel standard deviation ``h`` (> 0; the paper's ``h_n = h0 n^(-p/2)`` is chosen by the loop).
 
-    Attributes (after ``fit``)
+    Attributes
     ----------
-    points_ : (M,) training points; weights_ : (M,) their probabilities; bandwidth_ : float
+    points_
+        ``(M,)`` training points (set by ``fit``, as are the others).
+    weights_
+        ``(M,)`` their probabilities.
+    bandwidth_
+        The validated ``bandwidth`` ``h``.
     """
 
     def __init__(self, bandwidth: float = 0.5):
@@ -57,5 +62,5 @@ class GaussianKDE(BaseEstimator):
 
     @property
     def var_(self) -> float:
-        """Variance of the fitted distribution: weighted sample variance plus ``h^2``."""
+        """Variance of the fitted distribution, the weighted sample variance plus ``h^2``."""
         return float(self.weights_ @ (self.points_ - self.mean_) ** 2 + self.bandwidth_**2)

@@ -126,18 +126,33 @@ class QuantileSampler(BaseEstimator):
 
     Parameters
     ----------
-    hidden : widths of the hidden layers (paper: (64, 64, 64))
-    negative_slope : LeakyReLU slope (paper: 0.02)
-    lr, weight_decay : AdamW (paper: 5e-4, 1e-3)
-    epochs, batch_size : passes over the training set and mini-batch size (paper: 25, 4096)
-    n_eval : model samples drawn after training to evaluate ``cdf``, ``mean_``, ``var_`` (paper: 200 000)
-    warm_start : if true, ``fit`` continues from the weights of the previous ``fit`` (as
+    hidden
+        Widths of the hidden layers (paper: (64, 64, 64))
+    negative_slope
+        LeakyReLU slope (paper: 0.02)
+    lr, weight_decay
+        AdamW (paper: 5e-4, 1e-3)
+    epochs, batch_size
+        Passes over the training set and mini-batch size (paper: 25, 4096)
+    n_eval
+        Model samples drawn after training to evaluate ``cdf``, ``mean_``, ``var_`` (paper: 200 000)
+    warm_start
+        If true, ``fit`` continues from the weights of the previous ``fit`` (as
         scikit-learn's ``warm_start``): the network keeps training, as in the ``fresh`` regime
-    random_state : ``None``, an int, or a ``numpy`` Generator (used as is, so the caller's stream
+    random_state
+        ``None``, an int, or a ``numpy`` Generator (used as is, so the caller's stream
         advances; the loops pass each repetition's Generator)
 
-    Attributes (after ``fit``): ``params_`` (stacked torch tensors), ``eval_`` (sorted ``(n_eval,)``
-    model samples), ``mean_``, ``var_``.
+    Attributes
+    ----------
+    params_
+        Stacked torch tensors of the network (set by ``fit``, as are the others).
+    eval_
+        Sorted ``(n_eval,)`` model samples.
+    mean_
+        Mean of ``eval_``.
+    var_
+        Variance of ``eval_``.
     """
 
     def __init__(self, hidden=(64, 64, 64), negative_slope: float = 0.02, lr: float = 5e-4,

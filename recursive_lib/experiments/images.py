@@ -75,7 +75,8 @@ def _one_thread():
 
 def digit_classifier(dataset: str = "digits", n_test: int = 500, side: int | None = None,
                      data_seed: int = 0) -> DigitClassifier:
-    """The :class:`DigitClassifier` fitted on the pool of :func:`load_images` (cached per process)."""
+    """The :class:`DigitClassifier` fitted on the pool of
+    :func:`~recursive_lib.data.digits.load_images` (cached per process)."""
     return _fit_classifier(dataset, n_test, side, data_seed)
 
 
@@ -122,31 +123,41 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
 
     Parameters
     ----------
-    alpha : real share of every batch after the first (0: the model trains on itself only).
-    rep : repetition index; the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
+    alpha
+        Real share of every batch after the first (0: the model trains on itself only).
+    rep
+        Repetition index; the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
         (:func:`recursive_lib._rng.seed_sequence`), the same for every ``alpha`` (common random
         numbers: iteration 1 is identical across alphas).
-    T, m_total : iterations and images per iteration (the paper: 200 and 300).
-    epochs, batch_size, lr, diffusion_steps, width, depth, ema : the
+    T, m_total
+        Iterations and images per iteration (the paper: 200 and 300).
+    epochs, batch_size, lr, diffusion_steps, width, depth, ema
+        The
         :class:`~recursive_lib.continual.diffusion.DDPM` (``batch_size``: images per optimizer step).
-    n_eval : generated images behind each evaluation; n_test : held-out images (multiple of 10).
-    eval_every : evaluate every this many iterations (and at 1 and ``T``).
-    snapshot_at : iterations whose training batch is kept (column ``snapshot``).
-    dataset, side, data_seed : :func:`recursive_lib.data.digits.load_images`.
-    checkpoint_dir : folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
+    n_eval
+        Generated images behind each evaluation; n_test : held-out images (multiple of 10).
+    eval_every
+        Evaluate every this many iterations (and at 1 and ``T``).
+    snapshot_at
+        Iterations whose training batch is kept (column ``snapshot``).
+    dataset, side, data_seed
+        :func:`recursive_lib.data.digits.load_images`.
+    checkpoint_dir
+        Folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
         so that an interrupted run resumes; removed when the run completes. ``None``: none.
 
     Returns
     -------
-    Columns ``iteration`` (also as ``n``), ``alpha``, ``rep``, ``M`` (images trained on so far,
-    ``n m_total``), ``n_real``, ``n_synthetic``, ``loss``, ``real_taken`` (real images trained on
-    so far, repeats included), ``real_distinct`` (distinct real images among them: the pool is
-    reshuffled and reused once used up, so this stops at the pool size), ``real_passes`` (passes
-    through the pool begun; :class:`~recursive_lib.loops.fresh.RealStream`), ``fd``,
-    ``label_entropy``, ``confidence`` (NaN where not evaluated) and ``snapshot``: the training
-    batch and its mask of real items at the snapshot iterations, as the bytes of an ``.npz``
-    archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``
-    elsewhere.
+    pandas.DataFrame
+        Columns ``iteration`` (also as ``n``), ``alpha``, ``rep``, ``M`` (images trained on so far,
+        ``n m_total``), ``n_real``, ``n_synthetic``, ``loss``, ``real_taken`` (real images trained on
+        so far, repeats included), ``real_distinct`` (distinct real images among them: the pool is
+        reshuffled and reused once used up, so this stops at the pool size), ``real_passes`` (passes
+        through the pool begun; :class:`~recursive_lib.loops.fresh.RealStream`), ``fd``,
+        ``label_entropy``, ``confidence`` (NaN where not evaluated) and ``snapshot``: the training
+        batch and its mask of real items at the snapshot iterations, as the bytes of an ``.npz``
+        archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``
+        elsewhere.
     """
     arguments = dict(locals())     # every argument names the checkpoint
     from recursive_lib.continual.diffusion import DDPM  # torch, only when a run starts

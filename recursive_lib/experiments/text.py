@@ -61,8 +61,9 @@ def evaluate_model(model, corpus: Corpus, heldout_blocks: np.ndarray, n_generate
                    rng: np.random.Generator, n_snippets: int = 0) -> dict:
     """The chapter's metrics of one trained model (a ``CharLM``, or ``continual.gpt2.GPT2LM``).
 
-    ``corpus`` is anything with ``decode(tokens (n, L)) -> list of n texts`` (a :class:`Corpus`,
-    or ``data.wikitext.TokenizerText``).
+    ``corpus`` is anything with ``decode(tokens (n, L)) -> list of n texts`` (a
+    :class:`~recursive_lib.data.corpus.Corpus`, or a
+    :class:`~recursive_lib.data.wikitext.TokenizerText`).
 
     ``perplexity`` (per character) and ``entropy_heldout`` (nats) on ``heldout_blocks``;
     ``entropy_generated`` (nats, along the model's own samples) and ``distinct_1..3`` of
@@ -108,34 +109,46 @@ def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
 
     Parameters
     ----------
-    alpha : real share of every batch after the first, in [0, 1] (0: all synthetic).
-    seed, rep : the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
+    alpha
+        Real share of every batch after the first, in [0, 1] (0: all synthetic).
+    seed, rep
+        The run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
         (:func:`recursive_lib._rng.seed_sequence`), so repetitions are independent, each
         reproducible on its own, and alphas with the same ``rep`` share their first iteration
         (paired comparisons).
-    T, m_total, block_len : iterations; blocks per iteration; characters per block.
-    epochs, batch_size, hidden, embed, lr : training per iteration and the model (see
+    T, m_total, block_len
+        Iterations; blocks per iteration; characters per block.
+    epochs, batch_size, hidden, embed, lr
+        Training per iteration and the model (see
         :class:`~recursive_lib.continual.char_lm.CharLM`; ``batch_size``: blocks per optimizer step).
-    n_heldout : held-out blocks scored for perplexity and entropy (the first ``n_heldout`` of a
+    n_heldout
+        Held-out blocks scored for perplexity and entropy (the first ``n_heldout`` of a
         fixed shuffle of the held-out blocks, the same for every run).
-    n_generate : generated blocks behind entropy_generated and distinct-n (distinct-n depends on it).
-    warmup : ``partial_fit`` calls on ``m_total`` real blocks before the recursive loop starts:
+    n_generate
+        Generated blocks behind entropy_generated and distinct-n (distinct-n depends on it).
+    warmup
+        ``partial_fit`` calls on ``m_total`` real blocks before the recursive loop starts:
         a pre-trained model, as GPT-2 is before the paper fine-tunes it recursively (0: the loop
         starts from random weights). Alphas with the same ``rep`` share the warm-up.
-    eval_every : evaluate every ``eval_every`` iterations (and at 1 and ``T``).
-    snapshot_at, n_snippets : evaluated iterations at which ``n_snippets`` generated blocks are kept
+    eval_every
+        Evaluate every ``eval_every`` iterations (and at 1 and ``T``).
+    snapshot_at, n_snippets
+        Evaluated iterations at which ``n_snippets`` generated blocks are kept
         as text (columns ``sample_0`` ...).
-    heldout_every : the held-out split of :func:`recursive_lib.data.corpus.load_corpus`.
-    checkpoint_dir : folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
+    heldout_every
+        The held-out split of :func:`recursive_lib.data.corpus.load_corpus`.
+    checkpoint_dir
+        Folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
         so that an interrupted run resumes; removed when the run completes. ``None``: none.
 
     Returns
     -------
-    One row per iteration: ``iteration, alpha, n_real, n_synthetic, loss`` (training loss, nats per
-    character), ``real_taken, real_distinct, real_passes`` (real blocks of the loop so far, repeats
-    included; the distinct ones among them, at most the pool size; passes through the pool begun:
-    :class:`~recursive_lib.loops.fresh.RealStream`; the warm-up's blocks are not counted), the
-    metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
+    pandas.DataFrame
+        One row per iteration: ``iteration, alpha, n_real, n_synthetic, loss`` (training loss, nats per
+        character), ``real_taken, real_distinct, real_passes`` (real blocks of the loop so far, repeats
+        included; the distinct ones among them, at most the pool size; passes through the pool begun:
+        :class:`~recursive_lib.loops.fresh.RealStream`; the warm-up's blocks are not counted), the
+        metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
     arguments = dict(locals())     # every argument names the checkpoint
     from recursive_lib.continual.char_lm import CharLM  # torch, only when a run starts
@@ -187,6 +200,7 @@ run_text.fingerprint = _corpus_fingerprint
 
 # -- summaries of a sweep --------------------------------------------------------------------------
 
+#: The metric columns of a run, in the order the chapter reports them.
 METRICS = ("perplexity", "entropy_heldout", "entropy_generated", "distinct_1", "distinct_2", "distinct_3")
 
 

@@ -5,8 +5,9 @@ Same protocol as :func:`recursive_lib.loops.reference.run_reference`, but at eac
 all (:func:`recursive_lib.estimators.quantile.train_ensemble` for the quantile sampler,
 :class:`recursive_lib.estimators.flow.FlowEnsemble` for the normalizing flow). Every repetition draws
 its random numbers from its own Generator in the same order as the reference loop with a lone
-:class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`, so
-the two agree up to floating-point rounding (a test checks it).
+:class:`~recursive_lib.estimators.quantile.QuantileSampler` or
+:class:`~recursive_lib.estimators.flow.Flow`, so the two agree up to floating-point rounding (a test
+checks it).
 
 Metrics are the reference loop's (:func:`recursive_lib.loops.measure.make_measure`): on a 1-D truth the grid
 metrics, the fit's cdf being the empirical cdf of ``n_eval`` model samples; on a multivariate truth
@@ -33,7 +34,7 @@ BATCHED_ESTIMATORS = ("quantile", "flow")
 
 class _QuantileMembers:
     """The quantile sampler's ensemble: ``fit(pool (R, M), rngs)``, ``sample(n, rngs) -> (R, n)``,
-    with the hyper-parameters of ``spec``, a :class:`~recursive_lib.estimators.QuantileSampler`."""
+    with the hyper-parameters of ``spec``, a :class:`~recursive_lib.estimators.quantile.QuantileSampler`."""
 
     def __init__(self, spec):
         self.spec = spec
@@ -49,7 +50,7 @@ class _QuantileMembers:
 
 
 class _FlowMembers:
-    """The flow ensemble of ``spec``'s hyper-parameters (a :class:`~recursive_lib.estimators.Flow`)
+    """The flow ensemble of ``spec``'s hyper-parameters (a :class:`~recursive_lib.estimators.flow.Flow`)
     on pools ``(R, M)`` (1-D) or ``(R, M, d)``; samples shaped alike."""
 
     def __init__(self, spec):
@@ -93,8 +94,9 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
 
     Parameters as :func:`recursive_lib.loops.reference.run_reference`, plus ``estimator`` (one of
     :data:`BATCHED_ESTIMATORS`) and the estimator's hyper-parameters ``params`` (those of
-    :class:`~recursive_lib.estimators.QuantileSampler` or :class:`~recursive_lib.estimators.Flow`,
-    with their defaults, ``n_eval`` included: the model samples behind ``cdf``, ``mean``, ``var``);
+    :class:`~recursive_lib.estimators.quantile.QuantileSampler` or
+    :class:`~recursive_lib.estimators.flow.Flow`, with their defaults, ``n_eval`` included: the model
+    samples behind ``cdf``, ``mean``, ``var``);
     ``progress`` shows a tqdm bar over iterations (silent when the environment variable ``CI`` is set).
 
     Returns a dict of ``(R, T)`` arrays ``w1``, ``mmd``, ``mean``, ``var``.

@@ -25,7 +25,7 @@ KDE (binned)
     the mean ``|x - centre| <= d / 2`` in W1 and by that over the kernel width in MMD (the bounds
     the tests check). In practice it is far less: on the paper preset (``r = 3``, ``h_T = 0.075``)
     the W1 and MMD of the binned KDE of 100 000 points of the truth differ from those of the exact
-    KDE of the same points by 2e-6 to 1.4e-5, against a mean |x - centre| of 2.6e-3, and a small
+    KDE of the same points by 2e-6 to 1.4e-5, against a mean ``|x - centre|`` of 2.6e-3, and a small
     share of the Monte Carlo standard error of their means at ``T = 2000``
     (``benchmarks/bench_engine.py`` measures it).
     The bins must reach where early, wide kernels put points, but the fit at iteration ``n`` only
@@ -36,7 +36,7 @@ Biased real data (:mod:`recursive_lib.data.contamination`)
     A real batch is ``Multinomial(m1, cell masses of P_n)``, ``P_n = (1 - b_n) P + b_n Q``, from the
     same uniforms as without bias. With the correction the pool holds importance-weighted masses:
     each real count is multiplied by the cell mean of ``dP / dP_n`` under ``P_n``, ``P(c) / P_n(c)``
-    (see :class:`_RealBatches`), synthetic points weigh 1, and fits and picks use the normalised
+    (see ``_RealBatches``), synthetic points weigh 1, and fits and picks use the normalised
     masses (:func:`pick_weighted`).
 
 Randomness: one ``numpy.random.Generator`` per repetition, consumed in the same order whatever the
@@ -338,9 +338,11 @@ def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
 
     Returns
     -------
-    dict: ``n``, ``M`` as ``(T,)`` arrays; ``w1``, ``mmd``, ``mean``, ``var`` as ``(R, T)`` arrays.
-    With ``snapshots`` (iterations ``n`` in 1..T) also ``snapshot_n`` ``(S,)`` and the fitted
-    ``cdf`` and ``density`` on the grid at those iterations, ``(R, S, G)`` each (density NaN for the ECDF).
+    dict
+        ``n``, ``M`` as ``(T,)`` arrays; ``w1``, ``mmd``, ``mean``, ``var`` as ``(R, T)`` arrays.
+        With ``snapshots`` (iterations ``n`` in 1..T) also ``snapshot_n`` ``(S,)`` and the fitted
+        ``cdf`` and ``density`` on the grid at those iterations, ``(R, S, G)`` each (density NaN for
+        the ECDF).
     """
     check_choice("estimator", estimator, ENGINE_ESTIMATORS)
     check_choice("regime", regime, REGIMES)

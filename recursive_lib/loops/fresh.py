@@ -134,20 +134,30 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, m_tota
 
     Parameters
     ----------
-    model : see :class:`ContinualModel`; trained in place.
-    real_pool : ``(N, ...)`` real training items.
-    alpha : real share of every batch after the first, in [0, 1] (0: all synthetic).
-    m_total : items per iteration, at most ``N`` (the paper's images: 300).
-    T : iterations.
-    seed : an integer or a ``SeedSequence``; determines every random number of the run.
-    evaluate : ``evaluate(model, rng) -> {metric: value}``, called at iteration 1 (the point every
+    model
+        See :class:`ContinualModel`; trained in place.
+    real_pool
+        ``(N, ...)`` real training items.
+    alpha
+        Real share of every batch after the first, in [0, 1] (0: all synthetic).
+    m_total
+        Items per iteration, at most ``N`` (the paper's images: 300).
+    T
+        Iterations.
+    seed
+        An integer or a ``SeedSequence``; determines every random number of the run.
+    evaluate
+        ``evaluate(model, rng) -> {metric: value}``, called at iteration 1 (the point every
         real fraction shares), every ``eval_every`` iterations and at ``T``, with its own random
         stream (so the evaluation cadence does not change training).
-    snapshot_at : iterations whose training batch is kept.
-    checkpoint : a file. After every iteration the whole state (model, random streams, rows so far)
+    snapshot_at
+        Iterations whose training batch is kept.
+    checkpoint
+        A file. After every iteration the whole state (model, random streams, rows so far)
         is written there atomically; a call with the same arguments and an existing checkpoint
         resumes from it. Delete the file to start again.
-    progress : a tqdm bar over iterations (silent when ``CI`` is set).
+    progress
+        A tqdm bar over iterations (silent when ``CI`` is set).
     """
     real_pool = np.asarray(real_pool)
     snapshot_at = _check(alpha, m_total, T, eval_every, snapshot_at, len(real_pool))

@@ -10,7 +10,8 @@ from recursive_lib._validation import check_int
 from recursive_lib.data.truths import dimension
 from recursive_lib.metrics import grid_masses, mmd2_unbiased, mmd_grid, w1_grid, w1_points
 
-MMD_SAMPLES = 500    # multivariate truths: the sample MMD uses at most this many points per side
+#: For multivariate truths, the sample MMD uses at most this many points per side.
+MMD_SAMPLES = 500
 
 
 def make_measure(estimator, truth, grid, mmd_width: float, rng: np.random.Generator,

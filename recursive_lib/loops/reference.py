@@ -40,29 +40,43 @@ def run_reference(estimator, alpha: float, m1: int, T: int, truth, grid, rng: np
 
     Parameters
     ----------
-    estimator : estimator instance (e.g. ``ECDF()``, ``GaussianKDE()``), cloned afresh every iteration
-    alpha : real fraction ``alpha`` in (0, 1]; ``m2 = round((1 - alpha) m1 / alpha)``
-    m1 : fresh real points per iteration
-    T : number of iterations
-    truth : the true distribution ``P`` (see :mod:`recursive_lib.data` for the protocol)
-    grid : (G,) evaluation grid of the metrics
-    rng : the only source of randomness
-    bandwidth : ``n -> h_n``, set as the estimator's ``bandwidth`` at iteration ``n`` (KDE), or ``None``
-    regime : ``"accumulate"`` (the paper's CRT), ``"fresh"``, ``"replace"`` or
-        ``"accumulate-initial"`` (see :func:`batch_sizes`; ``alpha`` may be 0 for fresh and replace)
-    mmd_width : Gaussian kernel width of the MMD
-    bias : ``None`` (real data from ``P``) or a :class:`recursive_lib.data.contamination.BiasSchedule`: the real
+    estimator
+        Estimator instance (e.g. ``ECDF()``, ``GaussianKDE()``), cloned afresh every iteration
+    alpha
+        Real fraction ``alpha`` in (0, 1]; ``m2 = round((1 - alpha) m1 / alpha)``
+    m1
+        Fresh real points per iteration
+    T
+        Number of iterations
+    truth
+        The true distribution ``P`` (see :mod:`recursive_lib.data` for the protocol)
+    grid
+        (G,) evaluation grid of the metrics
+    rng
+        The only source of randomness
+    bandwidth
+        ``n -> h_n``, set as the estimator's ``bandwidth`` at iteration ``n`` (KDE), or ``None``
+    regime
+        ``"accumulate"`` (the paper's CRT), ``"fresh"``, ``"replace"`` or
+        ``"accumulate-initial"`` (see :func:`~recursive_lib.loops.regimes.batch_sizes`; ``alpha``
+        may be 0 for fresh and replace)
+    mmd_width
+        Gaussian kernel width of the MMD
+    bias
+        ``None`` (real data from ``P``) or a :class:`recursive_lib.data.contamination.BiasSchedule`: the real
         batch of iteration ``n`` comes from ``P_n = (1 - b_n) P + b_n Q``
-    bias_correction : fit with importance weights ``dP / dP_n`` on the real points (synthetic
+    bias_correction
+        Fit with importance weights ``dP / dP_n`` on the real points (synthetic
         points weigh 1); needs an estimator whose ``fit`` accepts ``weights``
-
-    metric_samples : multivariate truths only: model and truth samples behind the sample-based
-        W1 and MMD (see :func:`make_measure`)
+    metric_samples
+        Multivariate truths only: model and truth samples behind the sample-based
+        W1 and MMD (see :func:`~recursive_lib.loops.measure.make_measure`)
 
     Returns
     -------
-    dict of ``(T,)`` arrays: ``n``, ``M`` (``M_n``), ``w1``, ``mmd``, ``mean``, ``var`` (the last two
-    of the fit ``P_hat_n``).
+    dict
+        ``(T,)`` arrays: ``n``, ``M`` (``M_n``), ``w1``, ``mmd``, ``mean``, ``var`` (the last two
+        of the fit ``P_hat_n``).
     """
     alpha = check_alpha(regime, alpha)
     m1 = check_int("m1", m1, 1)

@@ -3,7 +3,7 @@
 One place for the protocol's arithmetic, used by every loop (reference, fast, ensemble), by the
 theory and by the charts: ``m2`` from ``alpha`` (:func:`synthetic_count`), the batch sizes of each
 regime (:func:`batch_sizes`), the training-set sizes ``M_n`` (:func:`training_sizes`), and the
-training set itself as a function of the batches gathered so far (:data:`TRAINING_SETS`).
+training set itself as a function of the batches gathered so far (``TRAINING_SETS``).
 """
 
 from __future__ import annotations
