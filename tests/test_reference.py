@@ -12,8 +12,8 @@ import inspect
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from recursive_lib.book import cli
 
 PAGE = "api"
