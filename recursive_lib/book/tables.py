@@ -40,7 +40,7 @@ def _label(column: Any, names: Sequence[str | None]) -> str:
              for p in parts]
     numeric = all(isinstance(p, numbers.Real) and not isinstance(p, bool) for p in parts)
     if numeric and len(names) == len(parts) and all(names):
-        return ", ".join(f"{n} = {s}" for n, s in zip(names, shown))
+        return ", ".join(f"{n} = {s}" for n, s in zip(names, shown, strict=True))
     return ", ".join(shown)
 
 
