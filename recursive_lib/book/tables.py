@@ -23,6 +23,9 @@ from typing import Any, Mapping, Sequence
 #: what an empty cell (NaN, None) reads as
 MISSING = "–"
 
+#: cells up to this many characters never wrap (numbers, intervals)
+SHORT = 24
+
 #: readable headers of the tidy results' usual columns (a chapter's ``columns`` overrides them)
 NAMES = {
     "alpha": "α", "bias_rate": "bias rate q", "burn_in": "burn-in", "estimator": "estimator",
@@ -139,14 +142,18 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
     shown_numeric = [names.get(c, c) for c in numeric]
 
     def rules(_):
-        css = pd.DataFrame("", index=text.index, columns=text.columns)
+        # short cells (numbers, intervals) never wrap; long text may
+        css = text.map(lambda v: "white-space: nowrap;" if len(v) <= SHORT else "")
         if group:
-            css.loc[starts & (text.index > text.index[0]), :] = "border-top: 1px solid #888"
+            rows = starts & (text.index > text.index[0])
+            css.loc[rows, :] = css.loc[rows, :] + " border-top: 1px solid #888;"
         return css
 
     uid = hashlib.sha256(text.to_json().encode()).hexdigest()[:10]
     styler = (text.style.hide(axis="index").apply(rules, axis=None)
               .set_properties(subset=shown_numeric, **{"text-align": "right"})
+              .set_table_styles([{"selector": "", "props": "font-size: 0.9em;"},
+                                 {"selector": "td, th", "props": "padding: 0.2em 0.6em;"}])
               .set_table_attributes('class="dataframe book-table"').set_uuid(uid))
     if caption:
         styler = styler.set_caption(caption)
