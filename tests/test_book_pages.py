@@ -86,6 +86,22 @@ def test_no_raw_frame_dump_ends_a_cell(name):
     assert not raw, f"{name}: frames shown raw: {raw}"
 
 
+def test_no_claim_is_printed_twice(executed_dir):
+    """A claim's sentence reaches the page once, through its glue role: a cell whose last line
+    returns the Claim (its repr is the sentence again) has its output removed."""
+    twice = []
+    for name in CHAPTERS:
+        path = executed_dir / f"{name}.ipynb"
+        if not path.is_file():
+            continue
+        for cell in json.loads(path.read_text())["cells"]:
+            shown = [o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})
+                     and "".join(o.get("data", {}).get("text/plain", "")).startswith("Claim(")]
+            if shown and "remove-output" not in cell["metadata"].get("tags", []):
+                twice.append(f"{name}: {''.join(cell['source']).splitlines()[0][:60]}")
+    assert not twice, "\n".join(twice)
+
+
 def test_staging_removes_the_injected_parameters_cell(tmp_path):
     notebook = {"cells": [
         {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "preset = 'book'",
