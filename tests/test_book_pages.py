@@ -196,7 +196,7 @@ def test_show_rounds_to_significant_digits_for_display_only():
                           "alpha": [0.25, 0.5, 1.0, 0.1]})
     before = frame.copy()
     shown = tables.show(frame).data
-    assert list(shown["fitted slope"]) == ["0.123", "12.3", "−0.000123", tables.MISSING]
+    assert list(shown["fitted slope"]) == ["0.123", "12.3", "-0.000123", tables.MISSING]
     assert list(shown["repetitions"]) == ["4"] * 4
     assert list(shown["α"]) == ["0.25", "0.5", "1", "0.1"], "short values are shown as typed"
     assert list(tables.show(frame, digits={"slope": 2}).data["fitted slope"])[:2] == ["0.12", "12"]

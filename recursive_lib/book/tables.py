@@ -57,15 +57,14 @@ def _number(value: Any, digits: int) -> str:
     if isinstance(value, numbers.Real):
         value = float(value)
         if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
+            return "inf" if value > 0 else "-inf"
         if value == 0:
             return "0"
         if value == round(value) and abs(value) < 10 ** digits:
             return f"{value:.0f}"
         magnitude = math.floor(math.log10(abs(value)))
         decimals = max(digits - 1 - magnitude, 0)
-        text = f"{value:.{decimals}f}"
-        return text.replace("-", "−", 1) if text.startswith("-") else text
+        return f"{value:.{decimals}f}"
     return str(value)
 
 
@@ -124,7 +123,7 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
             math.isnan(v) or math.isinf(v) or float(f"{v:.{d}g}") == v for v in values)
         if short:
             return [_number(v, d) if math.isnan(v) or math.isinf(v) else
-                    f"{v:g}".replace("-", "−") for v in values]
+                    f"{v:g}" for v in values]
         return [_number(v, d) for v in values]
 
     text = pd.DataFrame({c: cells(c) for c in data.columns}, index=data.index)
