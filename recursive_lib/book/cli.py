@@ -342,6 +342,23 @@ def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
     return [results[n][0] for n in names if results[n][0]]
 
 
+#: cells the page leaves out: papermill's record of the injected values (the chapter's knob
+#: table, printed by the cell after it, already shows the values of the run)
+REMOVED_ON_PAGE = ("injected-parameters",)
+
+
+def copy_for_reading(notebook: Path, target: Path) -> Path:
+    """Copy an executed notebook, tagging the cells in :data:`REMOVED_ON_PAGE` ``remove-cell``
+    so that myst-nb leaves them off the page (the executed notebook itself is not changed)."""
+    nb = json.loads(notebook.read_text())
+    for cell in nb.get("cells", []):
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(t in tags for t in REMOVED_ON_PAGE) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return target
+
+
 def merge_config(base: dict, overlay: dict) -> dict:
     """``base`` with ``overlay`` merged in: nested mappings key by key, anything else replaced."""
     out = dict(base)
@@ -408,7 +425,7 @@ def stage(root: Path, executed: Path, staged: Path, online: bool = False,
         notebook = executed / f"{name}.ipynb"
         if not notebook.is_file():
             raise FileNotFoundError(f"{notebook} missing: execute the chapters first")
-        shutil.copy2(notebook, staged / "chapters" / notebook.name)
+        copy_for_reading(notebook, staged / "chapters" / notebook.name)
         shutil.copy2(source, staged / MYST_FOLDER / "chapters" / source.name)
     for asset in (root / "chapters").iterdir():
         if asset.suffix not in {".md", ".ipynb"} and asset.is_file():

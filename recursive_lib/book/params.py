@@ -276,12 +276,13 @@ def resolve(table: str, preset: str, namespace: Mapping[str, Any],
 def chapter_table_text(source: str | Path) -> str:
     """The preset table of a chapter's MyST source (``chapters/<name>.md``), read without executing
     it: the string assigned to ``PRESETS`` in its ``parameters`` cell."""
-    text = Path(source).read_text()
-    for cell in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S):
-        if not re.search(r"^:tags:.*\bparameters\b", cell, flags=re.M):
+    import jupytext   # the cell's options may be a ``:tags:`` line or a YAML block
+
+    notebook = jupytext.read(Path(source), fmt="md:myst")
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.metadata.get("tags", []):
             continue
-        body = "\n".join(line for line in cell.splitlines() if not line.startswith(":"))
-        for node in ast.parse(body).body:
+        for node in ast.parse(cell.source).body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == TABLE_NAME
                                                     for t in node.targets):
                 return ast.literal_eval(node.value)
