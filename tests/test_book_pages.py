@@ -14,10 +14,10 @@ import math
 import jupytext
 import pandas as pd
 import pytest
-
 from conftest import ROOT
-from recursive_lib.book import cli, tables
 from test_book_browser import browser, server  # noqa: F401  (fixtures: chromium, the built book served)
+
+from recursive_lib.book import cli, tables
 
 CHAPTERS = cli.executable_chapters(ROOT)
 CLAIM_METHODS = {"sign", "trend", "coverage", "ordering"}
@@ -86,6 +86,7 @@ def test_no_raw_frame_dump_ends_a_cell(name):
     assert not raw, f"{name}: frames shown raw: {raw}"
 
 
+@pytest.mark.book
 def test_no_claim_is_printed_twice(executed_dir):
     """A claim's sentence reaches the page once, through its glue role: a cell whose last line
     returns the Claim (its repr is the sentence again) has its output removed."""

@@ -276,7 +276,7 @@ def resolve(table: str, preset: str, namespace: Mapping[str, Any],
 def chapter_table_text(source: str | Path) -> str:
     """The preset table of a chapter's MyST source (``chapters/<name>.md``), read without executing
     it: the string assigned to ``PRESETS`` in its ``parameters`` cell."""
-    import jupytext   # the cell's options may be a ``:tags:`` line or a YAML block
+    import jupytext  # the cell's options may be a ``:tags:`` line or a YAML block
 
     notebook = jupytext.read(Path(source), fmt="md:myst")
     for cell in notebook.cells:

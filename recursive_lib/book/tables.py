@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: what an empty cell (NaN, None) reads as
 MISSING = "–"
