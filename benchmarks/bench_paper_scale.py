@@ -20,10 +20,12 @@ the text setting needs GPT-2's weights, so it uses a randomly initialised GPT-2 
 configuration and random token ids (the same arithmetic). How each projection is made:
 
 - quantile: ``k`` whole iterations of ``simulate`` (every repetition at once, as the chapter runs
-  them). A paper iteration's optimizer steps grow with the pool (``epochs * ceil(M_n / batch)``),
-  its evaluation does not: the projection is an interval, from the measured seconds per iteration
-  times the iterations (``low``) to that times the ratio of the run's mean steps per iteration to
-  the measured ones (``high``, as if all time were optimizer steps).
+  them), and one optimizer step of every repetition at the full mini-batch, timed apart. A paper
+  iteration's optimizer steps grow with the pool (``epochs * ceil(M_n / batch)``), its evaluation
+  does not: the evaluation's time is the measured iteration less its steps, and the projection adds,
+  over the run, that evaluation and each iteration's steps (a step on a mini-batch smaller than
+  ``batch_size`` counted in proportion to its size). ``low`` and ``high`` bound it: every
+  iteration as long as the measured ones, or all of their time scaled like the optimizer steps.
 - images and text: the parts of one iteration are timed separately (optimizer steps; sampling,
   per image and denoising step or per generated block; the evaluation) and added up with the
   counts of the preset (the synthetic share of a batch is its mean over the preset's real
@@ -116,6 +118,7 @@ def _timed(fn, budget: float, at_least: int = 1, at_most: int = 50) -> float:
 # -- the chapters ----------------------------------------------------------------------------------
 
 def bench_quantile(cfg: dict, small: bool, budget: float) -> dict:
+    from recursive_lib.estimators.quantile import train_ensemble
     from recursive_lib.simulation import simulate
 
     if small:
@@ -136,16 +139,27 @@ def bench_quantile(cfg: dict, small: bool, budget: float) -> dict:
     def steps(n):
         return cfg["epochs"] * math.ceil(n * cfg["m_total"] / cfg["batch_size"])
 
+    def step_cost(n):
+        """optimizer steps of iteration n, in full-batch steps (a smaller batch costs in proportion)"""
+        return steps(n) * min(1.0, n * cfg["m_total"] / cfg["batch_size"])
+
+    rngs = [np.random.default_rng(r) for r in range(cfg["reps"])]
+    full = np.random.default_rng(0).normal(size=(cfg["reps"], cfg["batch_size"]))
+    step = _timed(lambda: train_ensemble(full, rngs, epochs=1, batch_size=cfg["batch_size"]), budget / 3)
     T = cfg["T"]
-    growth = np.mean([steps(n) for n in range(1, T + 1)]) / np.mean([steps(n) for n in range(1, k + 1)])
+    evaluation = max(per_iteration - step * np.mean([step_cost(n) for n in range(1, k + 1)]), 0.0)
     runs = len(cfg["alphas"])   # one simulate call per real fraction trains every repetition
+    projected = runs * sum(evaluation + step * step_cost(n) for n in range(1, T + 1))
+    growth = np.mean([steps(n) for n in range(1, T + 1)]) / np.mean([steps(n) for n in range(1, k + 1)])
     low = per_iteration * T * runs
     return dict(configuration=dict(alpha=alpha, reps=cfg["reps"], m_total=cfg["m_total"],
                                    epochs=cfg["epochs"], batch_size=cfg["batch_size"], n_eval=cfg["n_eval"]),
-                measured=f"{k} whole iterations of simulate (all {cfg['reps']} repetitions at once)",
+                measured=(f"{k} whole iterations of simulate (all {cfg['reps']} repetitions at once) "
+                          f"{per_iteration:.3g} s each; one full-batch optimizer step of every "
+                          f"repetition {step:.3g} s; the evaluation {evaluation:.3g} s per iteration"),
                 seconds_per_iteration=per_iteration, iterations=T, runs=runs,
                 projected_seconds_low=low, projected_seconds_high=low * growth,
-                projected_seconds=low * growth, stand_in=None)
+                projected_seconds=projected, stand_in=None)
 
 
 def bench_images(cfg: dict, small: bool, budget: float) -> dict:
@@ -232,7 +246,8 @@ BENCHES = dict(quantile=bench_quantile, images=bench_images, text=bench_text)
 
 def measure(chapter: str, small: bool, budget: float) -> dict:
     cfg = paper(chapter)
-    out = dict(chapter=chapter, preset="paper" + (" (CI size)" if small else ""), **_device_info())
+    out = dict(chapter=chapter, preset="paper" + (" (CI size)" if small else ""),
+               measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **_device_info())
     with _torch_threads():
         out.update(BENCHES[chapter](cfg, small, budget))
     out["peak_memory_mb"], out["memory_measure"] = _peak_memory_mb()
@@ -278,9 +293,14 @@ def main() -> None:
         entry["wall_seconds"] = time.perf_counter() - started
         results.append(entry)
         print(json.dumps(entry, indent=1), flush=True)
-    report = dict(benchmark="benchmarks/bench_paper_scale.py", small=args.small,
-                  measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), chapters=results)
     out = args.out or (None if args.small else str(RESULTS))
+    if out and Path(out).exists():     # a subset of the chapters: keep the others' entries
+        kept = json.loads(Path(out).read_text())
+        if kept.get("small") == args.small:
+            done = {r["chapter"] for r in results}
+            results = [c for c in kept["chapters"] if c["chapter"] not in done] + results
+            results.sort(key=lambda r: CHAPTERS.index(r["chapter"]))
+    report = dict(benchmark="benchmarks/bench_paper_scale.py", small=args.small, chapters=results)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=1) + "\n")

@@ -66,8 +66,6 @@ def paper_projection(chapter: str, results: str | Path = RESULTS) -> str:
         where += (f", other work on its {entry['cpu_count']} cores at a load average of "
                   f"{entry['load_average_1min']:.1f} as it began")
     total = duration(entry["projected_seconds"])
-    if "projected_seconds_low" in entry:
-        total = f"between {duration(entry['projected_seconds_low'])} and {total}"
     serial = (f"{entry['runs']} runs of {entry['iterations']} iterations at "
               f"{duration(entry['seconds_per_iteration'])} per iteration")
     memory = f"peak memory {entry['peak_memory_mb']:.0f} MB ({entry['memory_measure']})"
@@ -75,4 +73,4 @@ def paper_projection(chapter: str, results: str | Path = RESULTS) -> str:
     gpu = ("" if entry["device"].startswith("cuda") else
            "; no GPU was at hand, and running the benchmark on one replaces these figures")
     return (f"{total} one run after another ({serial}; {memory}), measured on {where} by "
-            f"benchmarks/bench_paper_scale.py on {report['measured_at']}{stand_in}{gpu}")
+            f"benchmarks/bench_paper_scale.py on {entry.get('measured_at') or report.get('measured_at')}{stand_in}{gpu}")
