@@ -27,13 +27,14 @@ def test_durations_read_as_words():
     assert timing.duration(210) == "3.5 min"
     assert timing.duration(7560) == "2.1 hours"
     assert timing.duration(3 * 86400) == "3.0 days"
+    assert timing.duration(3 * 365.25 * 86400) == "3.0 years"
 
 
 def test_projection_names_the_device_and_says_no_gpu_was_at_hand(tmp_path):
     text = timing.paper_projection("images", _write(tmp_path, ENTRY))
     assert text.startswith("4.2 days one run after another")
     assert "15 runs of 200 iterations at 2.0 min per iteration" in text
-    assert "measured on a CPU (x86_64)" in text and "peak memory 812 MB" in text
+    assert "on a CPU (x86_64)" in text and "peak memory 812 MB" in text
     assert "random images of MNIST's shape" in text
     assert "no GPU was at hand" in text
     loaded = dict(ENTRY, cpu_count=2, load_average_1min=5.25)
@@ -42,10 +43,10 @@ def test_projection_names_the_device_and_says_no_gpu_was_at_hand(tmp_path):
     gpu = dict(ENTRY, device="cuda:0", device_name="NVIDIA A100", memory_measure="torch.cuda.max_memory_allocated")
     gpu.pop("torch_threads")
     text = timing.paper_projection("images", _write(tmp_path, gpu))
-    assert "measured on a CUDA:0 (NVIDIA A100)" in text and "no GPU" not in text
+    assert "on a CUDA:0 (NVIDIA A100)" in text and "no GPU" not in text
     quantile = dict(ENTRY, chapter="quantile", stand_in=None)
     text = timing.paper_projection("quantile", _write(tmp_path, quantile))
-    assert "measured on a CPU" in text and "stand" not in text
+    assert "on a CPU" in text and "stand-in" not in text
 
 
 def test_projection_says_why_there_is_none(tmp_path):

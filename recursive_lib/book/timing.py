@@ -27,7 +27,9 @@ def duration(seconds: float) -> str:
         return f"{seconds / 60:.1f} min"
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 86400:.1f} days"
+    if seconds < 2 * 365 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    return f"{seconds / (365.25 * 86400):.1f} years"
 
 
 class Stopwatch:
@@ -59,18 +61,20 @@ def paper_projection(chapter: str, results: str | Path = RESULTS) -> str:
     if entry is None or entry.get("status") != "ok":
         status = "not in the benchmark's results" if entry is None else entry["status"]
         return f"not measured ({status}; python benchmarks/bench_paper_scale.py measures it)"
+    on_cpu = entry["device"].split(":")[0] == "cpu"
     where = f"a {entry['device'].upper()}" + (f" ({entry['device_name']})" if entry.get("device_name") else "")
     if "torch_threads" in entry:
         where += f" with {entry['torch_threads']} torch thread(s) per run"
-    if "load_average_1min" in entry and not entry["device"].startswith("cuda"):
+    if "load_average_1min" in entry and on_cpu:
         where += (f", other work on its {entry['cpu_count']} cores at a load average of "
                   f"{entry['load_average_1min']:.1f} as it began")
     total = duration(entry["projected_seconds"])
     serial = (f"{entry['runs']} runs of {entry['iterations']} iterations at "
               f"{duration(entry['seconds_per_iteration'])} per iteration")
     memory = f"peak memory {entry['peak_memory_mb']:.0f} MB ({entry['memory_measure']})"
-    stand_in = f"; measured on {entry['stand_in']}" if entry.get("stand_in") else ""
-    gpu = ("" if entry["device"].startswith("cuda") else
+    stand_in = f"; stand-in: {entry['stand_in']}" if entry.get("stand_in") else ""
+    gpu = ("" if not on_cpu else
            "; no GPU was at hand, and running the benchmark on one replaces these figures")
-    return (f"{total} one run after another ({serial}; {memory}), measured on {where} by "
-            f"benchmarks/bench_paper_scale.py on {entry.get('measured_at') or report.get('measured_at')}{stand_in}{gpu}")
+    when = entry.get("measured_at") or report.get("measured_at")
+    return (f"{total} one run after another ({serial}; {memory}), measured by "
+            f"benchmarks/bench_paper_scale.py on {when} on {where}{stand_in}{gpu}")
