@@ -161,6 +161,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "lr": _positive_float,
     "diffusion_steps": _positive_int(2),
     "width": _positive_int(2),
+    "network": lambda name, v: check_choice(name, v, ("mlp", "unet")),
     "ema": lambda name, v: check_range(name, v, 0.0, 1.0, high_inclusive=False),
     "n_test": _positive_int(10),
     "eval_every": _positive_int(1),

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from recursive_lib._torch import device, shuffled_batches, torch_generator, torch_threads
+from recursive_lib._torch import placement, shuffled_batches, torch_generator, torch_threads
 from recursive_lib._validation import check_int, check_range
 
 __all__ = ["CharLM", "GRUNet"]
@@ -138,15 +138,16 @@ class CharLM:
         if not hasattr(self, "net_"):
             self._check_params()
         batch = self._check_blocks("batch", batch)
-        dev = device()
+        place = placement()
+        dev = place.device
         with torch_threads():
             if not hasattr(self, "net_"):
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(int(rng.integers(2**63 - 1)))
-                    self.net_ = GRUNet(self.vocab_size, self.embed, self.hidden, self.layers).to(dev)
+                    self.net_ = place.module(GRUNet(self.vocab_size, self.embed, self.hidden, self.layers))
                 self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
                 self.iterations_, self.steps_ = 0, 0
-            data = torch.as_tensor(batch, device=dev)
+            data = place.tensor(batch, integer=True)
             self.net_.train()
             losses = []
             for _ in range(self.epochs):

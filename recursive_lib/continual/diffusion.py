@@ -8,11 +8,15 @@ predict the noise ``eps`` (mean squared error, Adam). Sampling is ancestral: sta
 ``x_K ~ N(0, I)`` and step back through the Gaussian posterior ``q(x_{k-1} | x_k, x0_hat)``, with the
 predicted ``x0_hat`` clipped to ``[-1, 1]`` (the "clip_denoised" choice of the DDPM reference code).
 
-The network. The paper uses a small U-Net on 28x28 MNIST. For the 8x8 digits that run on a CPU a
-residual multilayer perceptron on the flattened image (64 numbers) with a sinusoidal embedding of
-the step is the cheaper choice: a 3x3 convolution sees most of an 8x8 image anyway, and an MLP
-step costs a few milliseconds. It works for any image side (it flattens), MNIST included, only
-less well than a U-Net there.
+The network (``network``). The paper uses a small U-Net on 28x28 MNIST: ``"unet"`` is
+``diffusers.UNet2DModel`` (:class:`UNetDenoiser`; three resolution levels of ``width``,
+``2 width``, ``2 width`` channels, one residual block per level, no attention; the optional
+``[hf]`` extra). For the 8x8 digits that run on a CPU the default ``"mlp"``, a residual
+multilayer perceptron on the flattened image (64 numbers) with a sinusoidal embedding of the step
+(:class:`Denoiser`), is the cheaper choice: a 3x3 convolution sees most of an 8x8 image anyway,
+and an MLP step costs a few milliseconds. It works for any image side (it flattens), MNIST
+included, only less well than a U-Net there. Both take ``(B, pixels)`` and ``t`` in ``(0, 1]``,
+so the training and sampling code is one.
 
 Continual training, as in the paper's fresh regime (:func:`recursive_lib.loops.fresh.run_fresh`):
 :meth:`DDPM.partial_fit` trains ``epochs`` passes over the batch it is given, in mini-batches of
@@ -29,10 +33,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from recursive_lib._torch import device, torch_generator, torch_threads
-from recursive_lib._validation import check_int, check_range
+from recursive_lib._hf import require_diffusers
+from recursive_lib._torch import placement, torch_generator, torch_threads
+from recursive_lib._validation import check_choice, check_int, check_range
 
-__all__ = ["DDPM", "Denoiser", "cosine_schedule"]
+__all__ = ["DDPM", "Denoiser", "NETWORKS", "UNetDenoiser", "cosine_schedule"]
+
+#: the denoising networks :class:`DDPM` offers
+NETWORKS = ("mlp", "unet")
 
 
 def cosine_schedule(steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
@@ -81,6 +89,33 @@ class Denoiser(nn.Module):
         return self.out(h)
 
 
+class UNetDenoiser(nn.Module):
+    """``diffusers.UNet2DModel`` as ``eps_theta(x, t)``: ``x`` ``(B, side * side)``, ``t`` ``(B,)`` in
+    ``(0, 1]`` -> ``(B, side * side)``.
+
+    One channel; three levels of ``width``, ``2 width``, ``2 width`` channels (``width`` a multiple
+    of 8, the group-norm size), ``layers`` residual blocks per level, two down-samplings. The image
+    is zero-padded to a multiple of 4 pixels (28 is one; 7 becomes 8) and the output cropped back.
+    The step enters as ``1000 t``, the usual sinusoidal time embedding's scale.
+    """
+
+    def __init__(self, side: int, width: int, layers: int = 1):
+        super().__init__()
+        diffusers = require_diffusers()
+        self.side, self.padded = side, -(-side // 4) * 4
+        channels = (width, 2 * width, 2 * width)
+        self.unet = diffusers.UNet2DModel(
+            sample_size=self.padded, in_channels=1, out_channels=1, layers_per_block=layers,
+            block_out_channels=channels, norm_num_groups=8,
+            down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3)
+
+    def forward(self, x, t):
+        B, pad = len(x), self.padded - self.side
+        image = nn.functional.pad(x.reshape(B, 1, self.side, self.side), (0, pad, 0, pad))
+        out = self.unet(image, 1000.0 * t).sample[:, :, :self.side, :self.side]
+        return out.reshape(B, -1)
+
+
 class DDPM:
     """Denoising diffusion model for images in ``[-1, 1]``, trained continually (module docstring).
 
@@ -88,10 +123,14 @@ class DDPM:
     ----------
     diffusion_steps
         Number ``K`` of noise levels, for training and sampling (paper 400).
+    network
+        ``"mlp"`` (:class:`Denoiser`, the default) or ``"unet"`` (:class:`UNetDenoiser`, square
+        images only; needs ``diffusers``).
     width
-        Width of the residual MLP (hidden units per layer).
+        Width of the residual MLP (hidden units per layer), or the U-Net's channels at full
+        resolution (a multiple of 8).
     depth
-        Number of residual blocks.
+        Number of residual blocks of the MLP, or of the U-Net per resolution level.
     epochs
         Passes over the batch at every :meth:`partial_fit` call (paper 100).
     batch_size
@@ -121,10 +160,14 @@ class DDPM:
 
     def __init__(self, diffusion_steps: int = 400, width: int = 256, depth: int = 3,
                  epochs: int = 100, batch_size: int = 100, lr: float = 2e-4, ema: float = 0.0,
-                 sample_chunk: int = 1000):
+                 sample_chunk: int = 1000, network: str = "mlp"):
         self.diffusion_steps = check_int("diffusion_steps", diffusion_steps, 2)
+        self.network = check_choice("network", network, NETWORKS)
         self.width = check_int("width", width, 2)
-        self.depth = check_int("depth", depth, 0)
+        self.depth = check_int("depth", depth, 0 if network == "mlp" else 1)
+        if network == "unet" and width % 8:
+            raise ValueError(f"width must be a multiple of 8 for network='unet' (its group norm "
+                             f"has 8 groups), got {width}")
         self.epochs = check_int("epochs", epochs, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.lr = check_range("lr", lr, 0.0, 1.0, low_inclusive=False)
@@ -139,18 +182,23 @@ class DDPM:
     def _init(self, shape: tuple[int, ...], rng: np.random.Generator) -> None:
         self.shape_ = tuple(int(s) for s in shape)
         dim = int(np.prod(self.shape_))
-        dev = device()
+        if self.network == "unet" and (len(self.shape_) != 2 or self.shape_[0] != self.shape_[1]):
+            raise ValueError(f"network='unet' needs square images (B, side, side), got images of "
+                             f"shape {self.shape_}")
+        place = placement()
         # Initial weights from rng, without touching torch's global generator.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**63 - 1)))
-            self.net_ = Denoiser(dim, self.width, self.depth).to(dev)
+            net = (Denoiser(dim, self.width, self.depth) if self.network == "mlp"
+                   else UNetDenoiser(self.shape_[0], self.width, self.depth))
+            self.net_ = place.module(net)
         self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         self.ema_net_ = copy.deepcopy(self.net_) if self.ema > 0 else None
         self.n_updates_ = 0
 
-    def _schedule(self, dev):
-        return (torch.tensor(self._abar, dtype=torch.float32, device=dev),
-                torch.tensor(self._betas, dtype=torch.float32, device=dev))
+    def _schedule(self, dev, dtype):
+        return (torch.tensor(self._abar, dtype=dtype, device=dev),
+                torch.tensor(self._betas, dtype=dtype, device=dev))
 
     # -- training -------------------------------------------------------------------------------
 
@@ -167,10 +215,11 @@ class DDPM:
         elif tuple(batch.shape[1:]) != self.shape_:
             raise ValueError(f"batch must hold images of shape {self.shape_} (the shape the model was "
                              f"first trained on), got {tuple(batch.shape[1:])}")
-        dev = next(self.net_.parameters()).device
+        first = next(self.net_.parameters())
+        dev = first.device
         gen = torch_generator(rng, dev)
-        x = torch.tensor(batch.reshape(len(batch), -1), device=dev)
-        abar, _ = self._schedule(dev)
+        x = torch.tensor(batch.reshape(len(batch), -1), dtype=first.dtype, device=dev)
+        abar, _ = self._schedule(dev, first.dtype)
         K = self.diffusion_steps
         self.net_.train()
         with torch_threads():
@@ -180,10 +229,10 @@ class DDPM:
                 for start in range(0, len(x), self.batch_size):
                     x0 = x[order[start:start + self.batch_size]]
                     k = torch.randint(0, K, (len(x0),), generator=gen, device=dev)
-                    eps = torch.randn(x0.shape, generator=gen, device=dev)
+                    eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=dev)
                     a = abar[k][:, None]
                     xk = a.sqrt() * x0 + (1 - a).sqrt() * eps
-                    loss = torch.mean((self.net_(xk, (k.float() + 1) / K) - eps) ** 2)
+                    loss = torch.mean((self.net_(xk, (k.to(x0.dtype) + 1) / K) - eps) ** 2)
                     self.optimizer_.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer_.step()
@@ -203,10 +252,11 @@ class DDPM:
         n = check_int("n", n, 0)
         if not hasattr(self, "net_"):
             raise ValueError("the model must be trained (partial_fit) before it can sample")
-        dev = next(self.net_.parameters()).device
+        first = next(self.net_.parameters())
+        dev, dtype = first.device, first.dtype
         gen = torch_generator(rng, dev)
-        abar, betas = self._schedule(dev)
-        abar_prev = torch.cat([torch.ones(1, device=dev), abar[:-1]])
+        abar, betas = self._schedule(dev, dtype)
+        abar_prev = torch.cat([torch.ones(1, dtype=dtype, device=dev), abar[:-1]])
         # Posterior q(x_{k-1} | x_k, x0): mean = c0 x0 + ck x_k, variance var.
         c0 = abar_prev.sqrt() * betas / (1 - abar)
         ck = (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar)
@@ -218,14 +268,14 @@ class DDPM:
         with torch.no_grad(), torch_threads():
             for start in range(0, n, self.sample_chunk):
                 m = min(self.sample_chunk, n - start)
-                x = torch.randn((m, dim), generator=gen, device=dev)
+                x = torch.randn((m, dim), generator=gen, dtype=dtype, device=dev)
                 for k in range(K - 1, -1, -1):
-                    t = torch.full((m,), (k + 1) / K, device=dev)
+                    t = torch.full((m,), (k + 1) / K, dtype=dtype, device=dev)
                     eps = net(x, t)
                     x0 = ((x - (1 - abar[k]).sqrt() * eps) / abar[k].sqrt()).clamp(-1, 1)
                     x = c0[k] * x0 + ck[k] * x
                     if k > 0:
-                        x = x + var[k].sqrt() * torch.randn((m, dim), generator=gen, device=dev)
+                        x = x + var[k].sqrt() * torch.randn((m, dim), generator=gen, dtype=dtype, device=dev)
                 out.append(x.clamp(-1, 1).cpu().numpy())
         images = np.concatenate(out) if out else np.zeros((0, dim), dtype=np.float32)
         return images.reshape((n, *self.shape_))

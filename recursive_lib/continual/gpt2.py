@@ -5,14 +5,21 @@
 kept across iterations), ``sample(n, rng)`` (ancestral sampling at temperature 1 from
 ``<|endoftext|>``, ``block_len`` new tokens, every random number from ``rng``) and ``score(blocks)``
 (mean negative log-likelihood and entropy per **token**). ``transformers`` is imported on demand.
+
+The model is the pre-trained ``"gpt2"`` by default (downloaded once); a ``transformers`` config
+(``GPT2Config(n_layer=2, n_embd=32, ...)``: random initial weights drawn from the run's ``rng``, no
+download) or a model object goes through the same code: the tests run a tiny GPT-2 this way, the
+benchmark the 124M architecture without its weights.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from recursive_lib._hf import require_hf
-from recursive_lib._torch import device, shuffled_batches, torch_generator
+from recursive_lib._torch import placement, seeded, shuffled_batches, torch_generator, torch_threads
 from recursive_lib._validation import check_int, check_range
 
 __all__ = ["GPT2LM"]
@@ -23,21 +30,47 @@ class GPT2LM:
 
     Parameters
     ----------
-    name
-        Hugging Face model name (``"gpt2"``: 124M parameters, the paper's).
+    model
+        A Hugging Face model name or folder (``"gpt2"``: 124M parameters, the paper's), a
+        ``transformers`` config (a new model with random weights from the first ``partial_fit``'s
+        ``rng``), or a causal language model object (trained in place).
     block_len
         Tokens per block.
     lr, weight_decay
         AdamW; ``epochs``: passes over each batch; ``batch_size``: blocks per step.
     temperature
         Sampling temperature (1: the paper's).
+
+    Attributes
+    ----------
+    net_, optimizer_
+        The network and its AdamW optimizer, after the first ``partial_fit``.
+    bos_
+        The token every block starts from.
+    vocab_size_
+        Size of the tokenizer's vocabulary.
+    iterations_
+        Number of ``partial_fit`` calls.
     """
 
-    def __init__(self, name: str = "gpt2", block_len: int = 128, lr: float = 5e-5,
+    def __init__(self, model="gpt2", block_len: int = 128, lr: float = 5e-5,
                  weight_decay: float = 0.0, epochs: int = 1, batch_size: int = 8,
                  temperature: float = 1.0):
-        self.name, self.block_len, self.lr, self.weight_decay = name, block_len, lr, weight_decay
+        self.model, self.block_len, self.lr, self.weight_decay = model, block_len, lr, weight_decay
         self.epochs, self.batch_size, self.temperature = epochs, batch_size, temperature
+
+    def _build(self, transformers, rng):
+        import torch
+
+        if isinstance(self.model, str):
+            return transformers.AutoModelForCausalLM.from_pretrained(self.model)
+        if isinstance(self.model, transformers.PretrainedConfig):
+            with seeded(rng):   # initial weights from rng only
+                return transformers.AutoModelForCausalLM.from_config(self.model)
+        if isinstance(self.model, torch.nn.Module):
+            return self.model
+        raise ValueError(f"model must be a model name, a transformers config or a torch module, "
+                         f"got {type(self.model).__name__}")
 
     def _load(self, rng):
         import torch
@@ -47,8 +80,17 @@ class GPT2LM:
         check_int("epochs", self.epochs, 1)
         check_int("batch_size", self.batch_size, 1)
         check_range("lr", self.lr, 0.0, float("inf"), low_inclusive=False)
-        self.net_ = transformers.AutoModelForCausalLM.from_pretrained(self.name).to(device())
-        self.bos_ = int(self.net_.config.bos_token_id)
+        check_range("weight_decay", self.weight_decay, 0.0, float("inf"))
+        check_range("temperature", self.temperature, 0.0, float("inf"), low_inclusive=False)
+        net = self._build(transformers, rng)
+        bos = getattr(net.config, "bos_token_id", None)
+        if bos is None:
+            raise ValueError("model must have a config with bos_token_id (the token every block starts from)")
+        self.net_ = placement().module(net)
+        self.bos_ = int(bos)
+        # the key-value cache's keyword: "cache" in transformers 5, "past_key_values" before
+        self._cache_name = ("cache" if "cache" in inspect.signature(self.net_.forward).parameters
+                            else "past_key_values")
         self.vocab_size_ = int(self.net_.config.vocab_size)
         self.optimizer_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr,
                                             weight_decay=self.weight_decay)
@@ -60,29 +102,37 @@ class GPT2LM:
         bos = torch.full((blocks.shape[0], 1), self.bos_, dtype=torch.long, device=blocks.device)
         return torch.cat([bos, blocks], dim=1)
 
+    def _check_blocks(self, name, blocks) -> np.ndarray:
+        blocks = np.asarray(blocks)
+        if blocks.ndim != 2 or blocks.shape[0] == 0 or blocks.shape[1] != self.block_len \
+                or not np.issubdtype(blocks.dtype, np.integer):
+            raise ValueError(f"{name} must be an int array (n >= 1, block_len={self.block_len}), "
+                             f"got {blocks.dtype} {blocks.shape}")
+        if hasattr(self, "vocab_size_") and (blocks.min() < 0 or blocks.max() >= self.vocab_size_):
+            raise ValueError(f"{name} must hold token ids in [0, {self.vocab_size_ - 1}], got "
+                             f"values in [{blocks.min()}, {blocks.max()}]")
+        return blocks.astype(np.int64, copy=False)
+
     def partial_fit(self, batch, rng: np.random.Generator) -> float:
         """Fine-tune further on ``batch`` ``(B, block_len)`` token ids; mean loss (nats per token)."""
-        import torch
-
         if not hasattr(self, "net_"):
             self._load(rng)
-        batch = np.asarray(batch, dtype=np.int64)
-        if batch.ndim != 2 or batch.shape[1] != self.block_len:
-            raise ValueError(f"batch must be an int array (B, block_len={self.block_len}), got {batch.shape}")
-        dev = next(self.net_.parameters()).device
-        data = torch.as_tensor(batch, device=dev)
+        batch = self._check_blocks("batch", batch)
+        place = placement()
+        data = place.tensor(batch, integer=True).to(next(self.net_.parameters()).device)
         self.net_.train()
         losses = []
-        for _ in range(self.epochs):
-            for index in shuffled_batches(len(batch), self.batch_size, rng, dev):
-                inputs = self._with_bos(data[index])
-                labels = inputs.clone()
-                labels[:, 0] = -100  # BOS is context, not a target
-                loss = self.net_(input_ids=inputs, labels=labels).loss
-                self.optimizer_.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer_.step()
-                losses.append(loss.item())
+        with torch_threads(), seeded(rng):   # GPT-2's dropout draws from torch's generators
+            for _ in range(self.epochs):
+                for index in shuffled_batches(len(batch), self.batch_size, rng, data.device):
+                    inputs = self._with_bos(data[index])
+                    labels = inputs.clone()
+                    labels[:, 0] = -100  # BOS is context, not a target
+                    loss = self.net_(input_ids=inputs, labels=labels).loss
+                    self.optimizer_.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer_.step()
+                    losses.append(loss.item())
         self.iterations_ += 1
         return float(np.mean(losses))
 
@@ -98,15 +148,15 @@ class GPT2LM:
         out = np.empty((n, self.block_len), dtype=np.int64)
         entropies = []
         self.net_.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads():
             for start in range(0, n, chunk):
                 size = min(chunk, n - start)
                 token = torch.full((size, 1), self.bos_, dtype=torch.long, device=dev)
-                past = None
+                past = {}
                 for t in range(self.block_len):
-                    result = self.net_(input_ids=token, past_key_values=past, use_cache=True)
-                    past = result.past_key_values
-                    logp = torch.log_softmax(result.logits[:, -1] / self.temperature, dim=-1)
+                    result = self.net_(input_ids=token, use_cache=True, **past)
+                    past = {self._cache_name: getattr(result, self._cache_name)}
+                    logp = torch.log_softmax(result.logits[:, -1].float() / self.temperature, dim=-1)
                     probs = logp.exp()
                     entropies.append(-(probs * logp).sum(-1).mean().item())
                     token = torch.multinomial(probs, 1, generator=generator)
@@ -118,11 +168,13 @@ class GPT2LM:
         """Mean negative log-likelihood and predictive entropy (nats per token) of ``blocks``."""
         import torch
 
-        blocks = np.asarray(blocks, dtype=np.int64)
+        if not hasattr(self, "net_"):
+            raise ValueError("the model is not trained yet: call partial_fit(batch, rng) first")
+        blocks = self._check_blocks("blocks", blocks)
         dev = next(self.net_.parameters()).device
         nll = ent = 0.0
         self.net_.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads():
             for start in range(0, len(blocks), chunk):
                 targets = torch.as_tensor(blocks[start:start + chunk], device=dev)
                 logits = self.net_(input_ids=self._with_bos(targets)).logits[:, :-1]

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from recursive_lib._rng import as_generator
-from recursive_lib._torch import device, torch_generator, torch_threads
+from recursive_lib._torch import placement, torch_generator, torch_threads
 from recursive_lib._validation import check_int, check_range
 from recursive_lib.estimators._input import as_points
 
@@ -82,7 +82,7 @@ class FlowEnsemble:
         warm = warm and hasattr(self, "params_")
         if warm and (d != self.dim_ or R != len(self.loc_)):
             raise ValueError(f"warm fit needs data shaped (R={len(self.loc_)}, M, d={self.dim_}), got {x.shape}")
-        dev = device()
+        place = placement()
         with torch.random.fork_rng(devices=[]), torch_threads():
             if not warm:
                 self.dim_ = d
@@ -90,17 +90,17 @@ class FlowEnsemble:
                 flows = []
                 for seed in [int(rng.integers(2**63)) for rng in rngs]:
                     torch.manual_seed(seed)
-                    flows.append(_flow_call_class()(zuko.flows.NSF(
+                    flows.append(place.module(_flow_call_class()(zuko.flows.NSF(
                         features=d, transforms=self.transforms, hidden_features=self.hidden,
-                        bins=self.bins)).to(dev))
+                        bins=self.bins))))
                 self.params_, self.buffers_ = stack_module_state(flows)
                 self._module = copy.deepcopy(flows[0]).to("meta")   # structure only, no weights
             for value in self.params_.values():
                 value.requires_grad_(True)
-            data = torch.tensor((x - self.loc_) / self.scale_, dtype=torch.float32, device=dev)
+            data = place.tensor((x - self.loc_) / self.scale_)
             passes = -(-self.steps * self.batch_size // M)
-            order = torch.tensor(np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)])
-                                           for rng in rngs]), device=dev)
+            order = place.tensor(np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)])
+                                           for rng in rngs]), integer=True)
             opt = torch.optim.Adam(list(self.params_.values()), lr=self.lr)
             b = self.batch_size
             for step in range(self.steps):
@@ -128,10 +128,11 @@ class FlowEnsemble:
         import torch
 
         n = check_int("n", n, 0)
-        dev = self.params_[next(iter(self.params_))].device
+        first = self.params_[next(iter(self.params_))]
         with torch.no_grad(), torch_threads():
-            z = torch.stack([torch.randn((n, self.dim_), generator=torch_generator(rng), dtype=torch.float32)
-                             for rng in rngs]).to(dev)
+            # noise drawn on the CPU, then moved: the same numbers on every device
+            z = torch.stack([torch.randn((n, self.dim_), generator=torch_generator(rng), dtype=first.dtype)
+                             for rng in rngs]).to(first.device)
             out = self._call(z, inverse=True).cpu().numpy().astype(float)
         return out * self.scale_ + self.loc_
 

@@ -26,18 +26,17 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from recursive_lib._rng import as_generator
-from recursive_lib._torch import device, torch_threads
+from recursive_lib._torch import placement, torch_threads
 from recursive_lib._validation import check_int, check_range
 
 
-def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
-                dev=None) -> list:
+def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64), place=None) -> list:
     """Stacked weights ``[W1, b1, ..., WL, bL]``, ``W`` of shape ``(R, fan_in, fan_out)``, ``b`` ``(R, 1, fan_out)``.
 
     Uniform ``(-1/sqrt(fan_in), 1/sqrt(fan_in))`` like ``torch.nn.Linear``, drawn from each
-    repetition's Generator in the order W1, b1, W2, ...
+    repetition's Generator in the order W1, b1, W2, ... On ``place`` (default
+    :func:`recursive_lib._torch.placement`).
     """
-    import torch
 
     sizes = [1, *hidden, 1]
     per_rep = []
@@ -48,9 +47,9 @@ def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
             tensors.append(rng.uniform(-bound, bound, (fan_in, fan_out)))
             tensors.append(rng.uniform(-bound, bound, (1, fan_out)))
         per_rep.append(tensors)
-    dev = dev or device()
-    return [torch.tensor(np.stack([rep[k] for rep in per_rep]), dtype=torch.float32, device=dev,
-                         requires_grad=True) for k in range(len(per_rep[0]))]
+    place = place or placement()
+    return [place.tensor(np.stack([rep[k] for rep in per_rep])).requires_grad_(True)
+            for k in range(len(per_rep[0]))]
 
 
 def forward(params: list, u, negative_slope: float = 0.02):
@@ -85,18 +84,17 @@ def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size
     import torch
 
     R, M = x.shape
-    dev = device()
-    params = init_params(rngs, hidden, dev) if init is None else \
-        [p.detach().clone().to(dev).requires_grad_(True) for p in init]
+    place = placement()
+    params = init_params(rngs, hidden, place) if init is None else \
+        [place.tensor(p).requires_grad_(True) for p in init]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    data = torch.tensor(x, dtype=torch.float32, device=dev)
+    data = place.tensor(x)
     for _ in range(epochs):
-        order = torch.tensor(np.stack([rng.permutation(M) for rng in rngs]), device=dev)
+        order = place.tensor(np.stack([rng.permutation(M) for rng in rngs]), integer=True)
         shuffled = torch.gather(data, 1, order)
         for start in range(0, M, batch_size):
             batch = shuffled[:, start:start + batch_size]
-            u = torch.tensor(np.stack([rng.random(batch.shape[1]) for rng in rngs]),
-                             dtype=torch.float32, device=dev)
+            u = place.tensor(np.stack([rng.random(batch.shape[1]) for rng in rngs]))
             fake = torch.sort(forward(params, u, negative_slope), dim=1).values
             real = torch.sort(batch, dim=1).values
             # mean over the batch, summed over repetitions: each network sees its own gradient
@@ -116,7 +114,7 @@ def sample_ensemble(params: list, n: int, rngs: Sequence[np.random.Generator],
     out = np.empty_like(u)
     with torch.no_grad(), torch_threads():
         for start in range(0, n, chunk):
-            part = torch.tensor(u[:, start:start + chunk], dtype=torch.float32, device=params[0].device)
+            part = torch.as_tensor(u[:, start:start + chunk], dtype=params[0].dtype, device=params[0].device)
             out[:, start:start + chunk] = forward(params, part, negative_slope).cpu().numpy()
     return out
 

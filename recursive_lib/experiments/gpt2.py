@@ -10,6 +10,10 @@ practice, a GPU. The loop, the metrics and the output columns are those of
     configs = sweep.grid(alpha=[0.0, 0.25, 0.5, 1.0], rep=range(3), seed=0, T=20, m_total=64,
                          block_len=128, n_heldout=200, n_generate=200, snapshot_at=[[1, 10, 20]])
     results = sweep.run_sweep(configs, run=run_gpt2, cache_dir="gpt2-runs")
+
+``model``, ``tokenizer`` and ``dataset`` are names by default; objects (a ``transformers``
+config or model, a tokenizer, a ``datasets.DatasetDict``) take the same path without a download:
+the tests run a two-layer GPT-2 on a tokenizer trained in-process this way.
 """
 
 from __future__ import annotations
@@ -33,13 +37,17 @@ __all__ = ["real_distinct_wikitext", "run_gpt2"]
 
 
 def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: int = 128,
-                           draws: int = 20, seed: int = 0, name: str = "wikitext-2-raw-v1") -> pd.DataFrame:
-    """Distinct-1/2/3 of ``n_blocks`` real WikiText training blocks: ``n, mean, sd`` over ``draws``."""
-    train, _ = load_wikitext(tokenizer, block_len, name)
+                           draws: int = 20, seed: int = 0, dataset="wikitext-2-raw-v1") -> pd.DataFrame:
+    """Distinct-1/2/3 of ``n_blocks`` real WikiText training blocks: ``n, mean, sd`` over ``draws``
+    (the reference for generated text of that size; ``dataset`` as in :func:`load_wikitext`)."""
+    train, _ = load_wikitext(tokenizer, block_len, dataset)
     n_blocks = check_int("n_blocks", n_blocks, 1)
+    if n_blocks > len(train):
+        raise ValueError(f"n_blocks must be at most the {len(train)} training blocks, got {n_blocks}")
+    draws = check_int("draws", draws, 1)
     rng = np.random.default_rng(check_int("seed", seed, 0))
     samples = [tokenizer.decode(train[rng.choice(len(train), n_blocks, replace=False)])
-               for _ in range(check_int("draws", draws, 1))]
+               for _ in range(draws)]
     rows = []
     for n in (1, 2, 3):
         values = np.array([distinct_n(s, n) for s in samples])
@@ -50,29 +58,52 @@ def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: i
 def run_gpt2(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 64,
              block_len: int = 128, epochs: int = 1, batch_size: int = 8, lr: float = 5e-5,
              n_heldout: int = 200, n_generate: int = 200, eval_every: int = 1,
-             snapshot_at: Sequence[int] = (), n_snippets: int = 3, name: str = "gpt2",
-             dataset: str = "wikitext-2-raw-v1", checkpoint_dir: str | None = None) -> pd.DataFrame:
+             snapshot_at: Sequence[int] = (), n_snippets: int = 3, model="gpt2", tokenizer=None,
+             dataset="wikitext-2-raw-v1", checkpoint_dir: str | None = None) -> pd.DataFrame:
     """One fresh-regime run of GPT-2 on WikiText; the columns of
     :func:`recursive_lib.experiments.text.run_text` (``m_total`` blocks per iteration).
 
-    Perplexity and entropies are per GPT-2 token (not per character). No warm-up: GPT-2 is
+    ``model``: see :class:`~recursive_lib.continual.gpt2.GPT2LM`; ``tokenizer``: see
+    :class:`~recursive_lib.data.wikitext.TokenizerText` (``None``: the tokenizer of ``model``, which
+    must then be a name); ``dataset``: see :func:`~recursive_lib.data.wikitext.load_wikitext`.
+    A checkpoint needs all three given by name.
+
+    Perplexity and entropies are per token (not per character). No warm-up: GPT-2 is
     pre-trained already. Checkpoints hold the whole model and optimizer (about 1.5 GB for GPT-2).
     """
     arguments = dict(locals())
     require_hf()
     check_range("alpha", alpha, 0.0, 1.0)
     rep = check_int("rep", rep, 0)
-    tokenizer = TokenizerText(name)
-    pool, heldout = load_wikitext(tokenizer, block_len, dataset)
     n_heldout = check_int("n_heldout", n_heldout, 1)
+    if tokenizer is None:
+        if not isinstance(model, str):
+            raise ValueError("tokenizer must be given when model is not a model name")
+        tokenizer = model
+    named = all(isinstance(v, str) for v in (model, tokenizer, dataset))
+    if checkpoint_dir is not None and not named:
+        raise ValueError("checkpoint_dir needs model, tokenizer and dataset given by name (objects "
+                         "cannot name a checkpoint); pass checkpoint_dir=None")
+    tokenizer = TokenizerText(tokenizer)
+    pool, heldout = load_wikitext(tokenizer, block_len, dataset)
+    if n_heldout > len(heldout):
+        raise ValueError(f"n_heldout must be at most the {len(heldout)} held-out blocks of "
+                         f"{block_len} tokens, got {n_heldout}")
     heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
-    model = GPT2LM(name, block_len=block_len, lr=lr, epochs=epochs, batch_size=batch_size)
+    lm = GPT2LM(model, block_len=block_len, lr=lr, epochs=epochs, batch_size=batch_size)
     evaluate = TextEvaluator(tokenizer, heldout, n_generate, snapshot_at, n_snippets)
     with checkpoint(checkpoint_dir, "gpt2", arguments) as path:
-        run = run_fresh(model, pool, alpha, m_total, T, seed=seed_sequence(check_int("seed", seed, 0), rep),
+        run = run_fresh(lm, pool, alpha, m_total, T, seed=seed_sequence(check_int("seed", seed, 0), rep),
                         evaluate=evaluate, eval_every=eval_every, checkpoint=path)
     return run.metrics.assign(rep=rep)
 
 
-#: a cached run_gpt2 result depends on the model and the data set it downloaded, named here
-run_gpt2.fingerprint = lambda name="gpt2", dataset="wikitext-2-raw-v1", **_: f"{name}/{dataset}"
+def _fingerprint(model="gpt2", tokenizer=None, dataset="wikitext-2-raw-v1", **_) -> str:
+    def name(value):
+        return value if isinstance(value, str) else f"<{type(value).__name__} object>"
+
+    return f"{name(model)}/{name(tokenizer if tokenizer is not None else model)}/{name(dataset)}"
+
+
+#: a cached run_gpt2 result depends on the model, the tokenizer and the data set it downloaded
+run_gpt2.fingerprint = _fingerprint

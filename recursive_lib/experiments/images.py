@@ -116,7 +116,7 @@ def real_reference(dataset: str = "digits", n_test: int = 500, side: int | None 
 
 def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epochs: int = 20,
                batch_size: int = 100, lr: float = 2e-4, diffusion_steps: int = 100, width: int = 128,
-               depth: int = 3, ema: float = 0.0, n_eval: int = 500, n_test: int = 500,
+               depth: int = 3, ema: float = 0.0, network: str = "mlp", n_eval: int = 500, n_test: int = 500,
                eval_every: int = 1, snapshot_at=(), dataset: str = "digits", side: int | None = None,
                seed: int = 0, data_seed: int = 0, checkpoint_dir: str | None = None) -> pd.DataFrame:
     """One fresh-regime run of the DDPM on digits; a tidy frame, one row per iteration.
@@ -131,9 +131,9 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
         numbers: iteration 1 is identical across alphas).
     T, m_total
         Iterations and images per iteration (the paper: 200 and 300).
-    epochs, batch_size, lr, diffusion_steps, width, depth, ema
-        The
-        :class:`~recursive_lib.continual.diffusion.DDPM` (``batch_size``: images per optimizer step).
+    epochs, batch_size, lr, diffusion_steps, width, depth, ema, network
+        The :class:`~recursive_lib.continual.diffusion.DDPM` (``batch_size``: images per optimizer
+        step; ``network``: ``"mlp"`` or ``"unet"``).
     n_eval
         Generated images behind each evaluation; n_test : held-out images (multiple of 10).
     eval_every
@@ -167,7 +167,7 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     data = load_images(dataset, n_test, side, data_seed)
     classifier = digit_classifier(dataset, n_test, side, data_seed)
     model = DDPM(diffusion_steps=diffusion_steps, width=width, depth=depth, epochs=epochs,
-                 batch_size=batch_size, lr=lr, ema=ema)
+                 batch_size=batch_size, lr=lr, ema=ema, network=network)
 
     def evaluate(fitted, rng):
         return image_metrics(fitted.sample(n_eval, rng), data, classifier)
