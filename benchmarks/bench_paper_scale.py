@@ -150,15 +150,12 @@ def bench_quantile(cfg: dict, small: bool, budget: float) -> dict:
     evaluation = max(per_iteration - step * np.mean([step_cost(n) for n in range(1, k + 1)]), 0.0)
     runs = len(cfg["alphas"])   # one simulate call per real fraction trains every repetition
     projected = runs * sum(evaluation + step * step_cost(n) for n in range(1, T + 1))
-    growth = np.mean([steps(n) for n in range(1, T + 1)]) / np.mean([steps(n) for n in range(1, k + 1)])
-    low = per_iteration * T * runs
     return dict(configuration=dict(alpha=alpha, reps=cfg["reps"], m_total=cfg["m_total"],
                                    epochs=cfg["epochs"], batch_size=cfg["batch_size"], n_eval=cfg["n_eval"]),
                 measured=(f"{k} whole iterations of simulate (all {cfg['reps']} repetitions at once) "
                           f"{per_iteration:.3g} s each; one full-batch optimizer step of every "
                           f"repetition {step:.3g} s; the evaluation {evaluation:.3g} s per iteration"),
                 seconds_per_iteration=per_iteration, iterations=T, runs=runs,
-                projected_seconds_low=low, projected_seconds_high=low * growth,
                 projected_seconds=projected, stand_in=None)
 
 
