@@ -160,6 +160,19 @@ def spec_frames(spec: dict) -> list[pd.DataFrame]:
     return frames + ([pd.DataFrame.from_records(inline)] if inline else [])
 
 
+def figure_frames(spec: dict) -> list[pd.DataFrame]:
+    """The data behind a figure: :func:`spec_frames`, with frames of the same columns stacked.
+
+    Side-by-side charts drawn from parts of one tidy frame (one panel per estimator, say) give
+    that frame back whole; a layer drawn from other columns (a theory curve) stays its own frame.
+    """
+    groups: dict[tuple, list[pd.DataFrame]] = {}
+    for frame in spec_frames(spec):
+        groups.setdefault(tuple(frame.columns), []).append(frame)
+    return [pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            for frames in groups.values()]
+
+
 alt.renderers.register("book", book_renderer)
 
 
@@ -170,11 +183,17 @@ def enable() -> None:
 
 
 def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
-    """Tooltips for ``field:type`` names or ``(field:type, title)`` pairs; quantities to 4 digits."""
+    """Tooltips for ``field:type`` names or ``(field:type, title)`` pairs; quantities to 4 digits.
+
+    Every field gets an explicit format: for an unformatted field, the tooltip that Vega-Lite
+    (6.4) gives the Voronoi cells of a ``nearest`` selection reads ``datum[field]`` instead of
+    ``datum.datum[field]`` and shows "undefined". ``formatType="number"`` with an empty format
+    makes it read the right datum and print the value as it is (also for text).
+    """
     out = []
     for field in fields:
         field, title = field if isinstance(field, tuple) else (field, field.rsplit(":", 1)[0])
-        fmt = {"format": ".4g"} if field.endswith(":Q") else {}
+        fmt = ({"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"})
         out.append(alt.Tooltip(field, title=title, **fmt))
     return out
 

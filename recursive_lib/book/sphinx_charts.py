@@ -10,12 +10,13 @@ output becomes:
   vega / vega-lite / vega-embed bundle that ``vl-convert-python`` ships (tooltips, hover, zoom),
   hiding the SVG once the live chart is drawn. Charts whose spec is larger than
   :data:`MAX_INTERACTIVE_CHARS` (thousands of points or pixels) stay static;
-* a link right under the chart to one CSV file per dataset of the chart (the tidy frame it was
-  drawn from), written to ``figure-data/<page>/<figure name>.csv``.
+* a link right under the chart to the CSV of the tidy frame it was drawn from (one file per set of
+  columns: a theory layer, say, gets its own), written to ``figure-data/<page>/<figure name>.csv``.
 
 The scripts are written into the build output at ``build-finished`` (never into the source
 ``_static/``, whose every file jupyter-book would add to every page) and referenced only by
-pages that have a chart. The bundle's one remote address, the ``$schema`` identifier that
+pages that have a chart; the bundle, an ES module, is wrapped into a strict function so that it
+runs as a classic script (also from ``file://``). The bundle's one remote address, the ``$schema`` identifier that
 vega-lite writes into the Vega specs it compiles (never fetched), is replaced by a local name, so
 the offline scan (:mod:`recursive_lib.book.offline`) finds nothing to load.
 
@@ -35,7 +36,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
-from recursive_lib.plots import CHART_CLASS, SPEC_CLASS, STATIC_CLASS, spec_frames, svg_size
+from recursive_lib.plots import CHART_CLASS, SPEC_CLASS, STATIC_CLASS, figure_frames, svg_size
 
 STATIC_DIR = "_static/book-charts"
 BUNDLE = f"{STATIC_DIR}/vega-embed-bundle.js"
@@ -46,7 +47,7 @@ DATA_DIR = "figure-data"
 MAX_INTERACTIVE_CHARS = 400_000
 #: The identifier vega-lite writes as ``$schema`` of compiled Vega specs, and its local stand-in.
 SCHEMA_URL = "https://vega.github.io/schema/vega/v6.json"
-SCHEMA_LOCAL = "vega-v6"
+SCHEMA_LOCAL = "vega/schema/vega/v6.json"   # keeps the form vega-embed parses (library, version)
 
 _OUTPUT = re.compile(
     rf'^\s*<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
@@ -85,12 +86,20 @@ p.book-chart-data {{ font-size: 0.85em; margin: 0.25em 0 0.5em; text-align: cent
 def bundle_text() -> str:
     """The vega / vega-lite / vega-embed bundle of ``vl-convert-python``, with no remote address."""
     import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
 
-    text = vl_convert.javascript_bundle()
+    # the same Vega-Lite version that rendered the static SVG
+    text = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
     if SCHEMA_URL not in text:
         raise RuntimeError(f"the vl-convert bundle no longer holds {SCHEMA_URL!r}: check it for "
                            "other remote addresses and update recursive_lib/book/sphinx_charts.py")
-    return text.replace(SCHEMA_URL, SCHEMA_LOCAL)
+    if re.search(r"(^|[;}\s])(import|export)\s*[{(*\"'\w]", text, re.M):
+        raise RuntimeError("the vl-convert bundle has import/export statements: it cannot be "
+                           "wrapped into a classic script any more")
+    # The bundle is written as an ES module (strict, top-level names private to it). Wrapped in a
+    # strict function it runs as a classic script: its top-level names (e.g. `_`) do not clash
+    # with Sphinx's globals, and it also loads from file:// (where module scripts are refused).
+    return '(function () {\n"use strict";\n' + text.replace(SCHEMA_URL, SCHEMA_LOCAL) + "\n})();\n"
 
 
 def _figure_name(node: nodes.Node, fallback: str) -> str:
@@ -123,7 +132,7 @@ def chart_html(spec: dict, svg: str, name: str, page_dir: str, outdir: Path) -> 
         parts.append(f'<script type="application/json" class="{SPEC_CLASS}">{payload}</script>')
     parts.append(f'<div class="{STATIC_CLASS}"><img src="{posixpath.relpath(svg_rel, page_dir)}" '
                  f'alt="{alt_text}" width="{width:g}" height="{height:g}"></div>')
-    frames = spec_frames(spec)
+    frames = figure_frames(spec)
     links = []
     for i, frame in enumerate(frames, start=1):
         stem = name if len(frames) == 1 else f"{name}-{i}"
@@ -134,7 +143,7 @@ def chart_html(spec: dict, svg: str, name: str, page_dir: str, outdir: Path) -> 
         links.append(f'<a class="book-chart-csv" href="{href}" download>{html.escape(stem)}.csv</a> '
                      f'({len(frame)} rows; columns {html.escape(", ".join(map(str, frame.columns)))})')
     if links:
-        label = "Data behind this figure (CSV)" if len(links) == 1 else "Data behind this figure, one CSV per dataset"
+        label = "Data behind this figure (CSV)" if len(links) == 1 else "Data behind this figure, one CSV per table"
         parts.append(f'<p class="book-chart-data">{label}: ' + "; ".join(links) + "</p>")
     parts.append("</div>")
     return "".join(parts)
