@@ -59,6 +59,17 @@ def book_renderer(spec: dict, **metadata) -> dict:
             "text/plain": html.unescape(f"<{CHART_CLASS}: {spec_title(spec) or 'chart'}>")}
 
 
+_CHART_HTML = re.compile(
+    rf'^\s*<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
+    rf'(?P<spec>.*?)</script><div class="{STATIC_CLASS}">(?P<svg>.*)</div></div>\s*$', re.DOTALL)
+
+
+def parse_chart_html(text: str) -> tuple[dict, str] | None:
+    """The spec and SVG of an HTML output of :func:`book_renderer` (None for any other HTML)."""
+    match = _CHART_HTML.match(text)
+    return None if match is None else (json.loads(match.group("spec")), match.group("svg"))
+
+
 def _svg(spec: dict, **metadata) -> str:
     from altair.utils.mimebundle import spec_to_mimebundle
 

@@ -28,9 +28,9 @@ def _spec_and_svg(chart):
     plots.enable()
     bundle = chart._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
-    match = sphinx_charts._OUTPUT.match(bundle["text/html"])
-    assert match, bundle["text/html"][:200]
-    return json.loads(match.group("spec")), match.group("svg")
+    chart = plots.parse_chart_html(bundle["text/html"])
+    assert chart is not None, bundle["text/html"][:200]
+    return chart
 
 
 def _curves():
@@ -166,3 +166,21 @@ def test_side_by_side_panels_of_one_frame_give_one_csv(tmp_path):
     second = pd.read_csv(tmp_path / "figure-data/chapters/fig-z-2.csv")
     assert sorted(first.estimator.unique()) == ["ecdf", "kde"] and len(first) == len(summary)
     assert list(second.columns) == list(theory.columns) and len(second) == len(theory)
+
+
+def test_export_figures_writes_the_csv_beside_the_svg(tmp_path):
+    from recursive_lib.book.cli import export_figures
+
+    plots.enable()
+    bundle = plots.error_curves(_curves(), "e")._repr_mimebundle_()
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+    prefix = "application/papermill.record/"
+    output = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "fig-e", "mime_prefix": prefix}},
+              "data": {prefix + k: v for k, v in bundle.items()}}
+    notebook = tmp_path / "ch.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [output]}]}))
+    written = export_figures(notebook, tmp_path / "ch_files")
+    assert sorted(p.name for p in written) == ["fig-e.csv", "fig-e.svg"]
+    frame = pd.read_csv(tmp_path / "ch_files" / "fig-e.csv")
+    assert list(frame.columns) == list(_curves().columns) and len(frame) == len(_curves())
+    assert (tmp_path / "ch_files" / "fig-e.svg").read_text() == bundle["image/svg+xml"]

@@ -36,7 +36,8 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
-from recursive_lib.plots import CHART_CLASS, SPEC_CLASS, STATIC_CLASS, figure_frames, svg_size
+from recursive_lib.plots import (CHART_CLASS, SPEC_CLASS, STATIC_CLASS, figure_frames,
+                                 parse_chart_html, svg_size)
 
 STATIC_DIR = "_static/book-charts"
 BUNDLE = f"{STATIC_DIR}/vega-embed-bundle.js"
@@ -48,10 +49,6 @@ MAX_INTERACTIVE_CHARS = 400_000
 #: The identifier vega-lite writes as ``$schema`` of compiled Vega specs, and its local stand-in.
 SCHEMA_URL = "https://vega.github.io/schema/vega/v6.json"
 SCHEMA_LOCAL = "vega/schema/vega/v6.json"   # keeps the form vega-embed parses (library, version)
-
-_OUTPUT = re.compile(
-    rf'^\s*<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
-    rf'(?P<spec>.*?)</script><div class="{STATIC_CLASS}">(?P<svg>.*)</div></div>\s*$', re.DOTALL)
 
 INIT_JS = """\
 /* Draw every chart of the page with the local vega-embed bundle; keep the SVG if that fails. */
@@ -163,13 +160,12 @@ class ChartOutputs(SphinxPostTransform):
         for node in list(self.document.findall(nodes.raw)):
             if "html" not in node.get("format", "").split():
                 continue
-            match = _OUTPUT.match(node.astext())
-            if match is None:
+            chart = parse_chart_html(node.astext())
+            if chart is None:
                 continue
             count += 1
-            spec = json.loads(match.group("spec"))
             name = _figure_name(node, f"{posixpath.basename(docname)}-chart-{count}")
-            text = chart_html(spec, match.group("svg"), name, page_dir, outdir)
+            text = chart_html(*chart, name, page_dir, outdir)
             node.replace_self(nodes.raw("", text, format="html", classes=node.get("classes", [])))
 
 
