@@ -39,6 +39,9 @@ COOL = alt.SchemeParams(name="viridis", extent=[0.0, 0.6])
 WARM = alt.SchemeParams(name="plasma", extent=[0.0, 0.7])
 #: Categorical colours, each with contrast >= MIN_CONTRAST against white.
 CATEGORICAL = ["#1f77b4", "#d62728", "#2b8a2b", "#9467bd", "#8c564b", "#b35806", "#0f7b8a", "#666666"]
+#: Interval rules are drawn only where both ends are numbers (a single repetition has none); a
+#: NaN end would be drawn as an invalid SVG line by the live chart.
+_FINITE_INTERVAL = "isFinite(datum.lo) && isFinite(datum.hi)"
 #: Fill of the interval bands (drawn translucent under their line).
 BAND_OPACITY = 0.2
 
@@ -281,7 +284,8 @@ def slopes_against_alpha(summary: pd.DataFrame, predicted: pd.DataFrame, color: 
                     ("lo:Q", "interval from"), ("hi:Q", "interval to"))
     points = alt.Chart(summary).mark_point(filled=True, size=50, opacity=1).encode(
         x, alt.Y("slope:Q", title=y_title), tooltip=tips, **enc)
-    bars = alt.Chart(summary).mark_rule().encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
+    bars = alt.Chart(summary).transform_filter(_FINITE_INTERVAL).mark_rule().encode(
+        x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
     line = alt.Chart(predicted).mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("value:Q"))
     return alt.layer(line, bars, points).properties(width=WIDTH, height=HEIGHT, title=title)
 
@@ -301,7 +305,7 @@ def densities(frame: pd.DataFrame, truth: pd.DataFrame, facet: str = "alpha",
 def _rate_layers(base, xs, col, tooltip):
     """The prediction (dashed), the intervals (rules) and the fitted slopes (points) of a rate chart."""
     predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
-    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
+    bars = base.transform_filter(_FINITE_INTERVAL).mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
     points = base.mark_point(filled=True, size=45, opacity=1).encode(
         xs, alt.Y("slope:Q", title="fitted rate (slope)"), col, tooltip=tooltip)
     return predicted, bars, points
@@ -413,7 +417,8 @@ def slope_panels(summary: pd.DataFrame, row: str = "estimator", column: str = "m
     x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
     base = alt.Chart()
     line = base.mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("predicted:Q"))
-    bars = base.mark_rule(color="#1f77b4").encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
+    bars = base.transform_filter(_FINITE_INTERVAL).mark_rule(color="#1f77b4").encode(
+        x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
     points = base.mark_point(filled=True, size=40, color="#1f77b4", opacity=1).encode(
         x, alt.Y("slope:Q", title="fitted rate (slope)"),
         tooltip=_tooltip(f"{row}:N", f"{column}:N", "alpha:Q", "slope:Q", ("lo:Q", "interval from"),
@@ -501,7 +506,7 @@ def sample_scatter(frame: pd.DataFrame, x_title: str = "x", y_title: str = "y", 
     ``truth_line`` (optional, columns ``x, y``) is drawn dashed in every panel, e.g. the true
     quantile function beside samples plotted as ``(x, u)``.
     """
-    points = alt.Chart().mark_circle(size=6, opacity=0.5).encode(
+    points = alt.Chart().mark_circle(size=6, opacity=0.6, color="#08306b").encode(
         alt.X("x:Q", title=x_title), alt.Y("y:Q", title=y_title))
     layers = [points]
     if truth_line is not None:

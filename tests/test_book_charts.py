@@ -184,3 +184,20 @@ def test_export_figures_writes_the_csv_beside_the_svg(tmp_path):
     frame = pd.read_csv(tmp_path / "ch_files" / "fig-e.csv")
     assert list(frame.columns) == list(_curves().columns) and len(frame) == len(_curves())
     assert (tmp_path / "ch_files" / "fig-e.svg").read_text() == bundle["image/svg+xml"]
+
+
+@pytest.mark.book
+def test_every_line_point_and_legend_colour_of_the_book_is_legible_on_white(built_html):
+    """The static SVG of every chart of the book (the fallback the pages show): lines, points,
+    rules and legend symbols reach plots.MIN_CONTRAST against white. Heatmap cells and digit
+    pixels (rects) carry values, not series, and are not checked; bands are translucent."""
+    from test_plots import contrast_with_white, drawn_colours
+
+    charts = sorted(built_html.glob("_images/chart-*.svg"))
+    assert len(charts) >= 10
+    weak = []
+    for path in charts:
+        colours = drawn_colours(path.read_text(), kinds=("mark-line", "mark-symbol", "mark-rule"))
+        weak += [f"{path.name}: rgb{c} at opacity {o:.2f}: {contrast_with_white(c, o):.2f}"
+                 for c, o in set(colours) if contrast_with_white(c, o) < plots.MIN_CONTRAST]
+    assert not weak, "\n".join(sorted(weak))

@@ -183,12 +183,12 @@ def contrast_with_white(rgb, opacity: float = 1.0) -> float:
     return 1.05 / (luminance + 0.05)
 
 
-def drawn_colours(svg: str) -> list[tuple[tuple[int, int, int], float]]:
-    """(colour, opacity) of every stroke and fill of the lines, points, rules and legend symbols."""
+def drawn_colours(svg: str, kinds=_CHECKED) -> list[tuple[tuple[int, int, int], float]]:
+    """(colour, opacity) of every stroke and fill of the ``kinds`` of marks and legend symbols."""
     out = []
     for group in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
         cls = group.get("class", "")
-        if not (("role-mark" in cls and cls.split()[0] in _CHECKED) or "role-legend-symbol" in cls):
+        if not (("role-mark" in cls and cls.split()[0] in kinds) or "role-legend-symbol" in cls):
             continue
         for item in group:
             if item.tag.endswith("}g"):
@@ -227,6 +227,8 @@ def _colour_charts():
             rates.assign(run=rates.metric), rates[["alpha"]].assign(value=0.5), color="run"),
         "slope_panels": plots.slope_panels(_summary()),
         "theory_panels": plots.theory_panels(sim, theory),
+        "sample_scatter": plots.sample_scatter(shots.rename(columns={"density": "y"})[["x", "y", "n"]],
+                                               truth_line=shots[["x"]].assign(y=0.5)),
     }
 
 
