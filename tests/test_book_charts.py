@@ -175,7 +175,8 @@ def test_export_figures_writes_the_csv_beside_the_svg(tmp_path):
     bundle = plots.error_curves(_curves(), "e")._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
     prefix = "application/papermill.record/"
-    output = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "fig-e", "mime_prefix": prefix}},
+    output = {"output_type": "display_data",
+              "metadata": {"scrapbook": {"name": "fig-e", "mime_prefix": prefix}},
               "data": {prefix + k: v for k, v in bundle.items()}}
     notebook = tmp_path / "ch.ipynb"
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [output]}]}))

@@ -127,7 +127,7 @@ def _tooltip_fields(spec) -> set[str]:
 def test_curve_charts_have_tooltips_hover_and_zoom():
     spec = plots.error_curves(_curves(), "mean error").to_dict()
     assert _tooltip_fields(spec) == {"alpha", "n", "mean", "lo", "hi"}
-    params = [p for p in spec.get("params", [])] + [p for layer in spec["layer"] for p in layer.get("params", [])]
+    params = spec.get("params", []) + [p for layer in spec["layer"] for p in layer.get("params", [])]
     kinds = {(p["select"]["type"], p.get("bind")) for p in params}
     assert ("point", None) in kinds and ("interval", "scales") in kinds
     assert {"alpha", "slope", "lo", "hi"} <= _tooltip_fields(plots.slopes_against_alpha(
@@ -209,7 +209,8 @@ def _colour_charts():
                           for n in (1, 2, 4, 8, 16, 32, 64) for x in np.linspace(-2, 2, 9)])
     rates = pd.DataFrame([dict(estimator="kde", metric=m, alpha=a, bias_rate=q, slope=min(a, q),
                                lo=min(a, q) - 0.05, hi=min(a, q) + 0.05, predicted=min(a, q), floor=q)
-                          for m in ("w1", "mmd") for a in (0.0, 0.2, 0.5, 0.8, 1.0) for q in (0.25, 0.5, 1.0)])
+                          for m in ("w1", "mmd") for a in (0.0, 0.2, 0.5, 0.8, 1.0)
+                          for q in (0.25, 0.5, 1.0)])
     n = np.array([1, 10, 100])
     sim = pd.concat([pd.DataFrame(dict(quantity="w1", alpha=a, n=n, mean=1 / n, lo=0.8 / n, hi=1.2 / n))
                      for a in (0.0, 0.5, 1.0)])

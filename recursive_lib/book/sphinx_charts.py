@@ -16,8 +16,8 @@ output becomes:
 The scripts are written into the build output at ``build-finished`` (never into the source
 ``_static/``, whose every file jupyter-book would add to every page) and referenced only by
 pages that have a chart; the bundle, an ES module, is wrapped into a strict function so that it
-runs as a classic script (also from ``file://``). The bundle's one remote address, the ``$schema`` identifier that
-vega-lite writes into the Vega specs it compiles (never fetched), is replaced by a local name, so
+runs as a classic script (also from ``file://``). The bundle's one remote address, the
+``$schema`` identifier that vega-lite writes into the Vega specs it compiles (never fetched), is replaced by a local name, so
 the offline scan (:mod:`recursive_lib.book.offline`) finds nothing to load.
 
 Enable with ``sphinx: extra_extensions: [recursive_lib.book.sphinx_charts]`` in ``_config.yml``.
@@ -140,7 +140,8 @@ def chart_html(spec: dict, svg: str, name: str, page_dir: str, outdir: Path) -> 
         links.append(f'<a class="book-chart-csv" href="{href}" download>{html.escape(stem)}.csv</a> '
                      f'({len(frame)} rows; columns {html.escape(", ".join(map(str, frame.columns)))})')
     if links:
-        label = "Data behind this figure (CSV)" if len(links) == 1 else "Data behind this figure, one CSV per table"
+        label = ("Data behind this figure (CSV)" if len(links) == 1
+                 else "Data behind this figure, one CSV per table")
         parts.append(f'<p class="book-chart-data">{label}: ' + "; ".join(links) + "</p>")
     parts.append("</div>")
     return "".join(parts)
