@@ -212,9 +212,20 @@ def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
     return out
 
 
+#: The interval of a point as one tooltip line, "lo to hi" ("none" without one, e.g. from a single
+#: repetition); computed by :func:`_with_interval` on the layer that carries the tooltips.
+_INTERVAL = ("interval:N", "interval")
+_INTERVAL_TEXT = ("isFinite(datum.lo) && isFinite(datum.hi) ? "
+                  "format(datum.lo, '.4~g') + ' to ' + format(datum.hi, '.4~g') : 'none'")
+
+
+def _with_interval(chart: alt.Chart) -> alt.Chart:
+    return chart.transform_calculate(interval=_INTERVAL_TEXT)
+
+
 def _curve_tooltip(color: str, x: str, y_title: str) -> list[alt.Tooltip]:
     return _tooltip(f"{color}:O", f"{x}:Q", ("mean:Q", y_title or "mean"),
-                    ("lo:Q", "interval from"), ("hi:Q", "interval to"))
+                    _INTERVAL)
 
 
 _PARAMS = itertools.count(1)
@@ -242,7 +253,8 @@ def _dim(hover: alt.Parameter, full: float):
 
 def _hover_points(base: alt.Chart, xs, ys, tooltip, *params) -> alt.Chart:
     """Invisible points that carry the tooltips and the hover (and zoom) selections of a line chart."""
-    return base.mark_circle(size=70, opacity=0).encode(xs, ys, tooltip=tooltip).add_params(*params)
+    return _with_interval(base).mark_circle(size=70, opacity=0).encode(
+        xs, ys, tooltip=tooltip).add_params(*params)
 
 
 def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: str = "n",
@@ -281,8 +293,8 @@ def slopes_against_alpha(summary: pd.DataFrame, predicted: pd.DataFrame, color: 
     x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
     enc = {"color": alt.Color(f"{color}:N", scale=alt.Scale(range=CATEGORICAL))} if color else {}
     tips = _tooltip(*([f"{color}:N"] if color else []), "alpha:Q", "slope:Q",
-                    ("lo:Q", "interval from"), ("hi:Q", "interval to"))
-    points = alt.Chart(summary).mark_point(filled=True, size=50, opacity=1).encode(
+                    _INTERVAL)
+    points = _with_interval(alt.Chart(summary)).mark_point(filled=True, size=50, opacity=1).encode(
         x, alt.Y("slope:Q", title=y_title), tooltip=tips, **enc)
     bars = alt.Chart(summary).transform_filter(_FINITE_INTERVAL).mark_rule().encode(
         x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
@@ -306,14 +318,14 @@ def _rate_layers(base, xs, col, tooltip):
     """The prediction (dashed), the intervals (rules) and the fitted slopes (points) of a rate chart."""
     predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
     bars = base.transform_filter(_FINITE_INTERVAL).mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
-    points = base.mark_point(filled=True, size=45, opacity=1).encode(
+    points = _with_interval(base).mark_point(filled=True, size=45, opacity=1).encode(
         xs, alt.Y("slope:Q", title="fitted rate (slope)"), col, tooltip=tooltip)
     return predicted, bars, points
 
 
 def _rate_tooltip(x: str, color: str, row: str, column: str) -> list[alt.Tooltip]:
     return _tooltip(f"{row}:N", f"{column}:N", f"{color}:O", f"{x}:Q", "slope:Q",
-                    ("lo:Q", "interval from"), ("hi:Q", "interval to"), "predicted:Q")
+                    _INTERVAL, "predicted:Q")
 
 
 def _panel_width(columns: int) -> int:
@@ -419,10 +431,9 @@ def slope_panels(summary: pd.DataFrame, row: str = "estimator", column: str = "m
     line = base.mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("predicted:Q"))
     bars = base.transform_filter(_FINITE_INTERVAL).mark_rule(color="#1f77b4").encode(
         x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
-    points = base.mark_point(filled=True, size=40, color="#1f77b4", opacity=1).encode(
+    points = _with_interval(base).mark_point(filled=True, size=40, color="#1f77b4", opacity=1).encode(
         x, alt.Y("slope:Q", title="fitted rate (slope)"),
-        tooltip=_tooltip(f"{row}:N", f"{column}:N", "alpha:Q", "slope:Q", ("lo:Q", "interval from"),
-                         ("hi:Q", "interval to"), "predicted:Q"))
+        tooltip=_tooltip(f"{row}:N", f"{column}:N", "alpha:Q", "slope:Q", _INTERVAL, "predicted:Q"))
     width = _panel_width(summary[column].nunique())
     return (alt.layer(line, bars, points, data=summary).properties(width=width, height=170)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
@@ -491,7 +502,7 @@ def theory_panels(simulated: pd.DataFrame, theory: pd.DataFrame, panel: str = "q
         xs, ys, col, alt.StrokeDash("curve:N", scale=alt.Scale(domain=curves, range=dashes), title="curve"),
         detail="curve:N", opacity=_dim(hover, 1.0))
     tips = _tooltip(f"{panel}:N", "curve:N", f"{color}:O", f"{x}:Q", "value:Q",
-                    ("lo:Q", "interval from"), ("hi:Q", "interval to"))
+                    _INTERVAL)
     points = _hover_points(alt.Chart(), xs, ys, tips, hover)
     width = _panel_width(data[panel].nunique())
     return (alt.layer(band, lines, points, data=data).properties(width=width, height=230)

@@ -126,11 +126,13 @@ def _tooltip_fields(spec) -> set[str]:
 
 def test_curve_charts_have_tooltips_hover_and_zoom():
     spec = plots.error_curves(_curves(), "mean error").to_dict()
-    assert _tooltip_fields(spec) == {"alpha", "n", "mean", "lo", "hi"}
+    assert _tooltip_fields(spec) == {"alpha", "n", "mean", "interval"}
+    # the interval is one line, "lo to hi", computed where the tooltips are ("none" without one)
+    assert "format(datum.lo" in json.dumps(spec) and "'none'" in json.dumps(spec)
     params = spec.get("params", []) + [p for layer in spec["layer"] for p in layer.get("params", [])]
     kinds = {(p["select"]["type"], p.get("bind")) for p in params}
     assert ("point", None) in kinds and ("interval", "scales") in kinds
-    assert {"alpha", "slope", "lo", "hi"} <= _tooltip_fields(plots.slopes_against_alpha(
+    assert {"alpha", "slope", "interval"} <= _tooltip_fields(plots.slopes_against_alpha(
         pd.DataFrame(dict(alpha=[0.2, 1.0], slope=[0.2, 0.5], lo=[0.1, 0.4], hi=[0.3, 0.6])),
         pd.DataFrame(dict(alpha=[0.2, 1.0], value=[0.2, 0.5]))).to_dict())
     assert {"estimator", "metric", "alpha", "slope", "predicted"} <= _tooltip_fields(
