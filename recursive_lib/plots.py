@@ -1,22 +1,259 @@
 """Altair chart builders. Each takes a tidy DataFrame and returns a chart; none computes results.
 
-Charts render as static SVG (through ``vl-convert``) so that the built book needs no JavaScript
-from a content-delivery network: call :func:`enable` once per notebook.
+:func:`enable` (once per notebook) selects the ``book`` renderer: every chart is rendered as
+static SVG through ``vl-convert`` (no JavaScript from a content-delivery network) and also
+carries its Vega-Lite spec, with the data it was drawn from, inside its HTML output. Jupyter shows
+the SVG; the built book (:mod:`recursive_lib.book.sphinx_charts`) turns the spec into an
+interactive chart (tooltips, hover highlighting, zoom) drawn by a locally served vega-embed, keeps
+the SVG as the no-JavaScript fallback and links the data behind the figure as CSV.
 """
 
 from __future__ import annotations
+
+import html
+import itertools
+import json
+import re
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-WIDTH, HEIGHT = 420, 280
+#: Size of a single-view chart: with its axes and legend it fills the book's text column.
+WIDTH, HEIGHT = 540, 300
+#: Width of the book's text column (the theme's figure width at a 1,280 px window): the renderer
+#: narrows wider charts to it (:func:`fit_to_column`) and the page scales any rest down by CSS.
+COLUMN = 690
+
+#: The class of the ``<div>`` that wraps a chart's HTML output, and of its spec ``<script>``.
+CHART_CLASS = "book-chart"
+SPEC_CLASS = "book-chart-spec"
+STATIC_CLASS = "book-chart-static"
+
+#: Required contrast of every mark colour against the white page (WCAG 2.1, non-text contrast).
+MIN_CONTRAST = 3.0
+#: Sequential schemes, each sampled over the part of its range whose colours keep MIN_CONTRAST
+#: against white (the full ranges end in near-white yellow): viridis for alpha, plasma for n.
+COOL = alt.SchemeParams(name="viridis", extent=[0.0, 0.6])
+WARM = alt.SchemeParams(name="plasma", extent=[0.0, 0.7])
+#: Categorical colours, each with contrast >= MIN_CONTRAST against white.
+CATEGORICAL = ["#1f77b4", "#d62728", "#2b8a2b", "#9467bd", "#8c564b", "#b35806", "#0f7b8a", "#666666"]
+#: Interval rules are drawn only where both ends are numbers (a single repetition has none); a
+#: NaN end would be drawn as an invalid SVG line by the live chart.
+_FINITE_INTERVAL = "isFinite(datum.lo) && isFinite(datum.hi)"
+#: Fill of the interval bands (drawn translucent under their line).
+BAND_OPACITY = 0.2
+
+
+def book_renderer(spec: dict, **metadata) -> dict:
+    """Altair renderer: the SVG of the chart plus an HTML output holding that SVG and the spec.
+
+    The HTML is ``<div class="book-chart">`` with the Vega-Lite spec (data included) in a
+    ``<script type="application/json" class="book-chart-spec">`` and the SVG in a
+    ``<div class="book-chart-static">``; no script runs from it by itself.
+    """
+    spec, svg = fit_to_column(spec, **metadata)
+    payload = json.dumps(spec, separators=(",", ":"), allow_nan=False, default=str)
+    payload = payload.replace("</", "<\\/")   # never closes the <script> early
+    page = (f'<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
+            f'{payload}</script><div class="{STATIC_CLASS}">{svg}</div></div>')
+    return {"text/html": page, "image/svg+xml": svg,
+            "text/plain": html.unescape(f"<{CHART_CLASS}: {spec_title(spec) or 'chart'}>")}
+
+
+_CHART_HTML = re.compile(
+    rf'^\s*<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
+    rf'(?P<spec>.*?)</script><div class="{STATIC_CLASS}">(?P<svg>.*)</div></div>\s*$', re.DOTALL)
+
+
+def parse_chart_html(text: str) -> tuple[dict, str] | None:
+    """The spec and SVG of an HTML output of :func:`book_renderer` (None for any other HTML)."""
+    match = _CHART_HTML.match(text)
+    return None if match is None else (json.loads(match.group("spec")), match.group("svg"))
+
+
+def _svg(spec: dict, **metadata) -> str:
+    from altair.utils.mimebundle import spec_to_mimebundle
+
+    return spec_to_mimebundle(spec, format="svg", mode="vega-lite",
+                              vegalite_version=alt.VEGALITE_VERSION, **metadata)["image/svg+xml"]
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    """The ``width`` and ``height`` attributes of an SVG document."""
+    head = svg[:svg.index(">")]
+    size = [re.search(rf'\b{key}="([0-9.]+)', head) for key in ("width", "height")]
+    if not all(size):
+        raise ValueError(f"the SVG has no numeric width and height: {head[:200]!r}")
+    return float(size[0].group(1)), float(size[1].group(1))
+
+
+def _scaled(spec, fx: float, fy: float):
+    """A copy of ``spec`` with the width and height of every view multiplied by ``fx``, ``fy``."""
+    if isinstance(spec, list):
+        return [_scaled(item, fx, fy) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = dict(spec)
+    for key, f in (("width", fx), ("height", fy)):
+        if isinstance(out.get(key), (int, float)) and not isinstance(out.get(key), bool):
+            out[key] = round(out[key] * f, 1)
+    for key in ("spec", "layer", "hconcat", "vconcat", "concat"):
+        if key in out:
+            out[key] = _scaled(out[key], fx, fy)
+    return out
+
+
+def fit_to_column(spec: dict, column: float | None = None, **metadata) -> tuple[dict, str]:
+    """``spec`` with its views narrowed until the whole chart fits ``column`` pixels, and its SVG.
+
+    A chart wider than the column (side-by-side charts, many panels) has every view's width
+    multiplied by a factor and its height by the square root of that factor (so that narrowed
+    panels do not turn into flat strips); a chart that fits is returned unchanged.
+    """
+    column = COLUMN if column is None else column
+    svg = _svg(spec, **metadata)
+    for _ in range(4):
+        width = svg_size(svg)[0]
+        if width <= column + 0.5:
+            break
+        views = _view_widths(spec, spec.get("datasets", {}))
+        fixed = max(width - views, 0.0) if views else 0.0
+        factor = (column - fixed) / (width - fixed) if views and column > fixed else column / width
+        factor = min(max(factor, 0.2), 0.999)
+        spec = _scaled(spec, factor, factor ** 0.5)
+        svg = _svg(spec, **metadata)
+    return spec, svg
+
+
+def _view_widths(spec: dict, datasets: dict) -> float:
+    """Sum of view widths across one row of the chart (the part of its width that scales)."""
+    if "hconcat" in spec:
+        return sum(_view_widths(s, datasets) for s in spec["hconcat"])
+    if "vconcat" in spec:
+        return max((_view_widths(s, datasets) for s in spec["vconcat"]), default=0.0)
+    if "facet" in spec or "spec" in spec:
+        inner = _view_widths(spec.get("spec", {}), datasets)
+        facet = spec.get("facet", {})
+        columns = spec.get("columns")
+        if "column" in facet or ("field" in facet and columns):
+            return inner * _facet_columns(spec, datasets)
+        return inner
+    if "layer" in spec:
+        own = spec.get("width")
+        return float(own) if isinstance(own, (int, float)) else max(
+            (_view_widths(s, datasets) for s in spec["layer"]), default=0.0)
+    own = spec.get("width")
+    return float(own) if isinstance(own, (int, float)) else 0.0
+
+
+def _facet_columns(spec: dict, datasets: dict) -> int:
+    """How many panels a facet spec puts side by side (from its data)."""
+    facet = spec["facet"]
+    field = (facet.get("column") or facet).get("field")
+    values = set()
+    for rows in datasets.values():
+        values |= {row.get(field) for row in rows if field in row}
+    count = len(values) or 1
+    return min(count, spec["columns"]) if spec.get("columns") else count
+
+
+def spec_title(spec: dict) -> str:
+    """The title of a chart spec as plain text ('' when it has none)."""
+    title = spec.get("title", "")
+    if isinstance(title, dict):
+        title = title.get("text", "")
+    return " ".join(title) if isinstance(title, list) else str(title)
+
+
+def spec_frames(spec: dict) -> list[pd.DataFrame]:
+    """The tidy frames a chart spec was drawn from: one per dataset, in the spec's order."""
+    frames = [pd.DataFrame.from_records(values) for values in spec.get("datasets", {}).values()]
+    inline = spec.get("data", {}).get("values") if isinstance(spec.get("data"), dict) else None
+    return frames + ([pd.DataFrame.from_records(inline)] if inline else [])
+
+
+def figure_frames(spec: dict) -> list[pd.DataFrame]:
+    """The data behind a figure: :func:`spec_frames`, with frames of the same columns stacked.
+
+    Side-by-side charts drawn from parts of one tidy frame (one panel per estimator, say) give
+    that frame back whole; a layer drawn from other columns (a theory curve) stays its own frame.
+    """
+    groups: dict[tuple, list[pd.DataFrame]] = {}
+    for frame in spec_frames(spec):
+        groups.setdefault(tuple(frame.columns), []).append(frame)
+    return [pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            for frames in groups.values()]
+
+
+alt.renderers.register("book", book_renderer)
 
 
 def enable() -> None:
-    """Render charts as inline SVG (offline) and lift Altair's 5000-row guard for tidy inputs."""
-    alt.renderers.enable("svg")
+    """Render charts with :func:`book_renderer` and lift Altair's 5000-row guard for tidy inputs."""
+    alt.renderers.enable("book")
     alt.data_transformers.disable_max_rows()
+
+
+def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
+    """Tooltips for ``field:type`` names or ``(field:type, title)`` pairs; quantities to 4 digits.
+
+    Every field gets an explicit format: for an unformatted field, the tooltip that Vega-Lite
+    (6.4) gives the Voronoi cells of a ``nearest`` selection reads ``datum[field]`` instead of
+    ``datum.datum[field]`` and shows "undefined". ``formatType="number"`` with an empty format
+    makes it read the right datum and print the value as it is (also for text).
+    """
+    out = []
+    for field in fields:
+        field, title = field if isinstance(field, tuple) else (field, field.rsplit(":", 1)[0])
+        fmt = ({"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"})
+        out.append(alt.Tooltip(field, title=title, **fmt))
+    return out
+
+
+#: The interval of a point as one tooltip line, "lo to hi" ("none" without one, e.g. from a single
+#: repetition); computed by :func:`_with_interval` on the layer that carries the tooltips.
+_INTERVAL = ("interval:N", "interval")
+_INTERVAL_TEXT = ("isFinite(datum.lo) && isFinite(datum.hi) ? "
+                  "format(datum.lo, '.4~g') + ' to ' + format(datum.hi, '.4~g') : 'none'")
+
+
+def _with_interval(chart: alt.Chart) -> alt.Chart:
+    return chart.transform_calculate(interval=_INTERVAL_TEXT)
+
+
+def _curve_tooltip(color: str, x: str, y_title: str) -> list[alt.Tooltip]:
+    return _tooltip(f"{color}:O", f"{x}:Q", ("mean:Q", y_title or "mean"),
+                    _INTERVAL)
+
+
+_PARAMS = itertools.count(1)
+
+
+def _hover(color: str) -> alt.Parameter:
+    """The ``color`` value of the point nearest the pointer (empty: every line drawn in full).
+
+    Named uniquely, so that side-by-side charts keep one selection each (Altair merges unnamed
+    selections of identical configuration, with a warning).
+    """
+    return alt.selection_point(fields=[color], on="pointerover", clear="pointerout", nearest=True,
+                               name=f"hover_{next(_PARAMS)}")
+
+
+def _zoom() -> alt.Parameter:
+    """Pan and zoom on both axes (drag, scroll); double-click resets."""
+    return alt.selection_interval(bind="scales", name=f"zoom_{next(_PARAMS)}")
+
+
+def _dim(hover: alt.Parameter, full: float):
+    """Opacity ``full`` for the hovered line (and for all while none is), a sixth of it otherwise."""
+    return alt.when(hover).then(alt.value(full)).otherwise(alt.value(round(full / 6, 3)))
+
+
+def _hover_points(base: alt.Chart, xs, ys, tooltip, *params) -> alt.Chart:
+    """Invisible points that carry the tooltips and the hover (and zoom) selections of a line chart."""
+    return _with_interval(base).mark_circle(size=70, opacity=0).encode(
+        xs, ys, tooltip=tooltip).add_params(*params)
 
 
 def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: str = "n",
@@ -29,13 +266,16 @@ def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: s
     positive = summary[summary["mean"] > 0].copy()
     positive["lo"] = positive["lo"].clip(lower=positive["mean"] * 1e-3)
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    ys = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title)
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
+                    legend=alt.Legend(symbolOpacity=1))
+    hover, zoom = _hover(color), _zoom()
     base = alt.Chart(positive)
     # No legend=None on the band: Vega-Lite merges the layers' legends, and a None drops them all.
-    band = base.mark_area(opacity=0.2).encode(xs, alt.Y("lo:Q", scale=alt.Scale(type="log")),
-                                              alt.Y2("hi:Q"), col)
-    line = base.mark_line().encode(xs, alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title), col)
-    layers = [band, line]
+    band = base.mark_area().encode(xs, alt.Y("lo:Q", scale=alt.Scale(type="log")),
+                                   alt.Y2("hi:Q"), col, opacity=_dim(hover, BAND_OPACITY))
+    line = base.mark_line().encode(xs, ys, col, opacity=_dim(hover, 1.0))
+    layers = [band, line, _hover_points(base, xs, ys, _curve_tooltip(color, x, y_title), hover, zoom)]
     if theory is not None:
         layers.append(alt.Chart(theory).mark_line(strokeDash=[5, 3], color="black", opacity=0.8)
                       .encode(xs, alt.Y("value:Q", scale=alt.Scale(type="log")),
@@ -50,10 +290,13 @@ def slopes_against_alpha(summary: pd.DataFrame, predicted: pd.DataFrame, color: 
     ``summary``: columns ``alpha, slope, lo, hi`` (+ ``color``); ``predicted``: ``alpha, value``.
     """
     x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
-    enc = {"color": alt.Color(f"{color}:N")} if color else {}
-    points = alt.Chart(summary).mark_point(filled=True, size=50).encode(
-        x, alt.Y("slope:Q", title=y_title), **enc)
-    bars = alt.Chart(summary).mark_rule().encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
+    enc = {"color": alt.Color(f"{color}:N", scale=alt.Scale(range=CATEGORICAL))} if color else {}
+    tips = _tooltip(*([f"{color}:N"] if color else []), "alpha:Q", "slope:Q",
+                    _INTERVAL)
+    points = _with_interval(alt.Chart(summary)).mark_point(filled=True, size=50, opacity=1).encode(
+        x, alt.Y("slope:Q", title=y_title), tooltip=tips, **enc)
+    bars = alt.Chart(summary).transform_filter(_FINITE_INTERVAL).mark_rule().encode(
+        x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
     line = alt.Chart(predicted).mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("value:Q"))
     return alt.layer(line, bars, points).properties(width=WIDTH, height=HEIGHT, title=title)
 
@@ -63,20 +306,30 @@ def densities(frame: pd.DataFrame, truth: pd.DataFrame, facet: str = "alpha",
     """Fitted densities (columns ``x, density, n, facet``) against the truth (``x, density``)."""
     truth_line = alt.Chart(truth).mark_line(color="black", strokeDash=[4, 2]).encode(
         alt.X("x:Q"), alt.Y("density:Q"))
-    fits = alt.Chart().mark_line(opacity=0.85).encode(
+    fits = alt.Chart().mark_line().encode(
         alt.X("x:Q", title="x"), alt.Y("density:Q", title="density"),
-        alt.Color(f"{color}:O", scale=alt.Scale(scheme="plasma"), title=color))
-    return (alt.layer(fits, truth_line, data=frame).properties(width=220, height=160)
+        alt.Color(f"{color}:O", scale=alt.Scale(scheme=WARM), title=color))
+    return (alt.layer(fits, truth_line, data=frame).properties(width=_panel_width(3), height=170)
             .facet(facet=f"{facet}:O", columns=3, title=title))
 
 
-def _rate_layers(base, xs, col):
+def _rate_layers(base, xs, col, tooltip):
     """The prediction (dashed), the intervals (rules) and the fitted slopes (points) of a rate chart."""
     predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
-    bars = base.mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
-    points = base.mark_point(filled=True, size=45).encode(
-        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col)
+    bars = base.transform_filter(_FINITE_INTERVAL).mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
+    points = _with_interval(base).mark_point(filled=True, size=45, opacity=1).encode(
+        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col, tooltip=tooltip)
     return predicted, bars, points
+
+
+def _rate_tooltip(x: str, color: str, row: str, column: str) -> list[alt.Tooltip]:
+    return _tooltip(f"{row}:N", f"{column}:N", f"{color}:O", f"{x}:Q", "slope:Q",
+                    _INTERVAL, "predicted:Q")
+
+
+def _panel_width(columns: int) -> int:
+    """Width of one of ``columns`` panels side by side so that the chart fills the text column."""
+    return int((COLUMN - 150) / max(columns, 1) - 12)
 
 
 def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str = "alpha",
@@ -88,10 +341,12 @@ def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str 
     :func:`recursive_lib.experiments.bias.summarize_bias_slopes`); the dashed line of each colour is ``predicted``.
     """
     xs = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(domain=[0, summary[x].max() * 1.1]))
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
+                    legend=alt.Legend(symbolOpacity=1))
     base = alt.Chart()
-    predicted, bars, points = _rate_layers(base, xs, col)
-    return (alt.layer(predicted, bars, points, data=summary).properties(width=200, height=170)
+    predicted, bars, points = _rate_layers(base, xs, col, _rate_tooltip(x, color, row, column))
+    width = _panel_width(summary[column].nunique())
+    return (alt.layer(predicted, bars, points, data=summary).properties(width=width, height=180)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
 
 
@@ -116,16 +371,19 @@ def slopes_with_horizon(summary: pd.DataFrame, horizon: dict[str, str], x: str =
     rank = data[color].rank(method="dense") - 1
     data["_x"] = data[x] + (rank - rank.max() / 2) * dodge
     xs = alt.X("_x:Q", title=x_title, scale=alt.Scale(domain=[0, data["_x"].max() * 1.1]))
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
+                    legend=alt.Legend(symbolOpacity=1))
     base = alt.Chart()
-    predicted, bars, points = _rate_layers(base, xs, col)
+    predicted, bars, points = _rate_layers(base, xs, col, _rate_tooltip(x, color, row, column))
     finite = base.transform_fold(labels, as_=["finite horizon", "_value"]).transform_filter(
         "isValid(datum._value) && isFinite(datum._value)").mark_point(
-        filled=False, size=90, strokeWidth=1.5).encode(
+        filled=False, size=90, strokeWidth=1.5, opacity=1).encode(
         xs, alt.Y("_value:Q"), col,
         alt.Shape("finite horizon:N", scale=alt.Scale(domain=labels,
-                                                      range=["diamond", "square", "triangle"][:len(labels)])))
-    return (alt.layer(predicted, bars, points, finite, data=data).properties(width=200, height=170)
+                                                      range=["diamond", "square", "triangle"][:len(labels)]),
+                  legend=alt.Legend(symbolStrokeColor="#555555", symbolOpacity=1)))
+    width = _panel_width(data[column].nunique())
+    return (alt.layer(predicted, bars, points, finite, data=data).properties(width=width, height=180)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
 
 def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None = "truth_density",
@@ -144,14 +402,15 @@ def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None =
     keep = [facet, color, "x", y] + ([truth] if truth else [])
     data = frame[keep].dropna(subset=[y])
     xs = alt.X("x:Q", title="x")
-    fits = alt.Chart().mark_line(opacity=0.85, strokeWidth=1.4).encode(
+    fits = alt.Chart().mark_line(strokeWidth=1.4).encode(
         xs, alt.Y(f"{y}:Q", title=y_title or y),
-        alt.Color(f"{color}:O", scale=alt.Scale(scheme="plasma", reverse=True), title=color))
+        alt.Color(f"{color}:O", scale=alt.Scale(scheme=WARM, reverse=True), title=color))
     layers = [fits]
     if truth:
         layers.append(alt.Chart().mark_line(color="black", strokeDash=[4, 2]).encode(
             xs, alt.Y(f"{truth}:Q")))
-    return (alt.layer(*layers, data=data).properties(width=190, height=140)
+    width = _panel_width(min(columns, data[facet].nunique()))
+    return (alt.layer(*layers, data=data).properties(width=width, height=150)
             .facet(facet=alt.Facet(f"{facet}:O", title=facet), columns=columns, title=title))
 
 
@@ -169,11 +428,13 @@ def slope_panels(summary: pd.DataFrame, row: str = "estimator", column: str = "m
     x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
     base = alt.Chart()
     line = base.mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("predicted:Q"))
-    bars = base.mark_rule(color="#1f77b4").encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
-    points = base.mark_point(filled=True, size=40, color="#1f77b4").encode(
+    bars = base.transform_filter(_FINITE_INTERVAL).mark_rule(color="#1f77b4").encode(
+        x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
+    points = _with_interval(base).mark_point(filled=True, size=40, color="#1f77b4", opacity=1).encode(
         x, alt.Y("slope:Q", title="fitted rate (slope)"),
-        tooltip=["alpha:Q", "slope:Q", "lo:Q", "hi:Q", "predicted:Q"])
-    return (alt.layer(line, bars, points, data=summary).properties(width=200, height=160)
+        tooltip=_tooltip(f"{row}:N", f"{column}:N", "alpha:Q", "slope:Q", _INTERVAL, "predicted:Q"))
+    width = _panel_width(summary[column].nunique())
+    return (alt.layer(line, bars, points, data=summary).properties(width=width, height=170)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
 
 
@@ -199,7 +460,9 @@ def phase_diagram(summary: pd.DataFrame, x: str = "alpha", y: str = "p", value: 
     else:
         scale = alt.Scale(scheme="viridis", domain=[0, high or 1.0])
         dark = f"datum['{value}'] < {high / 2}"
-    cells = alt.Chart().mark_rect().encode(xs, ys, alt.Color(f"{value}:Q", scale=scale, title=value))
+    cells = alt.Chart().mark_rect().encode(xs, ys, alt.Color(f"{value}:Q", scale=scale, title=value),
+                                           tooltip=_tooltip(*([f"{column}:N"] if column else []),
+                                                            f"{x}:Q", f"{y}:Q", f"{value}:Q"))
     text = alt.Chart().mark_text(fontSize=9).encode(
         xs, ys, alt.Text("_label:N"), color=alt.condition(dark, alt.value("white"), alt.value("black")))
     data["_tie"] = np.isclose(data[x].astype(float), data[y].astype(float))
@@ -225,16 +488,23 @@ def theory_panels(simulated: pd.DataFrame, theory: pd.DataFrame, panel: str = "q
     sim["lo"] = sim["lo"].clip(lower=sim["mean"] * 1e-3)
     data = pd.concat([sim, theory], ignore_index=True)
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
+                    legend=alt.Legend(symbolOpacity=1))
     curves = list(dict.fromkeys(["simulated", *theory["curve"].unique()]))
     dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][:len(curves)]
-    band = alt.Chart().transform_filter("datum.curve == 'simulated'").mark_area(opacity=0.2).encode(
-        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col)
+    hover = _hover(color)
+    ys = alt.Y("value:Q", scale=alt.Scale(type="log"), title=None)
+    band = alt.Chart().transform_filter("datum.curve == 'simulated'").mark_area().encode(
+        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col,
+        opacity=_dim(hover, BAND_OPACITY))
     lines = alt.Chart().mark_line().encode(
-        xs, alt.Y("value:Q", scale=alt.Scale(type="log"), title=None), col,
-        alt.StrokeDash("curve:N", scale=alt.Scale(domain=curves, range=dashes), title="curve"),
-        detail="curve:N")
-    return (alt.layer(band, lines, data=data).properties(width=300, height=230)
+        xs, ys, col, alt.StrokeDash("curve:N", scale=alt.Scale(domain=curves, range=dashes), title="curve"),
+        detail="curve:N", opacity=_dim(hover, 1.0))
+    tips = _tooltip(f"{panel}:N", "curve:N", f"{color}:O", f"{x}:Q", "value:Q",
+                    _INTERVAL)
+    points = _hover_points(alt.Chart(), xs, ys, tips, hover)
+    width = _panel_width(data[panel].nunique())
+    return (alt.layer(band, lines, points, data=data).properties(width=width, height=230)
             .facet(column=alt.Column(f"{panel}:N", title=None), title=title)
             .resolve_scale(y="independent"))
 
@@ -246,13 +516,14 @@ def sample_scatter(frame: pd.DataFrame, x_title: str = "x", y_title: str = "y", 
     ``truth_line`` (optional, columns ``x, y``) is drawn dashed in every panel, e.g. the true
     quantile function beside samples plotted as ``(x, u)``.
     """
-    points = alt.Chart().mark_circle(size=6, opacity=0.5).encode(
+    points = alt.Chart().mark_circle(size=6, opacity=0.6, color="#08306b").encode(
         alt.X("x:Q", title=x_title), alt.Y("y:Q", title=y_title))
     layers = [points]
     if truth_line is not None:
         layers.append(alt.Chart(truth_line).mark_line(color="black", strokeDash=[4, 2])
                       .encode(alt.X("x:Q"), alt.Y("y:Q")))
-    return (alt.layer(*layers, data=frame).properties(width=170, height=150)
+    width = _panel_width(min(4, frame[facet].nunique()))
+    return (alt.layer(*layers, data=frame).properties(width=width, height=150)
             .facet(facet=alt.Facet(f"{facet}:O", title=f"iteration {facet} (0: the truth)"), columns=4,
                    title=title))
 
@@ -265,22 +536,29 @@ def faceted_curves(summary: pd.DataFrame, y_title: str, row: str = "estimator",
     data = summary[summary["mean"] > 0].copy()
     data["lo"] = data["lo"].clip(lower=data["mean"] * 1e-3)
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title="iteration n")
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme="viridis"), title=color)
-    band = alt.Chart().mark_area(opacity=0.2).encode(
-        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col)
-    line = alt.Chart().mark_line().encode(
-        xs, alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title), col)
-    return (alt.layer(band, line, data=data).properties(width=160, height=130)
+    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
+                    legend=alt.Legend(symbolOpacity=1))
+    ys = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title)
+    hover = _hover(color)
+    band = alt.Chart().mark_area().encode(
+        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col,
+        opacity=_dim(hover, BAND_OPACITY))
+    line = alt.Chart().mark_line().encode(xs, ys, col, opacity=_dim(hover, 1.0))
+    tips = [*_tooltip(f"{row}:N", f"{column}:N"), *_curve_tooltip(color, x, y_title)]
+    points = _hover_points(alt.Chart(), xs, ys, tips, hover)
+    width = _panel_width(data[column].nunique())
+    return (alt.layer(band, line, points, data=data).properties(width=width, height=150)
             .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
 
 
 def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iteration",
-                per_line: int = 10, cell: float = 3.0, title: str = ""):
+                per_line: int = 10, cell: float | None = None, title: str = ""):
     """Altair grid of digit images, one panel per (``row``, ``column``), synthetic ones framed in red.
 
     ``pixels``: the tidy frame of :func:`recursive_lib.experiments.images.split_snapshots` (one
     repetition). Images are laid out ``per_line`` to a line inside a panel; ``cell`` is the size of
-    a pixel in screen points.
+    a pixel in screen points (by default at most 3, less when the panels of a row would not fit the
+    text column).
     """
     for name in (row, column, "image", "row", "col", "value", "source"):
         if name not in pixels.columns:
@@ -300,6 +578,8 @@ def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iterati
     boxes["kind"] = "frame"
     data = pd.concat([frame, boxes], ignore_index=True)
     lines = int(np.ceil((pixels["image"].max() + 1) / per_line))
+    if cell is None:
+        cell = min(3.0, (COLUMN - 120) / (pixels[column].nunique() * (per_line * step + 6)))
     width, height = per_line * step * cell, lines * step * cell
     xs = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1, per_line * step], nice=False))
     ys = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1, lines * step], nice=False, reverse=True))
@@ -309,7 +589,7 @@ def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iterati
     frame_layer = alt.Chart().transform_filter(alt.datum.kind == "frame").mark_rect(
         fillOpacity=0, strokeWidth=1.2).encode(
         xs, ys, alt.X2("x2:Q"), alt.Y2("y2:Q"),
-        alt.Stroke("source:N", scale=alt.Scale(domain=["real", "synthetic"], range=["#bbbbbb", "#d62728"]),
+        alt.Stroke("source:N", scale=alt.Scale(domain=["real", "synthetic"], range=["#8c8c8c", "#d62728"]),
                    title="in the batch", legend=alt.Legend(symbolFillColor="white", symbolType="square")))
     return (alt.layer(pixel_layer, frame_layer, data=data)
             .properties(width=width, height=height)
@@ -325,10 +605,15 @@ def metric_curves(summary: pd.DataFrame, y_title: str, reference: float | None =
     """
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     xs = alt.X("n:Q", title="iteration n")
-    col = alt.Color("alpha:O", scale=alt.Scale(scheme="viridis"), title="alpha")
+    col = alt.Color("alpha:O", scale=alt.Scale(scheme=COOL), title="alpha",
+                    legend=alt.Legend(symbolOpacity=1))
+    ys = alt.Y("mean:Q", scale=scale, title=y_title)
+    hover, zoom = _hover("alpha"), _zoom()
     base = alt.Chart(summary)
-    layers = [base.mark_area(opacity=0.2).encode(xs, alt.Y("lo:Q", scale=scale), alt.Y2("hi:Q"), col),
-              base.mark_line(point=True).encode(xs, alt.Y("mean:Q", scale=scale, title=y_title), col)]
+    layers = [base.mark_area().encode(xs, alt.Y("lo:Q", scale=scale), alt.Y2("hi:Q"), col,
+                                      opacity=_dim(hover, BAND_OPACITY)),
+              base.mark_line(point=True).encode(xs, ys, col, opacity=_dim(hover, 1.0)),
+              _hover_points(base, xs, ys, _curve_tooltip("alpha", "n", y_title), hover, zoom)]
     if reference is not None:
         layers.append(alt.Chart(pd.DataFrame({"value": [float(reference)]}))
                       .mark_rule(strokeDash=[5, 3], color="black").encode(alt.Y("value:Q")))

@@ -1,5 +1,10 @@
 """Chart builders: each accepts its tidy frame, renders to SVG, and names a missing column."""
 
+import json
+import re
+import warnings
+import xml.etree.ElementTree as ET
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -64,3 +69,188 @@ def test_error_curves_keep_their_colour_legend():
     s = pd.DataFrame(dict(alpha=[0.1, 0.1, 0.5, 0.5], n=[1, 2, 1, 2], mean=[1, .5, 1, .4],
                           lo=[.9, .4, .9, .3], hi=[1.1, .6, 1.1, .5]))
     assert ">alpha<" in _svg(plots.error_curves(s, "mean error"))
+
+
+# --- the book renderer, chart sizes and colours -------------------------------------------------
+
+
+
+def _curves(alphas=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0), ns=(1, 2, 4, 8, 16)):
+    return pd.DataFrame([dict(alpha=a, n=n, mean=1 / n ** min(a, 0.5), lo=0.8 / n ** min(a, 0.5),
+                              hi=1.2 / n ** min(a, 0.5)) for a in alphas for n in ns])
+
+
+def _bundle(chart) -> dict:
+    plots.enable()
+    bundle = chart._repr_mimebundle_()
+    return bundle[0] if isinstance(bundle, tuple) else bundle
+
+
+def test_book_renderer_carries_svg_and_spec_with_the_plotted_data():
+    summary = _curves()
+    bundle = _bundle(plots.error_curves(summary, "mean error", title="t"))
+    page = bundle["text/html"]
+    match = re.match(r'<div class="book-chart"><script type="application/json" class="book-chart-spec">'
+                     r'(.*?)</script><div class="book-chart-static">(<svg.*</svg>)</div></div>$', page, re.S)
+    assert match, page[:300]
+    assert match.group(2) == bundle["image/svg+xml"]
+    spec = json.loads(match.group(1))
+    frames = plots.spec_frames(spec)
+    assert len(frames) == 1
+    assert set(frames[0].columns) == set(summary.columns)
+    pd.testing.assert_frame_equal(frames[0][list(summary.columns)].reset_index(drop=True),
+                                  summary.reset_index(drop=True), check_dtype=False)
+
+
+def test_a_closing_script_tag_in_the_data_cannot_end_the_spec_early():
+    summary = _curves().assign(alpha=lambda f: f.alpha.map(lambda a: f"</script>{a}"))
+    page = _bundle(plots.error_curves(summary, "mean error"))["text/html"]
+    assert page.count("</script>") == 1
+    spec = json.loads(page.split('class="book-chart-spec">', 1)[1].split("</script>", 1)[0])
+    assert plots.spec_frames(spec)[0]["alpha"].str.startswith("</script>").all()
+
+
+def _tooltip_fields(spec) -> set[str]:
+    found = set()
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "tooltip":
+                for item in value if isinstance(value, list) else [value]:
+                    found.add(item["field"])
+            else:
+                found |= _tooltip_fields(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found |= _tooltip_fields(value)
+    return found
+
+
+def test_curve_charts_have_tooltips_hover_and_zoom():
+    spec = plots.error_curves(_curves(), "mean error").to_dict()
+    assert _tooltip_fields(spec) == {"alpha", "n", "mean", "interval"}
+    # the interval is one line, "lo to hi", computed where the tooltips are ("none" without one)
+    assert "format(datum.lo" in json.dumps(spec) and "'none'" in json.dumps(spec)
+    params = spec.get("params", []) + [p for layer in spec["layer"] for p in layer.get("params", [])]
+    kinds = {(p["select"]["type"], p.get("bind")) for p in params}
+    assert ("point", None) in kinds and ("interval", "scales") in kinds
+    assert {"alpha", "slope", "interval"} <= _tooltip_fields(plots.slopes_against_alpha(
+        pd.DataFrame(dict(alpha=[0.2, 1.0], slope=[0.2, 0.5], lo=[0.1, 0.4], hi=[0.3, 0.6])),
+        pd.DataFrame(dict(alpha=[0.2, 1.0], value=[0.2, 0.5]))).to_dict())
+    assert {"estimator", "metric", "alpha", "slope", "predicted"} <= _tooltip_fields(
+        plots.slope_panels(_summary()).to_dict())
+
+
+def test_side_by_side_charts_keep_their_own_selections_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chart = alt.hconcat(plots.error_curves(_curves(), "e"), plots.error_curves(_curves(), "e"))
+        spec = _bundle(chart)
+    names = re.findall(r'"name":"((?:hover|zoom)_\d+)"', spec["text/html"])
+    assert len(set(names)) == 4, names
+
+
+def test_charts_fit_the_text_column():
+    s = _curves()
+    wide = alt.hconcat(plots.error_curves(s, "e"), plots.error_curves(s, "e"))
+    assert plots.svg_size(vlc.vegalite_to_svg(wide.to_dict()))[0] > plots.COLUMN  # would overflow
+    for chart in [plots.error_curves(s, "e"), wide, plots.slope_panels(_summary()),
+                  plots.faceted_curves(s.assign(estimator="kde", regime="a"), "e")]:
+        width, height = plots.svg_size(_bundle(chart)["image/svg+xml"])
+        assert 0.6 * plots.COLUMN <= width <= plots.COLUMN + 0.5, (chart, width)
+        assert height >= 150
+    single = plots.svg_size(_bundle(plots.error_curves(s, "e"))["image/svg+xml"])[0]
+    assert single >= 0.85 * plots.COLUMN     # a single chart fills the column (was 518 px of 688)
+
+
+# Colours: each colour a chart draws a line, point, rule or legend symbol with (blended with the
+# white page at its opacity) must reach MIN_CONTRAST against white. Bands (mark-area) are
+# translucent on purpose and the invisible hover points (opacity 0) are not drawn.
+_CHECKED = ("mark-line", "mark-symbol", "mark-rule", "mark-rect")
+
+
+def _rgb(value: str):
+    value = value.strip()
+    if m := re.fullmatch(r"rgb\((\d+),\s*(\d+),\s*(\d+)\)", value):
+        return tuple(int(v) for v in m.groups())
+    if m := re.fullmatch(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", value):
+        h = m.group(1) if len(m.group(1)) == 6 else "".join(c * 2 for c in m.group(1))
+        return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return None
+
+
+def contrast_with_white(rgb, opacity: float = 1.0) -> float:
+    """WCAG 2 contrast ratio of a colour, blended onto white at ``opacity``, against white."""
+    channels = [(c * opacity + 255 * (1 - opacity)) / 255 for c in rgb]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def drawn_colours(svg: str, kinds=_CHECKED) -> list[tuple[tuple[int, int, int], float]]:
+    """(colour, opacity) of every stroke and fill of the ``kinds`` of marks and legend symbols."""
+    out = []
+    for group in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
+        cls = group.get("class", "")
+        if not (("role-mark" in cls and cls.split()[0] in kinds) or "role-legend-symbol" in cls):
+            continue
+        for item in group:
+            if item.tag.endswith("}g"):
+                continue
+            opacity = float(item.get("opacity", 1))
+            for attr in ("stroke", "fill"):
+                rgb = _rgb(item.get(attr, ""))
+                alpha = opacity * float(item.get(f"{attr}-opacity", 1))
+                if rgb is not None and alpha > 0:
+                    out.append((rgb, alpha))
+    return out
+
+
+def _colour_charts():
+    s = _curves()
+    shots = pd.DataFrame([dict(alpha=a, n=n, x=x, density=np.exp(-x * x / 2) / (1 + n / 10),
+                               truth_density=np.exp(-x * x / 2)) for a in (0.2, 1.0)
+                          for n in (1, 2, 4, 8, 16, 32, 64) for x in np.linspace(-2, 2, 9)])
+    rates = pd.DataFrame([dict(estimator="kde", metric=m, alpha=a, bias_rate=q, slope=min(a, q),
+                               lo=min(a, q) - 0.05, hi=min(a, q) + 0.05, predicted=min(a, q), floor=q)
+                          for m in ("w1", "mmd") for a in (0.0, 0.2, 0.5, 0.8, 1.0)
+                          for q in (0.25, 0.5, 1.0)])
+    n = np.array([1, 10, 100])
+    sim = pd.concat([pd.DataFrame(dict(quantity="w1", alpha=a, n=n, mean=1 / n, lo=0.8 / n, hi=1.2 / n))
+                     for a in (0.0, 0.5, 1.0)])
+    theory = sim.rename(columns={"mean": "value"})[["quantity", "alpha", "n", "value"]].assign(curve="bound")
+    return {
+        "error_curves": plots.error_curves(s, "e", theory=s.rename(columns={"mean": "value"})),
+        "metric_curves": plots.metric_curves(s, "m", reference=0.5),
+        "faceted_curves": plots.faceted_curves(s.assign(estimator="kde", regime="r"), "e"),
+        "snapshot_curves": plots.snapshot_curves(shots),
+        "densities": plots.densities(shots, shots[["x", "truth_density"]].rename(
+            columns={"truth_density": "density"}).drop_duplicates()),
+        "slopes_against_rate": plots.slopes_against_rate(rates),
+        "slopes_with_horizon": plots.slopes_with_horizon(rates, {"floor": "bias floor"}),
+        "slopes_against_alpha": plots.slopes_against_alpha(
+            rates.assign(run=rates.metric), rates[["alpha"]].assign(value=0.5), color="run"),
+        "slope_panels": plots.slope_panels(_summary()),
+        "theory_panels": plots.theory_panels(sim, theory),
+        "sample_scatter": plots.sample_scatter(shots.rename(columns={"density": "y"})[["x", "y", "n"]],
+                                               truth_line=shots[["x"]].assign(y=0.5)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_colour_charts()))
+def test_every_drawn_colour_is_legible_on_white(name):
+    svg = vlc.vegalite_to_svg(_colour_charts()[name].to_dict())
+    colours = drawn_colours(svg)
+    assert colours, name
+    weak = sorted({(c, round(o, 2), round(contrast_with_white(c, o), 2)) for c, o in colours
+                   if contrast_with_white(c, o) < plots.MIN_CONTRAST})
+    assert not weak, f"{name}: colours below contrast {plots.MIN_CONTRAST}: {weak}"
+
+
+def test_the_contrast_check_rejects_the_full_viridis_range():
+    # The scheme the charts used before: its yellow end is barely visible on white.
+    chart = alt.Chart(_curves()).mark_line().encode(
+        alt.X("n:Q"), alt.Y("mean:Q"), alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")))
+    colours = drawn_colours(vlc.vegalite_to_svg(chart.to_dict()))
+    assert min(contrast_with_white(c, o) for c, o in colours) < 2.0
+    assert contrast_with_white((255, 255, 255)) == pytest.approx(1.0)
+    assert contrast_with_white((0, 0, 0)) == pytest.approx(21.0)

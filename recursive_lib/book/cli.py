@@ -241,9 +241,11 @@ def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
 
 
 def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
-    """Write every SVG/PNG output of an executed notebook to ``folder``.
+    """Write every SVG/PNG output of an executed notebook to ``folder``, and beside each chart of
+    :func:`recursive_lib.plots.book_renderer` the CSV of the data it was drawn from.
 
-    Glued outputs keep their glue name (``fig-rates.svg``); others are named by cell and order.
+    Glued outputs keep their glue name (``fig-rates.svg``, ``fig-rates.csv``; ``fig-rates-1.csv``,
+    ``fig-rates-2.csv`` for a chart drawn from several tables); others are named by cell and order.
     """
     nb = json.loads(notebook_path.read_text())
     if folder.exists():
@@ -256,6 +258,7 @@ def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
             # glue stores its payload under prefixed mime types
             data = {k.removeprefix(prefix): v for k, v in output.get("data", {}).items()}
             stem = glue_name or f"cell{c:03d}-{o}"
+            written += _export_chart_data(data.get("text/html"), folder, stem)
             for mime, ext in (("image/svg+xml", "svg"), ("image/png", "png")):
                 if mime not in data:
                     continue
@@ -270,6 +273,25 @@ def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
                 written.append(path)
                 break
     return written
+
+
+def _export_chart_data(html, folder: Path, stem: str) -> list[Path]:
+    """The CSV file(s) of a chart output's data (none for any other output)."""
+    html = "".join(html) if isinstance(html, list) else html
+    if not html or 'class="book-chart"' not in html:
+        return []
+    from recursive_lib import plots
+
+    chart = plots.parse_chart_html(html)
+    if chart is None:
+        return []
+    frames = plots.figure_frames(chart[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / (f"{stem}.csv" if len(frames) == 1 else f"{stem}-{i}.csv")
+             for i in range(1, len(frames) + 1)]
+    for frame, path in zip(frames, paths, strict=True):
+        frame.to_csv(path, index=False)
+    return paths
 
 
 def _run_quietly(args: tuple) -> tuple[Path | None, str | None, float, bool]:

@@ -43,8 +43,10 @@ class GPT2LM:
 
     Attributes
     ----------
-    net_, optimizer_
-        The network and its AdamW optimizer, after the first ``partial_fit``.
+    net_
+        The network, after the first ``partial_fit``.
+    optimizer_
+        Its AdamW optimizer.
     bos_
         The token every block starts from.
     vocab_size_

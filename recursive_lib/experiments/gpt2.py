@@ -39,7 +39,7 @@ __all__ = ["real_distinct_wikitext", "run_gpt2"]
 def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: int = 128,
                            draws: int = 20, seed: int = 0, dataset="wikitext-2-raw-v1") -> pd.DataFrame:
     """Distinct-1/2/3 of ``n_blocks`` real WikiText training blocks: ``n, mean, sd`` over ``draws``
-    (the reference for generated text of that size; ``dataset`` as in :func:`load_wikitext`)."""
+    (the reference for generated text of that size; ``dataset`` as in :func:`~recursive_lib.data.wikitext.load_wikitext`)."""
     train, _ = load_wikitext(tokenizer, block_len, dataset)
     n_blocks = check_int("n_blocks", n_blocks, 1)
     if n_blocks > len(train):
