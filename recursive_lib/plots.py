@@ -3,7 +3,7 @@
 :func:`enable` (once per notebook) selects the ``book`` renderer: every chart is rendered as
 static SVG through ``vl-convert`` (no JavaScript from a content-delivery network) and also
 carries its Vega-Lite spec, with the data it was drawn from, inside its HTML output. Jupyter shows
-the SVG; the built book (:mod:`recursive_lib.book.sphinx_charts`) turns the spec into an
+the SVG; the built book (``recursive_lib.book.sphinx_charts``) turns the spec into an
 interactive chart (tooltips, hover highlighting, zoom) drawn by a locally served vega-embed, keeps
 the SVG as the no-JavaScript fallback and links the data behind the figure as CSV.
 """
@@ -19,10 +19,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-#: Size of a single-view chart: with its axes and legend it fills the book's text column.
+#: Size of a single-view chart, which with its axes and legend fills the book's text column.
 WIDTH, HEIGHT = 540, 300
-#: Width of the book's text column (the theme's figure width at a 1,280 px window): the renderer
-#: narrows wider charts to it (:func:`fit_to_column`) and the page scales any rest down by CSS.
+#: Width of the book's text column (the theme's figure width in a window 1280 px wide). The
+#: renderer narrows wider charts to it (:func:`fit_to_column`) and the page scales any rest down
+#: by CSS.
 COLUMN = 690
 
 #: The class of the ``<div>`` that wraps a chart's HTML output, and of its spec ``<script>``.

@@ -125,16 +125,21 @@ def _text():
 CASES = _cases()
 
 
+#: glued wall-clock times (book.timing.Stopwatch): they differ on every run
+RUN_TIME_SUFFIX = "-run-time"
+
+
 def glue_values(notebook) -> dict[str, str]:
     """Every glued value of an executed notebook: its text for numbers and words, the SHA-256 of
-    its SVG for figures."""
+    its SVG for figures. Names ending in ``-run-time`` are left out: they are wall-clock
+    measurements of the machine that ran the chapter (book.timing), not results."""
     import json
 
     values = {}
     for cell in json.loads(Path(notebook).read_text())["cells"]:
         for output in cell.get("outputs", []):
             scrapbook = output.get("metadata", {}).get("scrapbook")
-            if not scrapbook:
+            if not scrapbook or scrapbook["name"].endswith(RUN_TIME_SUFFIX):
                 continue
             data = {k.removeprefix(scrapbook.get("mime_prefix", "")): v
                     for k, v in output.get("data", {}).items()}

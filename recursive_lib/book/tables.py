@@ -75,18 +75,18 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
 
     Parameters
     ----------
-    frame : pandas.DataFrame or pandas.Series
-        Tidy results or a pivot table. Named index levels become leading columns.
-    columns : mapping, optional
+    frame
+        A DataFrame or Series: tidy results or a pivot table. Named index levels become leading columns.
+    columns
         ``{column: readable name}``; when given, only these columns are shown, in this order.
         Columns it does not name keep their header from :data:`NAMES`, else their own name.
-    digits : int or mapping, default 3
+    digits
         Significant digits of real numbers (integers are shown whole), one for every column or
         ``{column: digits}`` (columns not named keep 3). Between 1 and 15.
-    group : sequence of str, optional
+    group
         Columns (original names) whose repeated values are printed once per group. Default:
         every index level but the last of a multi-level index, otherwise none.
-    caption : str, optional
+    caption
         A caption printed above the table.
     """
     import pandas as pd
