@@ -42,10 +42,12 @@ def measure(m_total: int, epochs: int, diffusion_steps: int, width: int, n_eval:
             timings[key].append(value)
     per = {k: float(np.median(v)) for k, v in timings.items()}
     steps = epochs * -(-m_total // 100)
-    print(f"[DDPM iteration] m_total={m_total} epochs={epochs} ({steps} optimizer steps) "
-          f"diffusion_steps={diffusion_steps} width={width}: train {per['train']:.3f} s "
-          f"({1e3 * per['train'] / steps:.2f} ms/step), sample {m_total} images {per['sample']:.3f} s, "
-          f"evaluate on {n_eval} images {per['evaluate']:.3f} s (medians of {repeat})")
+    print(
+        f"[DDPM iteration] m_total={m_total} epochs={epochs} ({steps} optimizer steps) "
+        f"diffusion_steps={diffusion_steps} width={width}: train {per['train']:.3f} s "
+        f"({1e3 * per['train'] / steps:.2f} ms/step), sample {m_total} images {per['sample']:.3f} s, "
+        f"evaluate on {n_eval} images {per['evaluate']:.3f} s (medians of {repeat})"
+    )
 
 
 def main() -> None:

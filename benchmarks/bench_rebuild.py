@@ -57,15 +57,20 @@ def book_copy(target: Path, small: bool) -> Path:
         return target
     for name in ("_config.yml", "_toc.yml", "references.bib"):
         shutil.copy2(ROOT / name, target / name)
-    shutil.copytree(ROOT / "chapters", target / "chapters",
-                    ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    shutil.copytree(
+        ROOT / "chapters", target / "chapters", ignore=shutil.ignore_patterns("*.ipynb", "__pycache__")
+    )
     return target
 
 
 def build(book: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "recursive_lib.book.cli", "build", "--preset", "smoke",
-                    "--jobs", "2"], cwd=book, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "recursive_lib.book.cli", "build", "--preset", "smoke", "--jobs", "2"],
+        cwd=book,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -78,8 +83,10 @@ def main() -> None:
         first = build(book)
         again = build(book)
     label = "a one-chapter book" if args.small else "the book (smoke preset)"
-    print(f"[rebuild] {label}: first build (executes) {first:.1f} s; unchanged rebuild "
-          f"{again:.1f} s (target: under 60 s for the whole book)")
+    print(
+        f"[rebuild] {label}: first build (executes) {first:.1f} s; unchanged rebuild "
+        f"{again:.1f} s (target: under 60 s for the whole book)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ COMMANDS = {
     "python -c pass": "pass",
     "import recursive_lib": "import recursive_lib",
     "recursive-book --help": "import recursive_lib.book.cli as c\ntry:\n    c.main(['--help'])\n"
-                             "except SystemExit:\n    pass",
+    "except SystemExit:\n    pass",
 }
 
 
@@ -32,7 +32,7 @@ def measure(code: str, repeats: int) -> tuple[float, list[str]]:
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - start)
-        loaded = eval(out.stdout.strip().splitlines()[-1])   # our own probe's list of names
+        loaded = eval(out.stdout.strip().splitlines()[-1])  # our own probe's list of names
     return statistics.median(times), loaded
 
 
@@ -44,8 +44,10 @@ def main() -> None:
     repeats = 3 if args.small else args.repeats
     for label, code in COMMANDS.items():
         seconds, loaded = measure(code, repeats)
-        print(f"[startup] {label:<24} median {seconds * 1000:6.0f} ms over {repeats} runs "
-              f"(target: well under 1 s); heavy modules loaded: {', '.join(loaded) or 'none'}")
+        print(
+            f"[startup] {label:<24} median {seconds * 1000:6.0f} ms over {repeats} runs "
+            f"(target: well under 1 s); heavy modules loaded: {', '.join(loaded) or 'none'}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,11 +37,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     T, reps = (40, 4) if args.small else (1000, 40)
-    configs = [dict(c, burn_in=10, curve_points=30) for c in bias_configs(
-        ["ecdf", "kde"], [0.25, 0.5, 0.75], [0.25, 0.5, 0.75], 0.5, 50, T, reps, 0, PAPER_DESIGNS)]
+    configs = [
+        dict(c, burn_in=10, curve_points=30)
+        for c in bias_configs(
+            ["ecdf", "kde"], [0.25, 0.5, 0.75], [0.25, 0.5, 0.75], 0.5, 50, T, reps, 0, PAPER_DESIGNS
+        )
+    ]
     serial, base = timed(configs)
-    print(f"[sweep] {len(configs)} configurations (bias grid, T={T}, reps={reps}): serial "
-          f"{base:.1f} s, {base / len(configs):.2f} s per configuration")
+    print(
+        f"[sweep] {len(configs)} configurations (bias grid, T={T}, reps={reps}): serial "
+        f"{base:.1f} s, {base / len(configs):.2f} s per configuration"
+    )
     runs = [("loky", {})]
     try:
         from distributed import Client, LocalCluster
@@ -50,17 +56,29 @@ def main() -> None:
     for backend, extra in runs:
         out, wall = timed(configs, backend=backend, n_jobs=args.workers, **extra)
         same(out, serial)
-        print(f"[sweep] {backend:<6} {args.workers} workers: {wall:.1f} s, overhead "
-              f"{wall * args.workers / base - 1:+.0%} of the serial time (target within 10 %); "
-              "results identical to serial")
+        print(
+            f"[sweep] {backend:<6} {args.workers} workers: {wall:.1f} s, overhead "
+            f"{wall * args.workers / base - 1:+.0%} of the serial time (target within 10 %); "
+            "results identical to serial"
+        )
     if Client is not None:
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster):
+        with (
+            LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster),
+        ):
             out, wall = timed(configs, backend="dask", n_jobs=args.workers)
             same(out, serial)
-            print(f"[sweep] dask   {args.workers} workers (LocalCluster, loopback): {wall:.1f} s, "
-                  f"overhead {wall * args.workers / base - 1:+.0%} of the serial time (target "
-                  "within 10 %); results identical to serial")
+            print(
+                f"[sweep] dask   {args.workers} workers (LocalCluster, loopback): {wall:.1f} s, "
+                f"overhead {wall * args.workers / base - 1:+.0%} of the serial time (target "
+                "within 10 %); results identical to serial"
+            )
 
 
 if __name__ == "__main__":

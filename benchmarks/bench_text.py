@@ -29,10 +29,10 @@ CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "text.md"
 def measure(cfg, repeats: int) -> None:
     corpus = load_corpus()
     pool = to_blocks(corpus.encode(corpus.train_text), cfg.block_len)
-    heldout = to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)[:cfg.n_heldout]
+    heldout = to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)[: cfg.n_heldout]
     rng = np.random.default_rng(0)
     model = CharLM(corpus.V, block_len=cfg.block_len, hidden=cfg.hidden, epochs=cfg.epochs)
-    model.partial_fit(pool[:cfg.m_total], rng)  # builds the network outside the timing
+    model.partial_fit(pool[: cfg.m_total], rng)  # builds the network outside the timing
     t0 = time.perf_counter()
     for _ in range(repeats):
         model.partial_fit(pool[rng.choice(len(pool), cfg.m_total, replace=False)], rng)
@@ -48,10 +48,12 @@ def measure(cfg, repeats: int) -> None:
     evaluations = cfg.T // cfg.eval_every + (cfg.T % cfg.eval_every != 0)
     per_run = fits * fit + cfg.T * sample + evaluations * evaluate
     runs = len(cfg.fresh_alphas) * cfg.reps
-    print(f"[text, preset {cfg.preset}] per iteration: partial_fit {fit:.3f} s, sampling half a batch "
-          f"{sample:.3f} s; per evaluation {evaluate:.3f} s; per run ({fits} fits, {evaluations} "
-          f"evaluations) {per_run:.0f} s; {runs} runs on {cfg.n_jobs} process(es): about "
-          f"{runs * per_run / cfg.n_jobs / 60:.1f} min (ideal parallelism, machine load included)")
+    print(
+        f"[text, preset {cfg.preset}] per iteration: partial_fit {fit:.3f} s, sampling half a batch "
+        f"{sample:.3f} s; per evaluation {evaluate:.3f} s; per run ({fits} fits, {evaluations} "
+        f"evaluations) {per_run:.0f} s; {runs} runs on {cfg.n_jobs} process(es): about "
+        f"{runs * per_run / cfg.n_jobs / 60:.1f} min (ideal parallelism, machine load included)"
+    )
 
 
 def main() -> None:

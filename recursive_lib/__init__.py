@@ -23,7 +23,7 @@ imported on first use.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"   # the one source of the version (pyproject.toml reads it)
+__version__ = "0.2.0"  # the one source of the version (pyproject.toml reads it)
 __all__ = ["Config", "simulate"]
 
 

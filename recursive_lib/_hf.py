@@ -6,10 +6,12 @@ diffusers), which the tests install and the default install leaves out.
 
 from __future__ import annotations
 
-INSTALL_HINT = ("the GPT-2 / WikiText path needs the Hugging Face libraries, which recursive_lib "
-                "does not install by default: pip install 'recursive_lib[hf]' (or pip install "
-                "transformers datasets; a network is needed once to download GPT-2 and WikiText; "
-                "a GPU is recommended)")
+INSTALL_HINT = (
+    "the GPT-2 / WikiText path needs the Hugging Face libraries, which recursive_lib "
+    "does not install by default: pip install 'recursive_lib[hf]' (or pip install "
+    "transformers datasets; a network is needed once to download GPT-2 and WikiText; "
+    "a GPU is recommended)"
+)
 
 
 def require_hf():
@@ -28,6 +30,8 @@ def require_diffusers():
     try:
         import diffusers
     except ImportError as err:
-        raise ImportError(f"network='unet' needs diffusers, which recursive_lib does not install "
-                          f"by default: pip install 'recursive_lib[hf]' ({err})") from err
+        raise ImportError(
+            f"network='unet' needs diffusers, which recursive_lib does not install "
+            f"by default: pip install 'recursive_lib[hf]' ({err})"
+        ) from err
     return diffusers

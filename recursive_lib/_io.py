@@ -39,8 +39,10 @@ def _json_default(value: Any) -> Any:
         return sorted(value)
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"configuration values must be JSON-like (numbers, strings, lists, dicts); "
-                    f"got {type(value).__name__}: {value!r}")
+    raise TypeError(
+        f"configuration values must be JSON-like (numbers, strings, lists, dicts); "
+        f"got {type(value).__name__}: {value!r}"
+    )
 
 
 def canonical_json(config: Mapping[str, Any]) -> str:
@@ -50,8 +52,7 @@ def canonical_json(config: Mapping[str, Any]) -> str:
     """
     if not isinstance(config, Mapping):
         raise ValueError(f"a configuration must be a dict of keyword arguments, got {type(config).__name__}")
-    return json.dumps(config, sort_keys=True, separators=(",", ":"), default=_json_default,
-                      allow_nan=True)
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=True)
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

@@ -62,8 +62,9 @@ def placement() -> Placement:
         try:
             dev = torch.device(forced)
         except RuntimeError as err:
-            raise ValueError(f"RECURSIVE_DEVICE must name a torch device (cpu, cuda, cuda:0, mps), "
-                             f"got {forced!r}") from err
+            raise ValueError(
+                f"RECURSIVE_DEVICE must name a torch device (cpu, cuda, cuda:0, mps), got {forced!r}"
+            ) from err
     else:
         dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if dev.type == "cuda":
@@ -114,4 +115,4 @@ def shuffled_batches(n: int, batch_size: int, rng, device: Any = "cpu"):
 
     order = torch.as_tensor(rng.permutation(n), device=device)
     for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def check_range(name: str, value: Any, low: float, high: float,
-                low_inclusive: bool = True, high_inclusive: bool = True) -> float:
+def check_range(
+    name: str, value: Any, low: float, high: float, low_inclusive: bool = True, high_inclusive: bool = True
+) -> float:
     """Return ``float(value)`` if it is a real number in the interval, else raise ``ValueError``."""
     left = "[" if low_inclusive else "("
     right = "]" if high_inclusive else ")"

@@ -78,22 +78,40 @@ def _say(sentences: Mapping[str, str], verdict: str, numbers: Mapping[str, Any])
     try:
         return sentences[verdict].format(**numbers)
     except (KeyError, IndexError, ValueError) as error:
-        raise ValueError(f"the wording for {verdict!r} uses a number the claim does not have "
-                         f"({error}); it has {sorted(numbers)}") from None
+        raise ValueError(
+            f"the wording for {verdict!r} uses a number the claim does not have "
+            f"({error}); it has {sorted(numbers)}"
+        ) from None
 
 
 def _claim(name, statement, verdict, sentences, numbers, test, figure) -> Claim:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
-    clean = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
-             for k, v in numbers.items()}
-    return Claim(name=name, statement=statement, verdict=verdict,
-                 sentence=_say(sentences, verdict, clean), numbers=clean, test=test, figure=figure)
+    clean = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in numbers.items()}
+    return Claim(
+        name=name,
+        statement=statement,
+        verdict=verdict,
+        sentence=_say(sentences, verdict, clean),
+        numbers=clean,
+        test=test,
+        figure=figure,
+    )
 
 
-def coverage(name: str, estimate, lo, hi, predicted, *, statement: str,
-             sentences: Mapping[str, str], confidence: float = 0.95, alpha_test: float = 0.05,
-             figure: str | None = None) -> Claim:
+def coverage(
+    name: str,
+    estimate,
+    lo,
+    hi,
+    predicted,
+    *,
+    statement: str,
+    sentences: Mapping[str, str],
+    confidence: float = 0.95,
+    alpha_test: float = 0.05,
+    figure: str | None = None,
+) -> Claim:
     """Do intervals ``[lo, hi]`` (of nominal ``confidence``) cover the ``predicted`` values?
 
     Arrays of one length, one entry per cell. Holds when the misses are no more than chance
@@ -103,8 +121,7 @@ def coverage(name: str, estimate, lo, hi, predicted, *, statement: str,
     """
     from scipy import stats
 
-    estimate, lo, hi, predicted = (np.asarray(a, dtype=float).ravel()
-                                   for a in (estimate, lo, hi, predicted))
+    estimate, lo, hi, predicted = (np.asarray(a, dtype=float).ravel() for a in (estimate, lo, hi, predicted))
     if not (estimate.size == lo.size == hi.size == predicted.size) or estimate.size == 0:
         raise ValueError("estimate, lo, hi and predicted must be non-empty and of one length")
     finite = np.isfinite(lo) & np.isfinite(hi)
@@ -114,21 +131,36 @@ def coverage(name: str, estimate, lo, hi, predicted, *, statement: str,
     p_value = float(stats.binom.sf(misses - 1, cells, 1.0 - confidence)) if cells else math.nan
     deviation = np.abs(estimate - predicted)
     finite_dev = np.isfinite(deviation)
-    numbers = dict(cells=cells, covered=covered, misses=misses, p_value=p_value,
-                   max_dev=float(np.max(deviation[finite_dev])) if finite_dev.any() else math.nan,
-                   worst=int(np.argmax(np.where(finite_dev, deviation, -1.0))) if finite_dev.any() else -1)
+    numbers = dict(
+        cells=cells,
+        covered=covered,
+        misses=misses,
+        p_value=p_value,
+        max_dev=float(np.max(deviation[finite_dev])) if finite_dev.any() else math.nan,
+        worst=int(np.argmax(np.where(finite_dev, deviation, -1.0))) if finite_dev.any() else -1,
+    )
     if cells == 0:
         verdict = "inconclusive"
     else:
         verdict = "holds" if p_value >= alpha_test else "fails"
-    test = (f"{covered} of {cells} intervals ({confidence:.0%}) cover the prediction; "
-            f"P(at least {misses} misses by chance) = {p_value:.3g}")
+    test = (
+        f"{covered} of {cells} intervals ({confidence:.0%}) cover the prediction; "
+        f"P(at least {misses} misses by chance) = {p_value:.3g}"
+    )
     return _claim(name, statement, verdict, sentences, numbers, test, figure)
 
 
-def sign(name: str, estimate: float, lo: float, hi: float, *, statement: str,
-         sentences: Mapping[str, str], figure: str | None = None,
-         interval: str = "95% interval") -> Claim:
+def sign(
+    name: str,
+    estimate: float,
+    lo: float,
+    hi: float,
+    *,
+    statement: str,
+    sentences: Mapping[str, str],
+    figure: str | None = None,
+    interval: str = "95% interval",
+) -> Claim:
     """Is a difference positive? ``estimate`` with its interval ``[lo, hi]``: holds above zero,
     fails below zero, inconclusive when the interval contains zero. Numbers: ``estimate``,
     ``lo``, ``hi``."""
@@ -142,13 +174,22 @@ def sign(name: str, estimate: float, lo: float, hi: float, *, statement: str,
     else:
         verdict = "inconclusive"
     test = f"difference {estimate:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against 0"
-    return _claim(name, statement, verdict, sentences, dict(estimate=estimate, lo=lo, hi=hi),
-                  test, figure)
+    return _claim(name, statement, verdict, sentences, dict(estimate=estimate, lo=lo, hi=hi), test, figure)
 
 
-def ordering(name: str, x: Sequence[float], y: Sequence[float], *, statement: str,
-             sentences: Mapping[str, str], increasing: bool = True, alpha_test: float = 0.05,
-             permutations: int = 9999, seed: int = 0, figure: str | None = None) -> Claim:
+def ordering(
+    name: str,
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    statement: str,
+    sentences: Mapping[str, str],
+    increasing: bool = True,
+    alpha_test: float = 0.05,
+    permutations: int = 9999,
+    seed: int = 0,
+    figure: str | None = None,
+) -> Claim:
     """Does ``y`` rise with ``x`` (``increasing``) or fall? Spearman's rank correlation ``rho`` with a
     two-sided permutation p-value (``permutations`` shuffles of ``y`` from ``seed``). Numbers:
     ``rho``, ``p_value``, ``points``."""
@@ -158,31 +199,48 @@ def ordering(name: str, x: Sequence[float], y: Sequence[float], *, statement: st
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     permutations = check_int("permutations", permutations, 99)
-    if x.size < 3:       # too few points to rank: nothing can be concluded
-        return _claim(name, statement, "inconclusive", sentences,
-                      dict(rho=math.nan, p_value=math.nan, points=int(x.size)),
-                      f"only {x.size} finite points: no rank correlation", figure)
+    if x.size < 3:  # too few points to rank: nothing can be concluded
+        return _claim(
+            name,
+            statement,
+            "inconclusive",
+            sentences,
+            dict(rho=math.nan, p_value=math.nan, points=int(x.size)),
+            f"only {x.size} finite points: no rank correlation",
+            figure,
+        )
     rho = float(stats.spearmanr(x, y).statistic)
     rng = np.random.default_rng(check_int("seed", seed, 0))
     rank_x = stats.rankdata(x)
     rank_y = stats.rankdata(y)
-    shuffled = np.array([np.corrcoef(rank_x, rng.permutation(rank_y))[0, 1]
-                         for _ in range(permutations)])
+    shuffled = np.array([np.corrcoef(rank_x, rng.permutation(rank_y))[0, 1] for _ in range(permutations)])
     p_value = float((1 + np.sum(np.abs(shuffled) >= abs(rho) - 1e-12)) / (permutations + 1))
     agrees = rho > 0 if increasing else rho < 0
     if p_value >= alpha_test or rho == 0 or math.isnan(rho):
         verdict = "inconclusive"
     else:
         verdict = "holds" if agrees else "fails"
-    test = (f"Spearman rho = {rho:.3f} over {x.size} points, permutation p = {p_value:.3g} "
-            f"({permutations} shuffles)")
-    return _claim(name, statement, verdict, sentences,
-                  dict(rho=rho, p_value=p_value, points=int(x.size)), test, figure)
+    test = (
+        f"Spearman rho = {rho:.3f} over {x.size} points, permutation p = {p_value:.3g} "
+        f"({permutations} shuffles)"
+    )
+    return _claim(
+        name, statement, verdict, sentences, dict(rho=rho, p_value=p_value, points=int(x.size)), test, figure
+    )
 
 
-def trend(name: str, slope: float, lo: float, hi: float, *, statement: str,
-          sentences: Mapping[str, str], threshold: float = 0.0, figure: str | None = None,
-          interval: str = "95% interval") -> Claim:
+def trend(
+    name: str,
+    slope: float,
+    lo: float,
+    hi: float,
+    *,
+    statement: str,
+    sentences: Mapping[str, str],
+    threshold: float = 0.0,
+    figure: str | None = None,
+    interval: str = "95% interval",
+) -> Claim:
     """Keeps improving, levels off, or gets worse? A slope with its interval, in the book's sign
     convention (positive: the error falls). Holds ("keeps improving") when the interval lies above
     ``threshold``, inconclusive ("levels off", at the resolution of the run) when it contains it,
@@ -197,8 +255,15 @@ def trend(name: str, slope: float, lo: float, hi: float, *, statement: str,
     else:
         verdict = "inconclusive"
     test = f"slope {slope:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against {threshold:g}"
-    return _claim(name, statement, verdict, sentences,
-                  dict(slope=slope, lo=lo, hi=hi, threshold=threshold), test, figure)
+    return _claim(
+        name,
+        statement,
+        verdict,
+        sentences,
+        dict(slope=slope, lo=lo, hi=hi, threshold=threshold),
+        test,
+        figure,
+    )
 
 
 class Findings:
@@ -241,15 +306,19 @@ class Findings:
         return self.add(trend(name, *args, **kwargs))
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(chapter=self.chapter, preset=self.preset, overridden=self.overridden,
-                    knobs=self.knobs, claims=[c.as_dict() for c in self.claims.values()])
+        return dict(
+            chapter=self.chapter,
+            preset=self.preset,
+            overridden=self.overridden,
+            knobs=self.knobs,
+            claims=[c.as_dict() for c in self.claims.values()],
+        )
 
     def record(self) -> None:
         """Glue every claim as one JSON record, ``<chapter>-claims`` (call once, at the end)."""
         from myst_nb import glue
 
-        glue(f"{self.chapter}-claims", json.dumps(self.as_dict(), default=_json_default),
-             display=False)
+        glue(f"{self.chapter}-claims", json.dumps(self.as_dict(), default=_json_default), display=False)
 
 
 def _json_default(value):

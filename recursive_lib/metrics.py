@@ -38,8 +38,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 def _check_grid(grid) -> np.ndarray:
     grid = np.asarray(grid, dtype=float)
     if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
-        raise ValueError("grid must be a 1-D strictly increasing array of >= 2 points, "
-                         f"got shape {grid.shape}")
+        raise ValueError(
+            f"grid must be a 1-D strictly increasing array of >= 2 points, got shape {grid.shape}"
+        )
     return grid
 
 
@@ -179,8 +180,9 @@ def w1_points(x, y, n_projections: int = 200, seed: int = 0) -> float:
     y = np.asarray(y, dtype=float).reshape(len(y), -1)
     if w1_method(len(x), len(y)) == "exact W1":
         cost = ot.dist(x, y, metric="euclidean")
-        return float(ot.emd2(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost,
-                             numItermax=1_000_000))
+        return float(
+            ot.emd2(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost, numItermax=1_000_000)
+        )
     return float(ot.sliced_wasserstein_distance(x, y, n_projections=n_projections, p=1, seed=seed))
 
 
@@ -206,6 +208,7 @@ def mmd2_unbiased(x, y, width: float = 0.5) -> float:
 
 
 # --- Frechet distance (images: flattened pixel space, as in the paper) -------------------------
+
 
 def frechet_distance(x, y) -> float:
     """Frechet distance between the Gaussians fitted to two samples ``(n, ...)`` and ``(m, ...)``.
@@ -238,6 +241,7 @@ def frechet_distance(x, y) -> float:
 
 # --- Text: perplexity, entropy, distinct-n ---------------------------------------------------
 
+
 def words(text: str) -> list[str]:
     """Word tokens of a text: runs of letters and digits (lower case; punctuation dropped)."""
     return _WORD.findall(text.lower())
@@ -256,7 +260,7 @@ def distinct_n(texts: str | Iterable[str], n: int) -> float:
     grams: Counter = Counter()
     for text in texts:
         w = words(text)
-        grams.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
+        grams.update(tuple(w[i : i + n]) for i in range(len(w) - n + 1))
     total = sum(grams.values())
     return len(grams) / total if total else float("nan")
 
@@ -281,6 +285,7 @@ def entropy(probs, axis: int = -1) -> np.ndarray:
 
 # --- Which sample W1, and its noise floor (multivariate chapter) --------------------------------
 
+
 def w1_method(n_x: int, n_y: int) -> str:
     """The metric :func:`w1_points` computes for samples of ``n_x`` and ``n_y`` points:
     ``"exact W1"`` (both at most :data:`EXACT_W1_MAX`) or ``"sliced W1"`` (otherwise)."""
@@ -288,8 +293,9 @@ def w1_method(n_x: int, n_y: int) -> str:
     return "exact W1" if n_x <= EXACT_W1_MAX and n_y <= EXACT_W1_MAX else "sliced W1"
 
 
-def w1_floor(sample, n: int, reps: int = 5, rng: np.random.Generator | None = None,
-             n_projections: int = 50) -> np.ndarray:
+def w1_floor(
+    sample, n: int, reps: int = 5, rng: np.random.Generator | None = None, n_projections: int = 50
+) -> np.ndarray:
     """``(reps,)`` :func:`w1_points` between two independent samples of ``n`` points of one
     distribution: the value a perfect fit scores, the metric's noise floor at this sample size
     (of order ``n^(-1/2)``; the same metric, exact or sliced, as for two fits of ``n`` points).

@@ -55,16 +55,23 @@ def book_renderer(spec: dict, **metadata) -> dict:
     """
     spec, svg = fit_to_column(spec, **metadata)
     payload = json.dumps(spec, separators=(",", ":"), allow_nan=False, default=str)
-    payload = payload.replace("</", "<\\/")   # never closes the <script> early
-    page = (f'<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
-            f'{payload}</script><div class="{STATIC_CLASS}">{svg}</div></div>')
-    return {"text/html": page, "image/svg+xml": svg,
-            "text/plain": html.unescape(f"<{CHART_CLASS}: {spec_title(spec) or 'chart'}>")}
+    payload = payload.replace("</", "<\\/")  # never closes the <script> early
+    page = (
+        f'<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
+        f'{payload}</script><div class="{STATIC_CLASS}">{svg}</div></div>'
+    )
+    return {
+        "text/html": page,
+        "image/svg+xml": svg,
+        "text/plain": html.unescape(f"<{CHART_CLASS}: {spec_title(spec) or 'chart'}>"),
+    }
 
 
 _CHART_HTML = re.compile(
     rf'^\s*<div class="{CHART_CLASS}"><script type="application/json" class="{SPEC_CLASS}">'
-    rf'(?P<spec>.*?)</script><div class="{STATIC_CLASS}">(?P<svg>.*)</div></div>\s*$', re.DOTALL)
+    rf'(?P<spec>.*?)</script><div class="{STATIC_CLASS}">(?P<svg>.*)</div></div>\s*$',
+    re.DOTALL,
+)
 
 
 def parse_chart_html(text: str) -> tuple[dict, str] | None:
@@ -76,13 +83,14 @@ def parse_chart_html(text: str) -> tuple[dict, str] | None:
 def _svg(spec: dict, **metadata) -> str:
     from altair.utils.mimebundle import spec_to_mimebundle
 
-    return spec_to_mimebundle(spec, format="svg", mode="vega-lite",
-                              vegalite_version=alt.VEGALITE_VERSION, **metadata)["image/svg+xml"]
+    return spec_to_mimebundle(
+        spec, format="svg", mode="vega-lite", vegalite_version=alt.VEGALITE_VERSION, **metadata
+    )["image/svg+xml"]
 
 
 def svg_size(svg: str) -> tuple[float, float]:
     """The ``width`` and ``height`` attributes of an SVG document."""
-    head = svg[:svg.index(">")]
+    head = svg[: svg.index(">")]
     size = [re.search(rf'\b{key}="([0-9.]+)', head) for key in ("width", "height")]
     if not all(size):
         raise ValueError(f"the SVG has no numeric width and height: {head[:200]!r}")
@@ -122,7 +130,7 @@ def fit_to_column(spec: dict, column: float | None = None, **metadata) -> tuple[
         fixed = max(width - views, 0.0) if views else 0.0
         factor = (column - fixed) / (width - fixed) if views and column > fixed else column / width
         factor = min(max(factor, 0.2), 0.999)
-        spec = _scaled(spec, factor, factor ** 0.5)
+        spec = _scaled(spec, factor, factor**0.5)
         svg = _svg(spec, **metadata)
     return spec, svg
 
@@ -142,8 +150,11 @@ def _view_widths(spec: dict, datasets: dict) -> float:
         return inner
     if "layer" in spec:
         own = spec.get("width")
-        return float(own) if isinstance(own, (int, float)) else max(
-            (_view_widths(s, datasets) for s in spec["layer"]), default=0.0)
+        return (
+            float(own)
+            if isinstance(own, (int, float))
+            else max((_view_widths(s, datasets) for s in spec["layer"]), default=0.0)
+        )
     own = spec.get("width")
     return float(own) if isinstance(own, (int, float)) else 0.0
 
@@ -183,8 +194,9 @@ def figure_frames(spec: dict) -> list[pd.DataFrame]:
     groups: dict[tuple, list[pd.DataFrame]] = {}
     for frame in spec_frames(spec):
         groups.setdefault(tuple(frame.columns), []).append(frame)
-    return [pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-            for frames in groups.values()]
+    return [
+        pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] for frames in groups.values()
+    ]
 
 
 alt.renderers.register("book", book_renderer)
@@ -207,7 +219,7 @@ def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
     out = []
     for field in fields:
         field, title = field if isinstance(field, tuple) else (field, field.rsplit(":", 1)[0])
-        fmt = ({"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"})
+        fmt = {"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"}
         out.append(alt.Tooltip(field, title=title, **fmt))
     return out
 
@@ -215,8 +227,10 @@ def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
 #: The interval of a point as one tooltip line, "lo to hi" ("none" without one, e.g. from a single
 #: repetition); computed by :func:`_with_interval` on the layer that carries the tooltips.
 _INTERVAL = ("interval:N", "interval")
-_INTERVAL_TEXT = ("isFinite(datum.lo) && isFinite(datum.hi) ? "
-                  "format(datum.lo, '.4~g') + ' to ' + format(datum.hi, '.4~g') : 'none'")
+_INTERVAL_TEXT = (
+    "isFinite(datum.lo) && isFinite(datum.hi) ? "
+    "format(datum.lo, '.4~g') + ' to ' + format(datum.hi, '.4~g') : 'none'"
+)
 
 
 def _with_interval(chart: alt.Chart) -> alt.Chart:
@@ -224,8 +238,7 @@ def _with_interval(chart: alt.Chart) -> alt.Chart:
 
 
 def _curve_tooltip(color: str, x: str, y_title: str) -> list[alt.Tooltip]:
-    return _tooltip(f"{color}:O", f"{x}:Q", ("mean:Q", y_title or "mean"),
-                    _INTERVAL)
+    return _tooltip(f"{color}:O", f"{x}:Q", ("mean:Q", y_title or "mean"), _INTERVAL)
 
 
 _PARAMS = itertools.count(1)
@@ -237,8 +250,9 @@ def _hover(color: str) -> alt.Parameter:
     Named uniquely, so that side-by-side charts keep one selection each (Altair merges unnamed
     selections of identical configuration, with a warning).
     """
-    return alt.selection_point(fields=[color], on="pointerover", clear="pointerout", nearest=True,
-                               name=f"hover_{next(_PARAMS)}")
+    return alt.selection_point(
+        fields=[color], on="pointerover", clear="pointerout", nearest=True, name=f"hover_{next(_PARAMS)}"
+    )
 
 
 def _zoom() -> alt.Parameter:
@@ -253,13 +267,23 @@ def _dim(hover: alt.Parameter, full: float):
 
 def _hover_points(base: alt.Chart, xs, ys, tooltip, *params) -> alt.Chart:
     """Invisible points that carry the tooltips and the hover (and zoom) selections of a line chart."""
-    return _with_interval(base).mark_circle(size=70, opacity=0).encode(
-        xs, ys, tooltip=tooltip).add_params(*params)
+    return (
+        _with_interval(base)
+        .mark_circle(size=70, opacity=0)
+        .encode(xs, ys, tooltip=tooltip)
+        .add_params(*params)
+    )
 
 
-def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: str = "n",
-                 x_title: str = "iteration n", theory: pd.DataFrame | None = None,
-                 title: str = "") -> alt.LayerChart:
+def error_curves(
+    summary: pd.DataFrame,
+    y_title: str,
+    color: str = "alpha",
+    x: str = "n",
+    x_title: str = "iteration n",
+    theory: pd.DataFrame | None = None,
+    title: str = "",
+) -> alt.LayerChart:
     """Mean error against ``x`` on log-log axes, one line per ``color`` value, with its interval band.
 
     ``theory`` (optional): columns ``x, color, value``; drawn dashed beside the simulation.
@@ -268,64 +292,92 @@ def error_curves(summary: pd.DataFrame, y_title: str, color: str = "alpha", x: s
     positive["lo"] = positive["lo"].clip(lower=positive["mean"] * 1e-3)
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
     ys = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title)
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
-                    legend=alt.Legend(symbolOpacity=1))
+    col = alt.Color(
+        f"{color}:O", scale=alt.Scale(scheme=COOL), title=color, legend=alt.Legend(symbolOpacity=1)
+    )
     hover, zoom = _hover(color), _zoom()
     base = alt.Chart(positive)
     # No legend=None on the band: Vega-Lite merges the layers' legends, and a None drops them all.
-    band = base.mark_area().encode(xs, alt.Y("lo:Q", scale=alt.Scale(type="log")),
-                                   alt.Y2("hi:Q"), col, opacity=_dim(hover, BAND_OPACITY))
+    band = base.mark_area().encode(
+        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col, opacity=_dim(hover, BAND_OPACITY)
+    )
     line = base.mark_line().encode(xs, ys, col, opacity=_dim(hover, 1.0))
     layers = [band, line, _hover_points(base, xs, ys, _curve_tooltip(color, x, y_title), hover, zoom)]
     if theory is not None:
-        layers.append(alt.Chart(theory).mark_line(strokeDash=[5, 3], color="black", opacity=0.8)
-                      .encode(xs, alt.Y("value:Q", scale=alt.Scale(type="log")),
-                              detail=f"{color}:O"))
+        layers.append(
+            alt.Chart(theory)
+            .mark_line(strokeDash=[5, 3], color="black", opacity=0.8)
+            .encode(xs, alt.Y("value:Q", scale=alt.Scale(type="log")), detail=f"{color}:O")
+        )
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
 
 
-def slopes_against_alpha(summary: pd.DataFrame, predicted: pd.DataFrame, color: str | None = None,
-                         y_title: str = "fitted rate (slope)", title: str = "") -> alt.LayerChart:
+def slopes_against_alpha(
+    summary: pd.DataFrame,
+    predicted: pd.DataFrame,
+    color: str | None = None,
+    y_title: str = "fitted rate (slope)",
+    title: str = "",
+) -> alt.LayerChart:
     """Fitted slope with its interval against alpha, and the predicted exponent as a line.
 
     ``summary``: columns ``alpha, slope, lo, hi`` (+ ``color``); ``predicted``: ``alpha, value``.
     """
     x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
     enc = {"color": alt.Color(f"{color}:N", scale=alt.Scale(range=CATEGORICAL))} if color else {}
-    tips = _tooltip(*([f"{color}:N"] if color else []), "alpha:Q", "slope:Q",
-                    _INTERVAL)
-    points = _with_interval(alt.Chart(summary)).mark_point(filled=True, size=50, opacity=1).encode(
-        x, alt.Y("slope:Q", title=y_title), tooltip=tips, **enc)
-    bars = alt.Chart(summary).transform_filter(_FINITE_INTERVAL).mark_rule().encode(
-        x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
+    tips = _tooltip(*([f"{color}:N"] if color else []), "alpha:Q", "slope:Q", _INTERVAL)
+    points = (
+        _with_interval(alt.Chart(summary))
+        .mark_point(filled=True, size=50, opacity=1)
+        .encode(x, alt.Y("slope:Q", title=y_title), tooltip=tips, **enc)
+    )
+    bars = (
+        alt.Chart(summary)
+        .transform_filter(_FINITE_INTERVAL)
+        .mark_rule()
+        .encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"), **enc)
+    )
     line = alt.Chart(predicted).mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("value:Q"))
     return alt.layer(line, bars, points).properties(width=WIDTH, height=HEIGHT, title=title)
 
 
-def densities(frame: pd.DataFrame, truth: pd.DataFrame, facet: str = "alpha",
-              color: str = "n", title: str = "") -> alt.FacetChart:
+def densities(
+    frame: pd.DataFrame, truth: pd.DataFrame, facet: str = "alpha", color: str = "n", title: str = ""
+) -> alt.FacetChart:
     """Fitted densities (columns ``x, density, n, facet``) against the truth (``x, density``)."""
-    truth_line = alt.Chart(truth).mark_line(color="black", strokeDash=[4, 2]).encode(
-        alt.X("x:Q"), alt.Y("density:Q"))
-    fits = alt.Chart().mark_line().encode(
-        alt.X("x:Q", title="x"), alt.Y("density:Q", title="density"),
-        alt.Color(f"{color}:O", scale=alt.Scale(scheme=WARM), title=color))
-    return (alt.layer(fits, truth_line, data=frame).properties(width=_panel_width(3), height=170)
-            .facet(facet=f"{facet}:O", columns=3, title=title))
+    truth_line = (
+        alt.Chart(truth).mark_line(color="black", strokeDash=[4, 2]).encode(alt.X("x:Q"), alt.Y("density:Q"))
+    )
+    fits = (
+        alt.Chart()
+        .mark_line()
+        .encode(
+            alt.X("x:Q", title="x"),
+            alt.Y("density:Q", title="density"),
+            alt.Color(f"{color}:O", scale=alt.Scale(scheme=WARM), title=color),
+        )
+    )
+    return (
+        alt.layer(fits, truth_line, data=frame)
+        .properties(width=_panel_width(3), height=170)
+        .facet(facet=f"{facet}:O", columns=3, title=title)
+    )
 
 
 def _rate_layers(base, xs, col, tooltip):
     """The prediction (dashed), the intervals (rules) and the fitted slopes (points) of a rate chart."""
     predicted = base.mark_line(strokeDash=[5, 3]).encode(xs, alt.Y("predicted:Q"), col)
     bars = base.transform_filter(_FINITE_INTERVAL).mark_rule().encode(xs, alt.Y("lo:Q"), alt.Y2("hi:Q"), col)
-    points = _with_interval(base).mark_point(filled=True, size=45, opacity=1).encode(
-        xs, alt.Y("slope:Q", title="fitted rate (slope)"), col, tooltip=tooltip)
+    points = (
+        _with_interval(base)
+        .mark_point(filled=True, size=45, opacity=1)
+        .encode(xs, alt.Y("slope:Q", title="fitted rate (slope)"), col, tooltip=tooltip)
+    )
     return predicted, bars, points
 
 
 def _rate_tooltip(x: str, color: str, row: str, column: str) -> list[alt.Tooltip]:
-    return _tooltip(f"{row}:N", f"{column}:N", f"{color}:O", f"{x}:Q", "slope:Q",
-                    _INTERVAL, "predicted:Q")
+    return _tooltip(f"{row}:N", f"{column}:N", f"{color}:O", f"{x}:Q", "slope:Q", _INTERVAL, "predicted:Q")
 
 
 def _panel_width(columns: int) -> int:
@@ -333,28 +385,45 @@ def _panel_width(columns: int) -> int:
     return int((COLUMN - 150) / max(columns, 1) - 12)
 
 
-def slopes_against_rate(summary: pd.DataFrame, x: str = "bias_rate", color: str = "alpha",
-                        row: str = "estimator", column: str = "metric",
-                        x_title: str = "bias decay rate q", title: str = "") -> alt.FacetChart:
+def slopes_against_rate(
+    summary: pd.DataFrame,
+    x: str = "bias_rate",
+    color: str = "alpha",
+    row: str = "estimator",
+    column: str = "metric",
+    x_title: str = "bias decay rate q",
+    title: str = "",
+) -> alt.FacetChart:
     """Fitted slopes with intervals against ``x``, one colour per ``color``, the prediction dashed.
 
     ``summary``: columns ``x, color, row, column, slope, lo, hi, predicted`` (e.g. from
     :func:`recursive_lib.experiments.bias.summarize_bias_slopes`); the dashed line of each colour is ``predicted``.
     """
     xs = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(domain=[0, summary[x].max() * 1.1]))
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
-                    legend=alt.Legend(symbolOpacity=1))
+    col = alt.Color(
+        f"{color}:O", scale=alt.Scale(scheme=COOL), title=color, legend=alt.Legend(symbolOpacity=1)
+    )
     base = alt.Chart()
     predicted, bars, points = _rate_layers(base, xs, col, _rate_tooltip(x, color, row, column))
     width = _panel_width(summary[column].nunique())
-    return (alt.layer(predicted, bars, points, data=summary).properties(width=width, height=180)
-            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+    return (
+        alt.layer(predicted, bars, points, data=summary)
+        .properties(width=width, height=180)
+        .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title)
+    )
 
 
-def slopes_with_horizon(summary: pd.DataFrame, horizon: dict[str, str], x: str = "bias_rate",
-                        color: str = "alpha", row: str = "estimator", column: str = "metric",
-                        x_title: str = "bias decay rate q", dodge: float = 0.03,
-                        title: str = "") -> alt.FacetChart:
+def slopes_with_horizon(
+    summary: pd.DataFrame,
+    horizon: dict[str, str],
+    x: str = "bias_rate",
+    color: str = "alpha",
+    row: str = "estimator",
+    column: str = "metric",
+    x_title: str = "bias decay rate q",
+    dodge: float = 0.03,
+    title: str = "",
+) -> alt.FacetChart:
     """:func:`slopes_against_rate` plus finite-horizon predictions as open markers.
 
     ``summary``: columns ``x, color, row, column, slope, lo, hi, predicted`` and every key of
@@ -372,24 +441,44 @@ def slopes_with_horizon(summary: pd.DataFrame, horizon: dict[str, str], x: str =
     rank = data[color].rank(method="dense") - 1
     data["_x"] = data[x] + (rank - rank.max() / 2) * dodge
     xs = alt.X("_x:Q", title=x_title, scale=alt.Scale(domain=[0, data["_x"].max() * 1.1]))
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
-                    legend=alt.Legend(symbolOpacity=1))
+    col = alt.Color(
+        f"{color}:O", scale=alt.Scale(scheme=COOL), title=color, legend=alt.Legend(symbolOpacity=1)
+    )
     base = alt.Chart()
     predicted, bars, points = _rate_layers(base, xs, col, _rate_tooltip(x, color, row, column))
-    finite = base.transform_fold(labels, as_=["finite horizon", "_value"]).transform_filter(
-        "isValid(datum._value) && isFinite(datum._value)").mark_point(
-        filled=False, size=90, strokeWidth=1.5, opacity=1).encode(
-        xs, alt.Y("_value:Q"), col,
-        alt.Shape("finite horizon:N", scale=alt.Scale(domain=labels,
-                                                      range=["diamond", "square", "triangle"][:len(labels)]),
-                  legend=alt.Legend(symbolStrokeColor="#555555", symbolOpacity=1)))
+    finite = (
+        base.transform_fold(labels, as_=["finite horizon", "_value"])
+        .transform_filter("isValid(datum._value) && isFinite(datum._value)")
+        .mark_point(filled=False, size=90, strokeWidth=1.5, opacity=1)
+        .encode(
+            xs,
+            alt.Y("_value:Q"),
+            col,
+            alt.Shape(
+                "finite horizon:N",
+                scale=alt.Scale(domain=labels, range=["diamond", "square", "triangle"][: len(labels)]),
+                legend=alt.Legend(symbolStrokeColor="#555555", symbolOpacity=1),
+            ),
+        )
+    )
     width = _panel_width(data[column].nunique())
-    return (alt.layer(predicted, bars, points, finite, data=data).properties(width=width, height=180)
-            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+    return (
+        alt.layer(predicted, bars, points, finite, data=data)
+        .properties(width=width, height=180)
+        .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title)
+    )
 
-def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None = "truth_density",
-                    facet: str = "alpha", color: str = "n", y_title: str | None = None,
-                    columns: int = 4, title: str = "") -> alt.FacetChart:
+
+def snapshot_curves(
+    frame: pd.DataFrame,
+    y: str = "density",
+    truth: str | None = "truth_density",
+    facet: str = "alpha",
+    color: str = "n",
+    y_title: str | None = None,
+    columns: int = 4,
+    title: str = "",
+) -> alt.FacetChart:
     """Fitted curves at a few iterations against the truth, one panel per ``facet`` value.
 
     ``frame``: one row per (``facet``, ``color``, ``x``), e.g. :func:`recursive_lib.simulation.snapshots`
@@ -398,25 +487,36 @@ def snapshot_curves(frame: pd.DataFrame, y: str = "density", truth: str | None =
     """
     for column in [y, facet, color, "x"] + ([truth] if truth else []):
         if column not in frame.columns:
-            raise ValueError(f"y, truth, facet and color must be columns of frame, one of "
-                             f"{list(frame.columns)}; got {column!r}")
+            raise ValueError(
+                f"y, truth, facet and color must be columns of frame, one of "
+                f"{list(frame.columns)}; got {column!r}"
+            )
     keep = [facet, color, "x", y] + ([truth] if truth else [])
     data = frame[keep].dropna(subset=[y])
     xs = alt.X("x:Q", title="x")
-    fits = alt.Chart().mark_line(strokeWidth=1.4).encode(
-        xs, alt.Y(f"{y}:Q", title=y_title or y),
-        alt.Color(f"{color}:O", scale=alt.Scale(scheme=WARM, reverse=True), title=color))
+    fits = (
+        alt.Chart()
+        .mark_line(strokeWidth=1.4)
+        .encode(
+            xs,
+            alt.Y(f"{y}:Q", title=y_title or y),
+            alt.Color(f"{color}:O", scale=alt.Scale(scheme=WARM, reverse=True), title=color),
+        )
+    )
     layers = [fits]
     if truth:
-        layers.append(alt.Chart().mark_line(color="black", strokeDash=[4, 2]).encode(
-            xs, alt.Y(f"{truth}:Q")))
+        layers.append(alt.Chart().mark_line(color="black", strokeDash=[4, 2]).encode(xs, alt.Y(f"{truth}:Q")))
     width = _panel_width(min(columns, data[facet].nunique()))
-    return (alt.layer(*layers, data=data).properties(width=width, height=150)
-            .facet(facet=alt.Facet(f"{facet}:O", title=facet), columns=columns, title=title))
+    return (
+        alt.layer(*layers, data=data)
+        .properties(width=width, height=150)
+        .facet(facet=alt.Facet(f"{facet}:O", title=facet), columns=columns, title=title)
+    )
 
 
-def slope_panels(summary: pd.DataFrame, row: str = "estimator", column: str = "metric",
-                 title: str = "") -> alt.FacetChart:
+def slope_panels(
+    summary: pd.DataFrame, row: str = "estimator", column: str = "metric", title: str = ""
+) -> alt.FacetChart:
     """Fitted slopes with intervals against alpha, one panel per (``row``, ``column``).
 
     ``summary``: columns ``alpha, slope, lo, hi, predicted`` (+ ``row``, ``column``), e.g.
@@ -429,18 +529,36 @@ def slope_panels(summary: pd.DataFrame, row: str = "estimator", column: str = "m
     x = alt.X("alpha:Q", title="real fraction alpha", scale=alt.Scale(domain=[0, 1.05]))
     base = alt.Chart()
     line = base.mark_line(color="black", strokeDash=[5, 3]).encode(x, alt.Y("predicted:Q"))
-    bars = base.transform_filter(_FINITE_INTERVAL).mark_rule(color="#1f77b4").encode(
-        x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
-    points = _with_interval(base).mark_point(filled=True, size=40, color="#1f77b4", opacity=1).encode(
-        x, alt.Y("slope:Q", title="fitted rate (slope)"),
-        tooltip=_tooltip(f"{row}:N", f"{column}:N", "alpha:Q", "slope:Q", _INTERVAL, "predicted:Q"))
+    bars = (
+        base.transform_filter(_FINITE_INTERVAL)
+        .mark_rule(color="#1f77b4")
+        .encode(x, alt.Y("lo:Q"), alt.Y2("hi:Q"))
+    )
+    points = (
+        _with_interval(base)
+        .mark_point(filled=True, size=40, color="#1f77b4", opacity=1)
+        .encode(
+            x,
+            alt.Y("slope:Q", title="fitted rate (slope)"),
+            tooltip=_tooltip(f"{row}:N", f"{column}:N", "alpha:Q", "slope:Q", _INTERVAL, "predicted:Q"),
+        )
+    )
     width = _panel_width(summary[column].nunique())
-    return (alt.layer(line, bars, points, data=summary).properties(width=width, height=170)
-            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+    return (
+        alt.layer(line, bars, points, data=summary)
+        .properties(width=width, height=170)
+        .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title)
+    )
 
 
-def phase_diagram(summary: pd.DataFrame, x: str = "alpha", y: str = "p", value: str = "slope",
-                  column: str | None = "metric", title: str = "") -> alt.Chart | alt.FacetChart:
+def phase_diagram(
+    summary: pd.DataFrame,
+    x: str = "alpha",
+    y: str = "p",
+    value: str = "slope",
+    column: str | None = "metric",
+    title: str = "",
+) -> alt.Chart | alt.FacetChart:
     """Heatmap of a fitted ``value`` over a (``x``, ``y``) grid, the value printed in each cell.
 
     ``summary``: one row per (``column``, ``y``, ``x``). Cells where ``x = y`` (the two rates tie,
@@ -454,31 +572,54 @@ def phase_diagram(summary: pd.DataFrame, x: str = "alpha", y: str = "p", value: 
     xs = alt.X(f"{x}:O", title=x)
     ys = alt.Y(f"{y}:O", title=y, sort="descending")
     low, high = float(np.nanmin(data[value])), float(np.nanmax(data[value]))
-    if low < 0:     # signed values (e.g. deviations): a diverging scale centred on zero
+    if low < 0:  # signed values (e.g. deviations): a diverging scale centred on zero
         reach = max(-low, high)
         scale = alt.Scale(scheme="redblue", domain=[-reach, reach], domainMid=0, reverse=True)
         dark = f"abs(datum['{value}']) > {reach / 2}"
     else:
         scale = alt.Scale(scheme="viridis", domain=[0, high or 1.0])
         dark = f"datum['{value}'] < {high / 2}"
-    cells = alt.Chart().mark_rect().encode(xs, ys, alt.Color(f"{value}:Q", scale=scale, title=value),
-                                           tooltip=_tooltip(*([f"{column}:N"] if column else []),
-                                                            f"{x}:Q", f"{y}:Q", f"{value}:Q"))
-    text = alt.Chart().mark_text(fontSize=9).encode(
-        xs, ys, alt.Text("_label:N"), color=alt.condition(dark, alt.value("white"), alt.value("black")))
+    cells = (
+        alt.Chart()
+        .mark_rect()
+        .encode(
+            xs,
+            ys,
+            alt.Color(f"{value}:Q", scale=scale, title=value),
+            tooltip=_tooltip(*([f"{column}:N"] if column else []), f"{x}:Q", f"{y}:Q", f"{value}:Q"),
+        )
+    )
+    text = (
+        alt.Chart()
+        .mark_text(fontSize=9)
+        .encode(
+            xs, ys, alt.Text("_label:N"), color=alt.condition(dark, alt.value("white"), alt.value("black"))
+        )
+    )
     data["_tie"] = np.isclose(data[x].astype(float), data[y].astype(float))
-    tie = alt.Chart().transform_filter("datum._tie").mark_rect(
-        filled=False, stroke="red", strokeWidth=1.5).encode(xs, ys)
-    chart = alt.layer(cells, text, tie, data=data).properties(width=28 * data[x].nunique(),
-                                                     height=28 * data[y].nunique())
+    tie = (
+        alt.Chart()
+        .transform_filter("datum._tie")
+        .mark_rect(filled=False, stroke="red", strokeWidth=1.5)
+        .encode(xs, ys)
+    )
+    chart = alt.layer(cells, text, tie, data=data).properties(
+        width=28 * data[x].nunique(), height=28 * data[y].nunique()
+    )
     if column:
         return chart.facet(column=alt.Column(f"{column}:N"), title=title)
     return chart.properties(title=title)
 
 
-def theory_panels(simulated: pd.DataFrame, theory: pd.DataFrame, panel: str = "quantity",
-                  color: str = "alpha", x: str = "n", x_title: str = "iteration n",
-                  title: str = "") -> alt.FacetChart:
+def theory_panels(
+    simulated: pd.DataFrame,
+    theory: pd.DataFrame,
+    panel: str = "quantity",
+    color: str = "alpha",
+    x: str = "n",
+    x_title: str = "iteration n",
+    title: str = "",
+) -> alt.FacetChart:
     """Simulated means with bands against theory curves, log-log, one panel per ``panel`` value.
 
     ``simulated``: ``panel, color, x, mean, lo, hi``; ``theory``: ``panel, color, x, value, curve``
@@ -489,71 +630,132 @@ def theory_panels(simulated: pd.DataFrame, theory: pd.DataFrame, panel: str = "q
     sim["lo"] = sim["lo"].clip(lower=sim["mean"] * 1e-3)
     data = pd.concat([sim, theory], ignore_index=True)
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title=x_title)
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
-                    legend=alt.Legend(symbolOpacity=1))
+    col = alt.Color(
+        f"{color}:O", scale=alt.Scale(scheme=COOL), title=color, legend=alt.Legend(symbolOpacity=1)
+    )
     curves = list(dict.fromkeys(["simulated", *theory["curve"].unique()]))
-    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][:len(curves)]
+    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]][: len(curves)]
     hover = _hover(color)
     ys = alt.Y("value:Q", scale=alt.Scale(type="log"), title=None)
-    band = alt.Chart().transform_filter("datum.curve == 'simulated'").mark_area().encode(
-        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col,
-        opacity=_dim(hover, BAND_OPACITY))
-    lines = alt.Chart().mark_line().encode(
-        xs, ys, col, alt.StrokeDash("curve:N", scale=alt.Scale(domain=curves, range=dashes), title="curve"),
-        detail="curve:N", opacity=_dim(hover, 1.0))
-    tips = _tooltip(f"{panel}:N", "curve:N", f"{color}:O", f"{x}:Q", "value:Q",
-                    _INTERVAL)
+    band = (
+        alt.Chart()
+        .transform_filter("datum.curve == 'simulated'")
+        .mark_area()
+        .encode(
+            xs,
+            alt.Y("lo:Q", scale=alt.Scale(type="log")),
+            alt.Y2("hi:Q"),
+            col,
+            opacity=_dim(hover, BAND_OPACITY),
+        )
+    )
+    lines = (
+        alt.Chart()
+        .mark_line()
+        .encode(
+            xs,
+            ys,
+            col,
+            alt.StrokeDash("curve:N", scale=alt.Scale(domain=curves, range=dashes), title="curve"),
+            detail="curve:N",
+            opacity=_dim(hover, 1.0),
+        )
+    )
+    tips = _tooltip(f"{panel}:N", "curve:N", f"{color}:O", f"{x}:Q", "value:Q", _INTERVAL)
     points = _hover_points(alt.Chart(), xs, ys, tips, hover)
     width = _panel_width(data[panel].nunique())
-    return (alt.layer(band, lines, points, data=data).properties(width=width, height=230)
-            .facet(column=alt.Column(f"{panel}:N", title=None), title=title)
-            .resolve_scale(y="independent"))
+    return (
+        alt.layer(band, lines, points, data=data)
+        .properties(width=width, height=230)
+        .facet(column=alt.Column(f"{panel}:N", title=None), title=title)
+        .resolve_scale(y="independent")
+    )
 
 
-def sample_scatter(frame: pd.DataFrame, x_title: str = "x", y_title: str = "y", facet: str = "n",
-                   truth_line: pd.DataFrame | None = None, title: str = "") -> alt.FacetChart:
+def sample_scatter(
+    frame: pd.DataFrame,
+    x_title: str = "x",
+    y_title: str = "y",
+    facet: str = "n",
+    truth_line: pd.DataFrame | None = None,
+    title: str = "",
+) -> alt.FacetChart:
     """Samples (columns ``x, y, facet``) as small points, one panel per ``facet`` value.
 
     ``truth_line`` (optional, columns ``x, y``) is drawn dashed in every panel, e.g. the true
     quantile function beside samples plotted as ``(x, u)``.
     """
-    points = alt.Chart().mark_circle(size=6, opacity=0.6, color="#08306b").encode(
-        alt.X("x:Q", title=x_title), alt.Y("y:Q", title=y_title))
+    points = (
+        alt.Chart()
+        .mark_circle(size=6, opacity=0.6, color="#08306b")
+        .encode(alt.X("x:Q", title=x_title), alt.Y("y:Q", title=y_title))
+    )
     layers = [points]
     if truth_line is not None:
-        layers.append(alt.Chart(truth_line).mark_line(color="black", strokeDash=[4, 2])
-                      .encode(alt.X("x:Q"), alt.Y("y:Q")))
+        layers.append(
+            alt.Chart(truth_line)
+            .mark_line(color="black", strokeDash=[4, 2])
+            .encode(alt.X("x:Q"), alt.Y("y:Q"))
+        )
     width = _panel_width(min(4, frame[facet].nunique()))
-    return (alt.layer(*layers, data=frame).properties(width=width, height=150)
-            .facet(facet=alt.Facet(f"{facet}:O", title=f"iteration {facet} (0: the truth)"), columns=4,
-                   title=title))
+    return (
+        alt.layer(*layers, data=frame)
+        .properties(width=width, height=150)
+        .facet(
+            facet=alt.Facet(f"{facet}:O", title=f"iteration {facet} (0: the truth)"), columns=4, title=title
+        )
+    )
 
 
-def faceted_curves(summary: pd.DataFrame, y_title: str, row: str = "estimator",
-                   column: str = "regime", color: str = "alpha", x: str = "n",
-                   title: str = "") -> alt.FacetChart:
+def faceted_curves(
+    summary: pd.DataFrame,
+    y_title: str,
+    row: str = "estimator",
+    column: str = "regime",
+    color: str = "alpha",
+    x: str = "n",
+    title: str = "",
+) -> alt.FacetChart:
     """Mean error (``mean``, band ``lo``-``hi``) against ``x`` on log-log axes, one panel per
     (``row``, ``column``), one line per ``color``; all panels share their axes."""
     data = summary[summary["mean"] > 0].copy()
     data["lo"] = data["lo"].clip(lower=data["mean"] * 1e-3)
     xs = alt.X(f"{x}:Q", scale=alt.Scale(type="log", nice=False), title="iteration n")
-    col = alt.Color(f"{color}:O", scale=alt.Scale(scheme=COOL), title=color,
-                    legend=alt.Legend(symbolOpacity=1))
+    col = alt.Color(
+        f"{color}:O", scale=alt.Scale(scheme=COOL), title=color, legend=alt.Legend(symbolOpacity=1)
+    )
     ys = alt.Y("mean:Q", scale=alt.Scale(type="log"), title=y_title)
     hover = _hover(color)
-    band = alt.Chart().mark_area().encode(
-        xs, alt.Y("lo:Q", scale=alt.Scale(type="log")), alt.Y2("hi:Q"), col,
-        opacity=_dim(hover, BAND_OPACITY))
+    band = (
+        alt.Chart()
+        .mark_area()
+        .encode(
+            xs,
+            alt.Y("lo:Q", scale=alt.Scale(type="log")),
+            alt.Y2("hi:Q"),
+            col,
+            opacity=_dim(hover, BAND_OPACITY),
+        )
+    )
     line = alt.Chart().mark_line().encode(xs, ys, col, opacity=_dim(hover, 1.0))
     tips = [*_tooltip(f"{row}:N", f"{column}:N"), *_curve_tooltip(color, x, y_title)]
     points = _hover_points(alt.Chart(), xs, ys, tips, hover)
     width = _panel_width(data[column].nunique())
-    return (alt.layer(band, line, points, data=data).properties(width=width, height=150)
-            .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title))
+    return (
+        alt.layer(band, line, points, data=data)
+        .properties(width=width, height=150)
+        .facet(row=alt.Row(f"{row}:N"), column=alt.Column(f"{column}:N"), title=title)
+    )
 
 
-def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iteration",
-                per_line: int = 10, cell: float | None = None, title: str = ""):
+def sample_grid(
+    pixels: pd.DataFrame,
+    row: str = "alpha",
+    column: str = "iteration",
+    per_line: int = 10,
+    cell: float | None = None,
+    title: str = "",
+):
     """Altair grid of digit images, one panel per (``row``, ``column``), synthetic ones framed in red.
 
     ``pixels``: the tidy frame of :func:`recursive_lib.experiments.images.split_snapshots` (one
@@ -563,8 +765,9 @@ def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iterati
     """
     for name in (row, column, "image", "row", "col", "value", "source"):
         if name not in pixels.columns:
-            raise ValueError(f"row and column must be columns of pixels, one of "
-                             f"{list(pixels.columns)}; got {name!r}")
+            raise ValueError(
+                f"row and column must be columns of pixels, one of {list(pixels.columns)}; got {name!r}"
+            )
     side = int(pixels["row"].max()) + 1
     step = side + 1
     frame = pixels.copy()
@@ -584,38 +787,69 @@ def sample_grid(pixels: pd.DataFrame, row: str = "alpha", column: str = "iterati
     width, height = per_line * step * cell, lines * step * cell
     xs = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-1, per_line * step], nice=False))
     ys = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1, lines * step], nice=False, reverse=True))
-    pixel_layer = alt.Chart().transform_filter(alt.datum.kind == "pixel").mark_rect().encode(
-        xs, ys, alt.X2("x2:Q"), alt.Y2("y2:Q"),
-        alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[-1, 1]), legend=None))
-    frame_layer = alt.Chart().transform_filter(alt.datum.kind == "frame").mark_rect(
-        fillOpacity=0, strokeWidth=1.2).encode(
-        xs, ys, alt.X2("x2:Q"), alt.Y2("y2:Q"),
-        alt.Stroke("source:N", scale=alt.Scale(domain=["real", "synthetic"], range=["#8c8c8c", "#d62728"]),
-                   title="in the batch", legend=alt.Legend(symbolFillColor="white", symbolType="square")))
-    return (alt.layer(pixel_layer, frame_layer, data=data)
-            .properties(width=width, height=height)
-            .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
-            .configure_view(stroke=None))
+    pixel_layer = (
+        alt.Chart()
+        .transform_filter(alt.datum.kind == "pixel")
+        .mark_rect()
+        .encode(
+            xs,
+            ys,
+            alt.X2("x2:Q"),
+            alt.Y2("y2:Q"),
+            alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[-1, 1]), legend=None),
+        )
+    )
+    frame_layer = (
+        alt.Chart()
+        .transform_filter(alt.datum.kind == "frame")
+        .mark_rect(fillOpacity=0, strokeWidth=1.2)
+        .encode(
+            xs,
+            ys,
+            alt.X2("x2:Q"),
+            alt.Y2("y2:Q"),
+            alt.Stroke(
+                "source:N",
+                scale=alt.Scale(domain=["real", "synthetic"], range=["#8c8c8c", "#d62728"]),
+                title="in the batch",
+                legend=alt.Legend(symbolFillColor="white", symbolType="square"),
+            ),
+        )
+    )
+    return (
+        alt.layer(pixel_layer, frame_layer, data=data)
+        .properties(width=width, height=height)
+        .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
+        .configure_view(stroke=None)
+    )
 
 
-def metric_curves(summary: pd.DataFrame, y_title: str, reference: float | None = None,
-                  log_y: bool = False, title: str = ""):
+def metric_curves(
+    summary: pd.DataFrame, y_title: str, reference: float | None = None, log_y: bool = False, title: str = ""
+):
     """Mean metric against iteration, one line per alpha with its interval band, linear y axis by
     default (entropies, confidences); ``reference`` (optional) a dashed horizontal line, e.g. the
     value of real images. ``summary``: :func:`recursive_lib.rates.curve_summary` by alpha.
     """
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     xs = alt.X("n:Q", title="iteration n")
-    col = alt.Color("alpha:O", scale=alt.Scale(scheme=COOL), title="alpha",
-                    legend=alt.Legend(symbolOpacity=1))
+    col = alt.Color(
+        "alpha:O", scale=alt.Scale(scheme=COOL), title="alpha", legend=alt.Legend(symbolOpacity=1)
+    )
     ys = alt.Y("mean:Q", scale=scale, title=y_title)
     hover, zoom = _hover("alpha"), _zoom()
     base = alt.Chart(summary)
-    layers = [base.mark_area().encode(xs, alt.Y("lo:Q", scale=scale), alt.Y2("hi:Q"), col,
-                                      opacity=_dim(hover, BAND_OPACITY)),
-              base.mark_line(point=True).encode(xs, ys, col, opacity=_dim(hover, 1.0)),
-              _hover_points(base, xs, ys, _curve_tooltip("alpha", "n", y_title), hover, zoom)]
+    layers = [
+        base.mark_area().encode(
+            xs, alt.Y("lo:Q", scale=scale), alt.Y2("hi:Q"), col, opacity=_dim(hover, BAND_OPACITY)
+        ),
+        base.mark_line(point=True).encode(xs, ys, col, opacity=_dim(hover, 1.0)),
+        _hover_points(base, xs, ys, _curve_tooltip("alpha", "n", y_title), hover, zoom),
+    ]
     if reference is not None:
-        layers.append(alt.Chart(pd.DataFrame({"value": [float(reference)]}))
-                      .mark_rule(strokeDash=[5, 3], color="black").encode(alt.Y("value:Q")))
+        layers.append(
+            alt.Chart(pd.DataFrame({"value": [float(reference)]}))
+            .mark_rule(strokeDash=[5, 3], color="black")
+            .encode(alt.Y("value:Q"))
+        )
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)

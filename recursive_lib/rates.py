@@ -22,9 +22,19 @@ import pandas as pd
 
 from recursive_lib._validation import check_choice, check_int, check_range
 
-__all__ = ["fit_slopes", "summarize_slopes", "burn_in_sensitivity", "needs_log_correction",
-           "baseline_rate", "check_min_rule", "curve_summary", "last_difference", "log_points",
-           "rep_slopes", "t_interval"]
+__all__ = [
+    "fit_slopes",
+    "summarize_slopes",
+    "burn_in_sensitivity",
+    "needs_log_correction",
+    "baseline_rate",
+    "check_min_rule",
+    "curve_summary",
+    "last_difference",
+    "log_points",
+    "rep_slopes",
+    "t_interval",
+]
 
 MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
 
@@ -73,16 +83,16 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float, f
 def _t_half_width(se, reps, confidence: float):
     from scipy import stats
 
-    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False,
-                             high_inclusive=False)
+    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     reps = np.asarray(reps, dtype=float)
     with np.errstate(invalid="ignore"):
         q = stats.t.ppf(0.5 + confidence / 2, np.where(reps > 1, reps - 1, np.nan))
     return q * np.asarray(se, dtype=float)
 
 
-def curve_summary(df: pd.DataFrame, metric: str, by: Sequence[str] = ("alpha",), x: str = "n",
-                  confidence: float = 0.95) -> pd.DataFrame:
+def curve_summary(
+    df: pd.DataFrame, metric: str, by: Sequence[str] = ("alpha",), x: str = "n", confidence: float = 0.95
+) -> pd.DataFrame:
     """Mean of ``metric`` over repetitions at each ``x``, with a Student-t interval.
 
     Input: one row per (configuration, rep, x). Output columns: ``*by, x, mean, se, lo, hi, reps``
@@ -111,8 +121,9 @@ def _as_list(by: str | Sequence[str] | None) -> list[str]:
 def _require_columns(df: pd.DataFrame, argument: str, columns: Iterable[str]) -> None:
     for column in columns:
         if column not in df.columns:
-            raise ValueError(f"{argument} must name a column of the results, one of "
-                             f"{list(df.columns)}; got {column!r}")
+            raise ValueError(
+                f"{argument} must name a column of the results, one of {list(df.columns)}; got {column!r}"
+            )
 
 
 def ols_by_group(frame: pd.DataFrame, keys: list[str], x: str, y: str) -> pd.DataFrame:
@@ -134,21 +145,33 @@ def ols_by_group(frame: pd.DataFrame, keys: list[str], x: str, y: str) -> pd.Dat
     work["_sxx"] = work["_xc"] ** 2
     work["_sxy"] = work["_xc"] * work["_yc"]
     if keys:
-        sums = grouped.agg(sxx=("_sxx", "sum"), sxy=("_sxy", "sum"), xbar=(x, "mean"),
-                           ybar=(y, "mean"), points=(x, "size")).reset_index()
+        sums = grouped.agg(
+            sxx=("_sxx", "sum"), sxy=("_sxy", "sum"), xbar=(x, "mean"), ybar=(y, "mean"), points=(x, "size")
+        ).reset_index()
     else:
-        sums = pd.DataFrame({"sxx": [work["_sxx"].sum()], "sxy": [work["_sxy"].sum()],
-                             "xbar": [work[x].mean()], "ybar": [work[y].mean()],
-                             "points": [len(work)]})
+        sums = pd.DataFrame(
+            {
+                "sxx": [work["_sxx"].sum()],
+                "sxy": [work["_sxy"].sum()],
+                "xbar": [work[x].mean()],
+                "ybar": [work[y].mean()],
+                "points": [len(work)],
+            }
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         sums["coef"] = sums["sxy"] / sums["sxx"]
     sums["intercept"] = sums["ybar"] - sums["coef"] * sums["xbar"]
     return sums[keys + ["coef", "intercept", "points"]]
 
 
-def fit_slopes(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str = "M",
-               log_correction: bool | str = False,
-               by: str | Sequence[str] | None = None) -> pd.DataFrame:
+def fit_slopes(
+    df: pd.DataFrame,
+    metric: str = "w1",
+    burn_in: int = 30,
+    x: str = "M",
+    log_correction: bool | str = False,
+    by: str | Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Per-repetition log-log slope of ``metric`` against ``x`` after dropping a burn-in.
 
     Parameters
@@ -185,25 +208,36 @@ def fit_slopes(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str =
     keys = by + ["rep"]
     # A missing configuration column in `by` would silently pool different curves into one fit.
     if df.duplicated(keys + ["n"]).any():
-        raise ValueError("by must name every configuration column: rows are not unique per "
-                         f"({', '.join(keys + ['n'])}); pass e.g. by=['alpha'] or by=['estimator', 'alpha']")
+        raise ValueError(
+            "by must name every configuration column: rows are not unique per "
+            f"({', '.join(keys + ['n'])}); pass e.g. by=['alpha'] or by=['estimator', 'alpha']"
+        )
 
     window = df[df["n"] > burn_in]
     if window.empty:
-        raise ValueError(f"burn_in={burn_in} drops every iteration (largest n is {df['n'].max()}); "
-                         f"it must leave at least {MIN_POINTS} iterations per repetition")
+        raise ValueError(
+            f"burn_in={burn_in} drops every iteration (largest n is {df['n'].max()}); "
+            f"it must leave at least {MIN_POINTS} iterations per repetition"
+        )
     # Reindex on all groups so a repetition the burn-in empties entirely counts as zero points.
-    counts = window.groupby(keys, sort=True, dropna=False).size().reindex(
-        df.groupby(keys, sort=True, dropna=False).size().index, fill_value=0)
+    counts = (
+        window.groupby(keys, sort=True, dropna=False)
+        .size()
+        .reindex(df.groupby(keys, sort=True, dropna=False).size().index, fill_value=0)
+    )
     if counts.min() < MIN_POINTS:
-        raise ValueError(f"burn_in={burn_in} leaves only {int(counts.min())} iteration(s) in some "
-                         f"repetition; it must leave at least {MIN_POINTS}")
+        raise ValueError(
+            f"burn_in={burn_in} leaves only {int(counts.min())} iteration(s) in some "
+            f"repetition; it must leave at least {MIN_POINTS}"
+        )
 
     err = window[metric].to_numpy(dtype=float)
     xs = window[x].to_numpy(dtype=float)
     if not np.all(np.isfinite(err) & (err > 0)):
-        raise ValueError(f"metric {metric!r} must be finite and > 0 after the burn-in to take logs; "
-                         f"found {int(np.sum(~(np.isfinite(err) & (err > 0))))} bad value(s)")
+        raise ValueError(
+            f"metric {metric!r} must be finite and > 0 after the burn-in to take logs; "
+            f"found {int(np.sum(~(np.isfinite(err) & (err > 0))))} bad value(s)"
+        )
     if isinstance(log_correction, str):
         _require_columns(df, "log_correction", [log_correction])
         correct = window[log_correction].to_numpy(dtype=bool)
@@ -222,9 +256,14 @@ def fit_slopes(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str =
     return fits[keys + ["slope", "intercept", "points"]]
 
 
-def summarize_slopes(slopes: pd.DataFrame, by: str | Sequence[str] | None = None,
-                     confidence: float = 0.95, method: str = "t", n_boot: int = 2000,
-                     seed: int = 0) -> pd.DataFrame:
+def summarize_slopes(
+    slopes: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+    method: str = "t",
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Mean slope over repetitions with its standard error and an interval.
 
     ``slopes``: output of :func:`fit_slopes` (column ``slope``, one row per repetition).
@@ -240,8 +279,7 @@ def summarize_slopes(slopes: pd.DataFrame, by: str | Sequence[str] | None = None
     _require_columns(slopes, "slopes", ["slope"])
     _require_columns(slopes, "by", by)
     check_choice("method", method, ("t", "bootstrap"))
-    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False,
-                             high_inclusive=False)
+    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     n_boot = check_int("n_boot", n_boot, 1)
     seed = check_int("seed", seed, 0)
     if len(slopes) == 0:
@@ -263,15 +301,30 @@ def summarize_slopes(slopes: pd.DataFrame, by: str | Sequence[str] | None = None
         boot = values[rng.integers(0, reps, size=(n_boot, reps))].mean(axis=1)
         lo, hi = np.quantile(boot, [tail, 1.0 - tail]) if reps > 1 else (np.nan, np.nan)
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key, strict=True)), "slope": mean, "se": se, "lo": float(lo),
-                     "hi": float(hi), "reps": reps})
+        rows.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "slope": mean,
+                "se": se,
+                "lo": float(lo),
+                "hi": float(hi),
+                "reps": reps,
+            }
+        )
     return pd.DataFrame(rows, columns=by + ["slope", "se", "lo", "hi", "reps"])
 
 
-def burn_in_sensitivity(df: pd.DataFrame, metric: str = "w1", burn_ins: Iterable[int] = (0, 10, 30, 100),
-                        x: str = "M", log_correction: bool | str = False,
-                        by: str | Sequence[str] | None = None, confidence: float = 0.95,
-                        n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def burn_in_sensitivity(
+    df: pd.DataFrame,
+    metric: str = "w1",
+    burn_ins: Iterable[int] = (0, 10, 30, 100),
+    x: str = "M",
+    log_correction: bool | str = False,
+    by: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Summarised slopes (:func:`summarize_slopes`) for each burn-in in ``burn_ins``.
 
     Returns ``burn_in, *by, slope, se, lo, hi, reps``: one row per (burn-in, group). A slope that
@@ -282,17 +335,23 @@ def burn_in_sensitivity(df: pd.DataFrame, metric: str = "w1", burn_ins: Iterable
         raise ValueError("burn_ins must hold at least one burn-in, got none")
     parts = []
     for burn_in in burn_ins:
-        slopes = fit_slopes(df, metric=metric, burn_in=burn_in, x=x,
-                            log_correction=log_correction, by=by)
+        slopes = fit_slopes(df, metric=metric, burn_in=burn_in, x=x, log_correction=log_correction, by=by)
         summary = summarize_slopes(slopes, by=by, confidence=confidence, n_boot=n_boot, seed=seed)
         summary.insert(0, "burn_in", int(burn_in))
         parts.append(summary)
     return pd.concat(parts, ignore_index=True)
 
 
-def baseline_rate(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: str = "M",
-                  by: str | Sequence[str] | None = None, confidence: float = 0.95,
-                  n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def baseline_rate(
+    df: pd.DataFrame,
+    metric: str = "w1",
+    burn_in: int = 30,
+    x: str = "M",
+    by: str | Sequence[str] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Measure an unknown baseline rate ``p_hat`` from runs at ``alpha = 1`` (no synthetic data).
 
     ``df``: tidy results with an ``alpha`` column; only the rows with ``alpha == 1`` are used (the
@@ -302,15 +361,18 @@ def baseline_rate(df: pd.DataFrame, metric: str = "w1", burn_in: int = 30, x: st
     _require_columns(df, "df", ["alpha"])
     plain = df[np.isclose(df["alpha"].astype(float), 1.0)]
     if plain.empty:
-        raise ValueError("df must hold runs at alpha = 1 to measure the baseline rate; found alphas "
-                         f"{sorted(df['alpha'].unique().tolist())}")
+        raise ValueError(
+            "df must hold runs at alpha = 1 to measure the baseline rate; found alphas "
+            f"{sorted(df['alpha'].unique().tolist())}"
+        )
     by = _as_list(by)
     slopes = fit_slopes(plain, metric=metric, burn_in=burn_in, x=x, by=by or None)
     return summarize_slopes(slopes, by=by or None, confidence=confidence, n_boot=n_boot, seed=seed)
 
 
-def check_min_rule(summary: pd.DataFrame, baseline: pd.Series | dict,
-                  alphas: Iterable[float] | None = None) -> pd.DataFrame:
+def check_min_rule(
+    summary: pd.DataFrame, baseline: pd.Series | dict, alphas: Iterable[float] | None = None
+) -> pd.DataFrame:
     """Compare fitted slopes with the prediction ``min(p_hat, alpha)`` over an ``alpha`` grid.
 
     Parameters
@@ -331,17 +393,26 @@ def check_min_rule(summary: pd.DataFrame, baseline: pd.Series | dict,
     """
     _require_columns(summary, "summary", ["alpha", "slope", "lo", "hi"])
     p_hat, p_lo, p_hi = (float(baseline[k]) for k in ("slope", "lo", "hi"))
-    grid = np.asarray(sorted(set(summary["alpha"].astype(float))) if alphas is None else list(alphas), dtype=float)
-    out = pd.DataFrame({"alpha": grid, "value": np.minimum(p_hat, grid),
-                        "value_lo": np.minimum(p_lo, grid), "value_hi": np.minimum(p_hi, grid)})
+    grid = np.asarray(
+        sorted(set(summary["alpha"].astype(float))) if alphas is None else list(alphas), dtype=float
+    )
+    out = pd.DataFrame(
+        {
+            "alpha": grid,
+            "value": np.minimum(p_hat, grid),
+            "value_lo": np.minimum(p_lo, grid),
+            "value_hi": np.minimum(p_hi, grid),
+        }
+    )
     fitted = summary[["alpha", "slope", "lo", "hi"]].astype({"alpha": float})
     out = out.merge(fitted, on="alpha", how="left")
     out["consistent"] = (out["lo"] <= out["value_hi"]) & (out["hi"] >= out["value_lo"])
     return out
 
 
-def rep_slopes(results: pd.DataFrame, burn_in: int, by: Sequence[str],
-               metrics: Sequence[str] = ("w1", "mmd")) -> pd.DataFrame:
+def rep_slopes(
+    results: pd.DataFrame, burn_in: int, by: Sequence[str], metrics: Sequence[str] = ("w1", "mmd")
+) -> pd.DataFrame:
     """Per-repetition slopes of every metric, the error divided by ``log M_n`` where the rates tie
     (:func:`needs_log_correction` from the columns ``p``, ``alpha`` and, for biased runs,
     ``bias_rate`` and ``bias_correction``).
@@ -366,8 +437,9 @@ def rep_slopes(results: pd.DataFrame, burn_in: int, by: Sequence[str],
     return out.rename(columns={"_log": "log_corrected"})
 
 
-def last_difference(first: pd.DataFrame, second: pd.DataFrame, by: Sequence[str],
-                    confidence: float = 0.95) -> pd.DataFrame:
+def last_difference(
+    first: pd.DataFrame, second: pd.DataFrame, by: Sequence[str], confidence: float = 0.95
+) -> pd.DataFrame:
     """Difference of two mean curves at their last iteration, with a Welch t interval.
 
     ``first``, ``second``: curve summaries (:func:`recursive_lib.rates.curve_summary`, columns
@@ -378,15 +450,14 @@ def last_difference(first: pd.DataFrame, second: pd.DataFrame, by: Sequence[str]
     from scipy import stats
 
     by = list(by)
-    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False,
-                             high_inclusive=False)
+    confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     ends = []
     for frame in (first, second):
         last = frame[frame["n"] == frame.groupby(by)["n"].transform("max")]
         ends.append(last[by + ["n", "mean", "se", "reps"]])
     both = ends[0].merge(ends[1], on=by + ["n"], suffixes=("_1", "_2"))
     v1, v2 = both["se_1"] ** 2, both["se_2"] ** 2
-    df = (v1 + v2) ** 2 / (v1 ** 2 / (both["reps_1"] - 1) + v2 ** 2 / (both["reps_2"] - 1))
+    df = (v1 + v2) ** 2 / (v1**2 / (both["reps_1"] - 1) + v2**2 / (both["reps_2"] - 1))
     half = stats.t.ppf(0.5 + confidence / 2, df) * np.sqrt(v1 + v2)
     out = both[by + ["n"]].copy()
     out["first"], out["second"] = both["mean_1"], both["mean_2"]

@@ -52,12 +52,19 @@ from recursive_lib.metrics import trapezoid_weights
 __all__ = ["Config", "simulate", "snapshots", "snapshot_errors"]
 
 ENGINES = ("fast", "reference")
-MULTIVARIATE_ESTIMATORS = ("gmm", "flow")   # families that fit points in d >= 2 dimensions
-BANDWIDTH_ESTIMATORS = ("kde",)   # estimators that use h_n = h0 n^(-bandwidth_exponent)
+MULTIVARIATE_ESTIMATORS = ("gmm", "flow")  # families that fit points in d >= 2 dimensions
+BANDWIDTH_ESTIMATORS = ("kde",)  # estimators that use h_n = h0 n^(-bandwidth_exponent)
 STAT_COLUMNS = ("rep", "n", "M", "w1", "mmd", "mean", "var")
 #: bias columns of the tidy results of a biased run (the schedule's fields, flattened)
-BIAS_COLUMNS = ("bias_rate", "bias_scale", "bias_offset", "bias_mean", "bias_sd", "bias_until",
-                "bias_correction")
+BIAS_COLUMNS = (
+    "bias_rate",
+    "bias_scale",
+    "bias_offset",
+    "bias_mean",
+    "bias_sd",
+    "bias_until",
+    "bias_correction",
+)
 
 
 @dataclass(frozen=True)
@@ -136,8 +143,11 @@ class Config:
         check_choice("engine", self.engine, ENGINES)
         check_choice("regime", self.regime, REGIMES)
         truth = PAPER_TRUTH if self.truth is None else self.truth
-        needed = ("sample", "pdf", "cdf", "mean", "var", "grid") if dimension(truth) == 1 else \
-            ("sample", "mean", "var")
+        needed = (
+            ("sample", "pdf", "cdf", "mean", "var", "grid")
+            if dimension(truth) == 1
+            else ("sample", "mean", "var")
+        )
         for member in needed:
             if not hasattr(truth, member):
                 raise ValueError(f"truth must have {', '.join(needed)}; it lacks {member}")
@@ -147,18 +157,24 @@ class Config:
             raise ValueError(f"bias_correction must be True or False, got {self.bias_correction!r}")
         exponent = self.bandwidth_exponent
         checked = dict(
-            alpha=check_alpha(self.regime, self.alpha),      # fresh and replace accept alpha = 0
-            m1=check_int("m1", self.m1, 1), T=check_int("T", self.T, 1),
-            reps=check_int("reps", self.reps, 1), seed=check_int("seed", self.seed, 0),
+            alpha=check_alpha(self.regime, self.alpha),  # fresh and replace accept alpha = 0
+            m1=check_int("m1", self.m1, 1),
+            T=check_int("T", self.T, 1),
+            reps=check_int("reps", self.reps, 1),
+            seed=check_int("seed", self.seed, 0),
             p=check_range("p", self.p, 0.0, math.inf, low_inclusive=False),
             h0=check_range("h0", self.h0, 0.0, math.inf, low_inclusive=False),
-            bandwidth_exponent=None if exponent is None else
-            check_range("bandwidth_exponent", exponent, 0.0, math.inf),
+            bandwidth_exponent=None
+            if exponent is None
+            else check_range("bandwidth_exponent", exponent, 0.0, math.inf),
             grid_size=check_int("grid_size", self.grid_size, 10),
             mmd_width=check_range("mmd_width", self.mmd_width, 0.0, math.inf, low_inclusive=False),
-            truth=truth, bias=as_schedule(self.bias), bias_correction=bool(self.bias_correction),
+            truth=truth,
+            bias=as_schedule(self.bias),
+            bias_correction=bool(self.bias_correction),
             estimator_params=_estimator_params(self.estimator, self.estimator_params),
-            metric_samples=check_int("metric_samples", self.metric_samples, 10))
+            metric_samples=check_int("metric_samples", self.metric_samples, 10),
+        )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
@@ -176,8 +192,9 @@ class Config:
 
     def replace(self, **changes) -> Config:
         """A copy with ``changes`` applied (validated again)."""
-        return Config.from_fields(**{**{f.name: getattr(self, f.name)
-                                        for f in dataclasses.fields(self)}, **changes})
+        return Config.from_fields(
+            **{**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, **changes}
+        )
 
     @property
     def m2(self) -> int:
@@ -208,13 +225,17 @@ class Config:
 
     def key(self) -> int:
         """Stable 64-bit hash of the fields that change the simulated process (module docstring)."""
-        items = [("estimator", self.estimator), ("alpha", self.alpha), ("m1", self.m1),
-                 ("regime", self.regime)]
+        items = [
+            ("estimator", self.estimator),
+            ("alpha", self.alpha),
+            ("m1", self.m1),
+            ("regime", self.regime),
+        ]
         if self.estimator in BANDWIDTH_ESTIMATORS:
             items += [("p", self.p), ("h0", self.h0), ("bandwidth_exponent", self.exponent)]
         items += [("grid_size", self.grid_size), ("engine", self.runs_on), ("truth", self.truth)]
         if self.bias is not None:
-            items += list(self._bias_columns().items())[:-1]    # never bias_correction
+            items += list(self._bias_columns().items())[:-1]  # never bias_correction
         if self.estimator_params:
             items.append(("estimator_params", self.estimator_params))
         if dimension(self.truth) > 1:
@@ -228,26 +249,41 @@ class Config:
 
     def columns(self) -> dict[str, Any]:
         """The configuration columns of the tidy results (bias columns only for a biased run)."""
-        out = {"estimator": self.estimator, "alpha": self.alpha, "m1": self.m1, "m2": self.m2,
-               "regime": self.regime, "p": self.p, "h0": self.h0,
-               "bandwidth_exponent": self.exponent, "seed": self.seed, "engine": self.runs_on}
+        out = {
+            "estimator": self.estimator,
+            "alpha": self.alpha,
+            "m1": self.m1,
+            "m2": self.m2,
+            "regime": self.regime,
+            "p": self.p,
+            "h0": self.h0,
+            "bandwidth_exponent": self.exponent,
+            "seed": self.seed,
+            "engine": self.runs_on,
+        }
         if self.bias is not None:
             out.update(self._bias_columns())
         return out
 
     def _bias_columns(self) -> dict[str, Any]:
         b = self.bias
-        return dict(zip(BIAS_COLUMNS, (b.rate, b.scale, b.offset, b.mean, b.sd, b.until,
-                                       self.bias_correction), strict=True))
+        return dict(
+            zip(
+                BIAS_COLUMNS,
+                (b.rate, b.scale, b.offset, b.mean, b.sd, b.until, self.bias_correction),
+                strict=True,
+            )
+        )
 
 
 def _canonical(value) -> str:
     if isinstance(value, float):
-        return format(value, ".12g")      # 0.1 * 3 and 0.3 give the same stream
+        return format(value, ".12g")  # 0.1 * 3 and 0.3 give the same stream
     text = repr(value)
     if " at 0x" in text:
-        raise ValueError(f"truth must have a stable repr stating its parameters (used for seeding), "
-                         f"got {text}")
+        raise ValueError(
+            f"truth must have a stable repr stating its parameters (used for seeding), got {text}"
+        )
     return text
 
 
@@ -256,8 +292,9 @@ def _estimator_params(estimator: str, params) -> tuple:
     allowed = set(make_estimator(estimator).get_params()) - {"random_state"}
     unknown = set(params) - allowed
     if unknown:
-        raise ValueError(f"estimator_params for {estimator!r} must be among {sorted(allowed)}; "
-                         f"got {sorted(params)}")
+        raise ValueError(
+            f"estimator_params for {estimator!r} must be among {sorted(allowed)}; got {sorted(params)}"
+        )
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
 
 
@@ -300,29 +337,65 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
     rngs = cfg.rngs()
     engine = cfg.runs_on
     if engine == "fast" and cfg.estimator in BATCHED_ESTIMATORS:
-        stats = run_batched(cfg.alpha, cfg.m1, cfg.T, cfg.truth, grid, rngs, mmd_width=cfg.mmd_width,
-                            progress=progress, estimator=cfg.estimator,
-                            metric_samples=cfg.metric_samples, **params)
+        stats = run_batched(
+            cfg.alpha,
+            cfg.m1,
+            cfg.T,
+            cfg.truth,
+            grid,
+            rngs,
+            mmd_width=cfg.mmd_width,
+            progress=progress,
+            estimator=cfg.estimator,
+            metric_samples=cfg.metric_samples,
+            **params,
+        )
     elif engine == "fast":
-        res = run_fast(cfg.estimator, cfg.alpha, cfg.m1, cfg.T, cfg.truth, grid, rngs,
-                       bandwidth=bandwidth, regime=cfg.regime, mmd_width=cfg.mmd_width,
-                       bias=cfg.bias, bias_correction=cfg.bias_correction)
+        res = run_fast(
+            cfg.estimator,
+            cfg.alpha,
+            cfg.m1,
+            cfg.T,
+            cfg.truth,
+            grid,
+            rngs,
+            bandwidth=bandwidth,
+            regime=cfg.regime,
+            mmd_width=cfg.mmd_width,
+            bias=cfg.bias,
+            bias_correction=cfg.bias_correction,
+        )
         stats = {key: res[key] for key in ("w1", "mmd", "mean", "var")}
     else:
         rngs = progress_bar(rngs, desc=cfg.estimator, unit="rep", enabled=progress)
-        runs = [run_reference(make_estimator(cfg.estimator, **params), cfg.alpha, cfg.m1, cfg.T,
-                              cfg.truth, grid, rng, bandwidth=bandwidth, regime=cfg.regime,
-                              mmd_width=cfg.mmd_width, bias=cfg.bias,
-                              bias_correction=cfg.bias_correction,
-                              metric_samples=cfg.metric_samples) for rng in rngs]
+        runs = [
+            run_reference(
+                make_estimator(cfg.estimator, **params),
+                cfg.alpha,
+                cfg.m1,
+                cfg.T,
+                cfg.truth,
+                grid,
+                rng,
+                bandwidth=bandwidth,
+                regime=cfg.regime,
+                mmd_width=cfg.mmd_width,
+                bias=cfg.bias,
+                bias_correction=cfg.bias_correction,
+                metric_samples=cfg.metric_samples,
+            )
+            for rng in rngs
+        ]
         stats = {key: np.stack([run[key] for run in runs]) for key in ("w1", "mmd", "mean", "var")}
     n = np.arange(1, cfg.T + 1)
-    frame = pd.DataFrame({
-        "rep": np.repeat(np.arange(cfg.reps, dtype=np.int32), cfg.T),
-        "n": np.tile(n.astype(np.int32), cfg.reps),
-        "M": np.tile(training_sizes(cfg.regime, cfg.alpha, cfg.m1, cfg.T), cfg.reps).astype(np.int64),
-        **{key: value.ravel() for key, value in stats.items()},
-    })
+    frame = pd.DataFrame(
+        {
+            "rep": np.repeat(np.arange(cfg.reps, dtype=np.int32), cfg.T),
+            "n": np.tile(n.astype(np.int32), cfg.reps),
+            "M": np.tile(training_sizes(cfg.regime, cfg.alpha, cfg.m1, cfg.T), cfg.reps).astype(np.int64),
+            **{key: value.ravel() for key, value in stats.items()},
+        }
+    )
     if cfg.bias is not None:
         # Only biased runs carry these columns, so unbiased results keep their shape.
         frame["b_n"] = np.tile(cfg.bias.b(n), cfg.reps)
@@ -355,19 +428,36 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
     cfg = _as_config(config, dict(fields, T=max(at)))
     check_choice("estimator", cfg.estimator, ENGINE_ESTIMATORS)
     if cfg.regime != "accumulate" or cfg.bias is not None:
-        raise ValueError("snapshots runs the unbiased accumulate regime: regime must be "
-                         "'accumulate' and bias None")
+        raise ValueError(
+            "snapshots runs the unbiased accumulate regime: regime must be 'accumulate' and bias None"
+        )
     grid = cfg.truth.grid(cfg.grid_size)
     bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
-    res = run_fast(cfg.estimator, cfg.alpha, cfg.m1, cfg.T, cfg.truth, grid, cfg.rngs(),
-                   bandwidth=bandwidth, snapshots=at)
+    res = run_fast(
+        cfg.estimator,
+        cfg.alpha,
+        cfg.m1,
+        cfg.T,
+        cfg.truth,
+        grid,
+        cfg.rngs(),
+        bandwidth=bandwidth,
+        snapshots=at,
+    )
     R, S, G = res["cdf"].shape
-    return pd.DataFrame({
-        "rep": np.repeat(np.arange(R), S * G), "n": np.tile(np.repeat(res["snapshot_n"], G), R),
-        "x": np.tile(grid, R * S), "density": res["density"].ravel(), "cdf": res["cdf"].ravel(),
-        "truth_density": np.tile(cfg.truth.pdf(grid), R * S),
-        "truth_cdf": np.tile(cfg.truth.cdf(grid), R * S),
-        "estimator": cfg.estimator, "alpha": cfg.alpha})
+    return pd.DataFrame(
+        {
+            "rep": np.repeat(np.arange(R), S * G),
+            "n": np.tile(np.repeat(res["snapshot_n"], G), R),
+            "x": np.tile(grid, R * S),
+            "density": res["density"].ravel(),
+            "cdf": res["cdf"].ravel(),
+            "truth_density": np.tile(cfg.truth.pdf(grid), R * S),
+            "truth_cdf": np.tile(cfg.truth.cdf(grid), R * S),
+            "estimator": cfg.estimator,
+            "alpha": cfg.alpha,
+        }
+    )
 
 
 def snapshot_errors(frame: pd.DataFrame) -> pd.DataFrame:
@@ -380,12 +470,21 @@ def snapshot_errors(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["estimator", "alpha", "rep", "n"]
     parts = []
     for (estimator, alpha), block in frame.groupby(["estimator", "alpha"], sort=True, observed=True):
-        grid = np.unique(block["x"].to_numpy())          # one snapshots() call: one common grid
+        grid = np.unique(block["x"].to_numpy())  # one snapshots() call: one common grid
         block = block.sort_values(["rep", "n", "x"])
         diff = (block["cdf"] - block["truth_cdf"]).to_numpy().reshape(-1, grid.size)
         weights = trapezoid_weights(grid)
-        rows = block[["rep", "n"]].iloc[::grid.size]
-        parts.append(pd.DataFrame({"estimator": estimator, "alpha": alpha,
-                                   "rep": rows["rep"].to_numpy(), "n": rows["n"].to_numpy(),
-                                   "w1": np.abs(diff) @ weights, "ise": diff**2 @ weights}))
+        rows = block[["rep", "n"]].iloc[:: grid.size]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "estimator": estimator,
+                    "alpha": alpha,
+                    "rep": rows["rep"].to_numpy(),
+                    "n": rows["n"].to_numpy(),
+                    "w1": np.abs(diff) @ weights,
+                    "ise": diff**2 @ weights,
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)[keys + ["w1", "ise"]]

@@ -58,7 +58,7 @@ def run_identity(run: Callable) -> str:
         return name
     try:
         text = inspect.getsource(run).encode()
-    except (OSError, TypeError):      # no source file (python -c): the compiled code itself
+    except (OSError, TypeError):  # no source file (python -c): the compiled code itself
         code = getattr(run, "__code__", None)
         text = marshal.dumps(code) if code is not None else type(run).__qualname__.encode()
     return f"{name}#{hashlib.sha256(text).hexdigest()[:16]}"
@@ -71,8 +71,12 @@ def input_fingerprint(run: Callable, config: Mapping[str, Any]) -> str | None:
 
 
 def _meta(run: Callable, config: Mapping[str, Any]) -> dict[str, Any]:
-    return {"config": json.loads(canonical_json(config)), "run": run_identity(run),
-            "code_version": code_version(), "inputs": input_fingerprint(run, config)}
+    return {
+        "config": json.loads(canonical_json(config)),
+        "run": run_identity(run),
+        "code_version": code_version(),
+        "inputs": input_fingerprint(run, config),
+    }
 
 
 def _key(meta: Mapping[str, Any]) -> str:
@@ -100,8 +104,11 @@ def grid(**axes: Any) -> list[dict[str, Any]]:
     """
     names, options = [], []
     for name, values in axes.items():
-        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable) \
-                or isinstance(values, Mapping):
+        if (
+            isinstance(values, (str, bytes))
+            or not isinstance(values, Iterable)
+            or isinstance(values, Mapping)
+        ):
             values = [values]
         values = [v.item() if isinstance(v, np.generic) else v for v in values]
         if not values:
@@ -117,8 +124,9 @@ def write_parquet_atomic(path: Path, frame: pd.DataFrame, meta: Mapping[str, Any
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           META_KEY: json.dumps(meta).encode()})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}
+    )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -138,22 +146,33 @@ def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
     try:
         stored = read_meta(path)
         if stored != json.loads(json.dumps(meta)):
-            warnings.warn(f"cache file {path} belongs to another configuration or code version; "
-                          "recomputing it", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"cache file {path} belongs to another configuration or code version; recomputing it",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return None
         return pd.read_parquet(path)
-    except Exception as error:         # any unreadable file: recompute rather than fail
-        warnings.warn(f"damaged cache file {path} ({type(error).__name__}: {error}); recomputing it",
-                      RuntimeWarning, stacklevel=3)
+    except Exception as error:  # any unreadable file: recompute rather than fail
+        warnings.warn(
+            f"damaged cache file {path} ({type(error).__name__}: {error}); recomputing it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
-def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any],
-             meta: Mapping[str, Any] | None, path: Path | None) -> pd.DataFrame:
+def _compute(
+    run: Callable[..., pd.DataFrame],
+    config: dict[str, Any],
+    meta: Mapping[str, Any] | None,
+    path: Path | None,
+) -> pd.DataFrame:
     result = run(**config)
     if not isinstance(result, pd.DataFrame):
-        raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__} "
-                        f"for configuration {config!r}")
+        raise TypeError(
+            f"run must return a pandas DataFrame, got {type(result).__name__} for configuration {config!r}"
+        )
     if path is not None:
         write_parquet_atomic(path, result, meta)
     return result
@@ -161,14 +180,18 @@ def _compute(run: Callable[..., pd.DataFrame], config: dict[str, Any],
 
 def _with_config_columns(result: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
     # Runs that do not echo their configuration still give a tidy frame; scalar keys only.
-    missing = {k: v for k, v in config.items()
-               if k not in result.columns and (v is None or np.isscalar(v))}
+    missing = {k: v for k, v in config.items() if k not in result.columns and (v is None or np.isscalar(v))}
     return result.assign(**missing) if missing else result
 
 
-def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFrame],
-              cache_dir: str | os.PathLike | None = None, n_jobs: int = 1,
-              backend: str = "loky", progress: bool = False) -> pd.DataFrame:
+def run_sweep(
+    configs: Iterable[Mapping[str, Any]],
+    run: Callable[..., pd.DataFrame],
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    progress: bool = False,
+) -> pd.DataFrame:
     """Run ``run(**config)`` for every configuration and concatenate the results in ``configs`` order.
 
     Parameters
@@ -199,14 +222,19 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     configs = [dict(c) if isinstance(c, Mapping) else c for c in configs]
     for i, config in enumerate(configs):
         if not isinstance(config, dict):
-            raise ValueError(f"configs must be dicts of keyword arguments; item {i} is "
-                             f"{type(config).__name__}")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) \
-            or not (n_jobs >= 1 or n_jobs == -1):
+            raise ValueError(
+                f"configs must be dicts of keyword arguments; item {i} is {type(config).__name__}"
+            )
+    if (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, (int, np.integer))
+        or not (n_jobs >= 1 or n_jobs == -1)
+    ):
         raise ValueError(f"n_jobs must be an integer >= 1, or -1 for one per core; got {n_jobs!r}")
     if not isinstance(backend, str) or not backend:
-        raise ValueError(f"backend must be the name of a joblib backend, e.g. 'loky' or 'dask'; "
-                         f"got {backend!r}")
+        raise ValueError(
+            f"backend must be the name of a joblib backend, e.g. 'loky' or 'dask'; got {backend!r}"
+        )
     if not callable(run):
         raise ValueError(f"run must be callable, got {type(run).__name__}")
     cache = None
@@ -219,8 +247,10 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
     metas = [_meta(run, c) for c in configs]
     keys = [_key(m) for m in metas]
     # key -> (configuration, metadata, cache file or None); the first of duplicates
-    unique = {key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
-              for key, config, meta in zip(keys, configs, metas, strict=True)}
+    unique = {
+        key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
+        for key, config, meta in zip(keys, configs, metas, strict=True)
+    }
     results: dict[str, pd.DataFrame] = {}
     for key, (_, meta, path) in unique.items():
         found = None if path is None else _load(path, meta)
@@ -228,8 +258,9 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
             results[key] = found
     todo = [key for key in unique if key not in results]
 
-    with progress_bar(total=len(unique), initial=len(results), desc="sweep", unit="config",
-                      enabled=progress) as bar:
+    with progress_bar(
+        total=len(unique), initial=len(results), desc="sweep", unit="config", enabled=progress
+    ) as bar:
         if (n_jobs == 1 and backend != "dask") or not todo:
             for key in todo:
                 results[key] = _compute(run, *unique[key])
@@ -241,7 +272,8 @@ def run_sweep(configs: Iterable[Mapping[str, Any]], run: Callable[..., pd.DataFr
                 # As each configuration finishes (its file is already in the cache), whatever
                 # the order; a failure stops the sweep, and what finished stays cached.
                 stream = Parallel(return_as="generator_unordered")(
-                    delayed(_keyed)(key, run, *unique[key]) for key in todo)
+                    delayed(_keyed)(key, run, *unique[key]) for key in todo
+                )
                 for key, result in stream:
                     results[key] = result
                     bar.update()

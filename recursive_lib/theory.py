@@ -23,10 +23,22 @@ from recursive_lib.rates import ols_by_group
 
 __all__ = [
     "HasCdf",
-    "predicted_exponent", "pool_sizes", "ecdf_variance_coefficients", "ecdf_variance_exponent",
-    "ecdf_expected_ise", "ecdf_w1_bound", "ecdf_w1_gaussian", "heuristic_error", "local_exponents",
-    "bias_share", "bias_floor", "floor_curve", "gaussian_replace_variance",
-    "gaussian_replace_typical_variance", "gaussian_initial_mean_mse", "ecdf_replace_support",
+    "predicted_exponent",
+    "pool_sizes",
+    "ecdf_variance_coefficients",
+    "ecdf_variance_exponent",
+    "ecdf_expected_ise",
+    "ecdf_w1_bound",
+    "ecdf_w1_gaussian",
+    "heuristic_error",
+    "local_exponents",
+    "bias_share",
+    "bias_floor",
+    "floor_curve",
+    "gaussian_replace_variance",
+    "gaussian_replace_typical_variance",
+    "gaussian_initial_mean_mse",
+    "ecdf_replace_support",
 ]
 
 
@@ -41,8 +53,9 @@ def _scalar_or_array(value: np.ndarray) -> float | np.ndarray:
     return float(value) if np.ndim(value) == 0 else value
 
 
-def predicted_exponent(p: float | np.ndarray, alpha: float | np.ndarray,
-                       q: float | np.ndarray | None = None) -> float | np.ndarray:
+def predicted_exponent(
+    p: float | np.ndarray, alpha: float | np.ndarray, q: float | np.ndarray | None = None
+) -> float | np.ndarray:
     """The paper's rate exponent ``min(p, alpha)``, or ``min(p, alpha, q)`` with a bias decaying at rate ``q``.
 
     ``E d(P_hat_n, P) = O(n^-exponent)`` (times ``log n`` where two of the terms tie). Broadcasts
@@ -161,8 +174,13 @@ def heuristic_error(p: float, alpha: float, T: int, c: float = 1.0) -> pd.DataFr
     return pd.DataFrame({"n": n.astype(np.int64), "error": error})
 
 
-def local_exponents(curves: pd.DataFrame, by: str | Sequence[str] | None = "alpha", x: str = "n",
-                    y: str = "error", last_fraction: float = 0.1) -> pd.DataFrame:
+def local_exponents(
+    curves: pd.DataFrame,
+    by: str | Sequence[str] | None = "alpha",
+    x: str = "n",
+    y: str = "error",
+    last_fraction: float = 0.1,
+) -> pd.DataFrame:
     """Decay exponent ``-d log y / d log x`` of deterministic curves, fitted where ``x >= last_fraction * max x``.
 
     ``last_fraction = 0.1`` fits the last decade of each curve. Use it on theory curves
@@ -172,8 +190,9 @@ def local_exponents(curves: pd.DataFrame, by: str | Sequence[str] | None = "alph
     by = [] if by is None else [by] if isinstance(by, str) else list(by)
     for column in [x, y, *by]:
         if column not in curves.columns:
-            raise ValueError(f"x, y and by must name columns of curves, one of {list(curves.columns)}; "
-                             f"got {column!r}")
+            raise ValueError(
+                f"x, y and by must name columns of curves, one of {list(curves.columns)}; got {column!r}"
+            )
     check_range("last_fraction", last_fraction, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     x_max = curves.groupby(by, dropna=False)[x].transform("max") if by else curves[x].max()
     window = curves[curves[x] >= last_fraction * x_max]
@@ -220,8 +239,9 @@ def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> np.nda
     return _scalar_or_array(np.asarray(share, dtype=float) * distance)
 
 
-def floor_curve(schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_size: int = 500,
-                truth=None) -> pd.DataFrame:
+def floor_curve(
+    schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_size: int = 500, truth=None
+) -> pd.DataFrame:
     """Predicted bias floor ``W1(E P_hat_n, P) = beta_n W1(Q, P)``, ``n = 1..T``: columns ``n, value``.
 
     ``beta_n``: :func:`bias_share` of the schedule's ``b_n`` (the share of ``Q`` carried by the
@@ -238,8 +258,9 @@ def floor_curve(schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_size
     return pd.DataFrame({"n": n, "value": bias_floor(truth, schedule.q_dist, grid, share)})
 
 
-def ecdf_bias_w1(schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_size: int = 500,
-                 truth=None) -> pd.DataFrame:
+def ecdf_bias_w1(
+    schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_size: int = 500, truth=None
+) -> pd.DataFrame:
     """The grid ECDF's expected W1 under biased real data (accumulate regime), ``n = 1..T``.
 
     Exact first two moments, Gaussian shape. At every point ``x`` of the evaluation grid
@@ -268,7 +289,7 @@ def ecdf_bias_w1(schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_siz
     m1, T = check_int("m1", m1, 1), check_int("T", T, 1)
     m2 = synthetic_count(alpha, m1)
     grid = truth.grid(check_int("grid_size", grid_size, 10))
-    weights = np.zeros_like(grid)                # trapezoid rule, as metrics.w1_grid
+    weights = np.zeros_like(grid)  # trapezoid rule, as metrics.w1_grid
     weights[:-1] += np.diff(grid) / 2
     weights[1:] += np.diff(grid) / 2
     F = np.asarray(truth.cdf(grid), dtype=float)
@@ -283,18 +304,23 @@ def ecdf_bias_w1(schedule: BiasSchedule, alpha: float, m1: int, T: int, grid_siz
         mean = beta[n] * d
         sd = np.sqrt(np.maximum(v, 0.0))
         z = np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
-        folded = np.where(sd > 0, sd * np.sqrt(2.0 / np.pi) * np.exp(-z ** 2 / 2.0)
-                          + mean * (1.0 - 2.0 * norm.cdf(-z)), np.abs(mean))
+        folded = np.where(
+            sd > 0,
+            sd * np.sqrt(2.0 / np.pi) * np.exp(-(z**2) / 2.0) + mean * (1.0 - 2.0 * norm.cdf(-z)),
+            np.abs(mean),
+        )
         value[n], floor[n] = folded @ weights, np.abs(mean) @ weights
         if n + 1 < T:
             fit = F + mean
             real = F + b[n + 1] * d
-            v = (((M[n] + m2) ** 2 - m2) * v + m2 * fit * (1.0 - fit)
-                 + m1 * real * (1.0 - real)) / M[n + 1] ** 2
+            v = (((M[n] + m2) ** 2 - m2) * v + m2 * fit * (1.0 - fit) + m1 * real * (1.0 - real)) / M[
+                n + 1
+            ] ** 2
     return pd.DataFrame({"n": np.arange(1, T + 1), "value": value, "floor": floor})
 
 
 __all__ += ["ecdf_bias_w1"]
+
 
 def gaussian_replace_variance(sigma2: float, m: int, T: int) -> np.ndarray:
     """``(T,)`` exact ``E[s_n^2] = sigma^2 ((m - 1) / m)^n``, ``n = 1..T``: Gaussian MLE, replace regime.
@@ -324,7 +350,7 @@ def gaussian_initial_mean_mse(sigma2: float, m1: int, m2: int, T: int) -> np.nda
     """
     check_range("sigma2", sigma2, 0.0, np.inf, low_inclusive=False)
     m1, m2, T = check_int("m1", m1, 1), check_int("m2", m2, 0), check_int("T", T, 1)
-    M = m1 + m2 * np.arange(T, dtype=float)      # no new real points: M_n = m1 + (n - 1) m2
+    M = m1 + m2 * np.arange(T, dtype=float)  # no new real points: M_n = m1 + (n - 1) m2
     increments = m2 * sigma2 / M[1:] ** 2
     return sigma2 / m1 + np.concatenate([[0.0], np.cumsum(increments)])
 

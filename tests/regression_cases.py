@@ -44,61 +44,120 @@ def _cases():
     cases = {}
     for estimator in ("ecdf", "kde"):
         for engine in ("fast", "reference"):
-            cases[f"{estimator}-{engine}-accumulate"] = (
-                lambda e=estimator, g=engine: _sim(estimator=e, engine=g, alpha=0.3, m1=20, T=15,
-                                                   reps=3, grid_size=100))
+            cases[f"{estimator}-{engine}-accumulate"] = lambda e=estimator, g=engine: _sim(
+                estimator=e, engine=g, alpha=0.3, m1=20, T=15, reps=3, grid_size=100
+            )
         for regime in ("fresh", "replace", "accumulate-initial"):
-            cases[f"{estimator}-fast-{regime}"] = (
-                lambda e=estimator, r=regime: _sim(estimator=e, regime=r, alpha=0.5, m1=20, T=15,
-                                                   reps=3, grid_size=100))
+            cases[f"{estimator}-fast-{regime}"] = lambda e=estimator, r=regime: _sim(
+                estimator=e, regime=r, alpha=0.5, m1=20, T=15, reps=3, grid_size=100
+            )
         bias = KDE_BIAS if estimator == "kde" else ECDF_BIAS
         for corrected in (False, True):
-            cases[f"{estimator}-biased-corrected={corrected}"] = (
-                lambda e=estimator, b=bias, c=corrected: _sim(
-                    estimator=e, alpha=0.5, m1=20, T=15, reps=3, grid_size=200,
-                    bias=dict(b, rate=0.5), bias_correction=c))
-        cases[f"{estimator}-early-bias"] = (
-            lambda e=estimator, b=bias: _sim(estimator=e, alpha=0.5, m1=20, T=15, reps=3,
-                                             grid_size=200, bias=dict(b, rate=0.0, until=5)))
+            cases[f"{estimator}-biased-corrected={corrected}"] = lambda e=estimator, b=bias, c=corrected: (
+                _sim(
+                    estimator=e,
+                    alpha=0.5,
+                    m1=20,
+                    T=15,
+                    reps=3,
+                    grid_size=200,
+                    bias=dict(b, rate=0.5),
+                    bias_correction=c,
+                )
+            )
+        cases[f"{estimator}-early-bias"] = lambda e=estimator, b=bias: _sim(
+            estimator=e, alpha=0.5, m1=20, T=15, reps=3, grid_size=200, bias=dict(b, rate=0.0, until=5)
+        )
     for regime in ("accumulate", "fresh", "replace", "accumulate-initial"):
-        cases[f"gaussian-{regime}"] = (
-            lambda r=regime: _sim(estimator="gaussian", regime=r, alpha=0.5, m1=20, T=10, reps=2,
-                                  grid_size=100))
+        cases[f"gaussian-{regime}"] = lambda r=regime: _sim(
+            estimator="gaussian", regime=r, alpha=0.5, m1=20, T=10, reps=2, grid_size=100
+        )
     quantile = dict(epochs=3, batch_size=64, n_eval=500, hidden=(16, 16))
     for engine in ("fast", "reference"):
-        cases[f"quantile-{engine}"] = (
-            lambda g=engine: _sim(estimator="quantile", engine=g, alpha=0.5, m1=30, T=3, reps=2,
-                                  grid_size=100, estimator_params=quantile))
-    cases["quantile-fresh"] = lambda: _sim(estimator="quantile", regime="fresh", alpha=0.5, m1=30,
-                                           T=3, reps=2, grid_size=100, estimator_params=quantile)
-    cases["gmm-2d"] = lambda: _sim(estimator="gmm", truth=MIXTURE_2D, alpha=0.5, m1=20, T=4, reps=2,
-                                   metric_samples=200, estimator_params=dict(n_components=2))
+        cases[f"quantile-{engine}"] = lambda g=engine: _sim(
+            estimator="quantile",
+            engine=g,
+            alpha=0.5,
+            m1=30,
+            T=3,
+            reps=2,
+            grid_size=100,
+            estimator_params=quantile,
+        )
+    cases["quantile-fresh"] = lambda: _sim(
+        estimator="quantile",
+        regime="fresh",
+        alpha=0.5,
+        m1=30,
+        T=3,
+        reps=2,
+        grid_size=100,
+        estimator_params=quantile,
+    )
+    cases["gmm-2d"] = lambda: _sim(
+        estimator="gmm",
+        truth=MIXTURE_2D,
+        alpha=0.5,
+        m1=20,
+        T=4,
+        reps=2,
+        metric_samples=200,
+        estimator_params=dict(n_components=2),
+    )
     flow = dict(steps=10)
     for engine in ("fast", "reference"):
-        cases[f"flow-moons-{engine}"] = (
-            lambda g=engine: _sim(estimator="flow", truth=MOONS, engine=g, alpha=0.5, m1=20, T=2,
-                                  reps=2, metric_samples=200, estimator_params=flow))
-    cases["snapshots-kde"] = lambda: snapshots(estimator="kde", alpha=0.3, at=(1, 5, 12), m1=20, reps=2,
-                                               seed=3, grid_size=100)[["rep", "n", "x", "density", "cdf"]]
-    cases["snapshots-ecdf"] = lambda: snapshots(estimator="ecdf", alpha=0.3, at=(1, 5, 12), m1=20, reps=2,
-                                                seed=3, grid_size=100)[["rep", "n", "x", "cdf"]]
+        cases[f"flow-moons-{engine}"] = lambda g=engine: _sim(
+            estimator="flow",
+            truth=MOONS,
+            engine=g,
+            alpha=0.5,
+            m1=20,
+            T=2,
+            reps=2,
+            metric_samples=200,
+            estimator_params=flow,
+        )
+    cases["snapshots-kde"] = lambda: snapshots(
+        estimator="kde", alpha=0.3, at=(1, 5, 12), m1=20, reps=2, seed=3, grid_size=100
+    )[["rep", "n", "x", "density", "cdf"]]
+    cases["snapshots-ecdf"] = lambda: snapshots(
+        estimator="ecdf", alpha=0.3, at=(1, 5, 12), m1=20, reps=2, seed=3, grid_size=100
+    )[["rep", "n", "x", "cdf"]]
     cases["thinned-kde-biased"] = lambda: simulate_thinned(
-        burn_in=5, curve_points=10, estimator="kde", alpha=0.25, m1=20, T=40, reps=3, seed=3,
-        bias=dict(KDE_BIAS, rate=0.5), bandwidth_exponent=0.5, h0=2.0, grid_size=200)[
-        STATS + ["slope_w1", "slope_mmd", "log_corrected"]]
+        burn_in=5,
+        curve_points=10,
+        estimator="kde",
+        alpha=0.25,
+        m1=20,
+        T=40,
+        reps=3,
+        seed=3,
+        bias=dict(KDE_BIAS, rate=0.5),
+        bandwidth_exponent=0.5,
+        h0=2.0,
+        grid_size=200,
+    )[STATS + ["slope_w1", "slope_mmd", "log_corrected"]]
     cases["thinned-ecdf-tie"] = lambda: simulate_thinned(
-        burn_in=5, curve_points=10, estimator="ecdf", alpha=0.5, m1=20, T=40, reps=3, seed=3,
-        grid_size=100)[STATS + ["slope_w1", "slope_mmd", "log_corrected"]]
+        burn_in=5, curve_points=10, estimator="ecdf", alpha=0.5, m1=20, T=40, reps=3, seed=3, grid_size=100
+    )[STATS + ["slope_w1", "slope_mmd", "log_corrected"]]
     cases["floor-curves"] = lambda: floor_curves(
         {"kde": dict(bias=KDE_BIAS, grid_size=200), "ecdf": dict(bias=ECDF_BIAS, grid_size=200)},
-        ["ecdf", "kde"], [0.25, 0.75], 20, 60, bias_rate=0.25, points=12)[["alpha", "n", "value"]]
+        ["ecdf", "kde"],
+        [0.25, 0.75],
+        20,
+        60,
+        bias_rate=0.25,
+        points=12,
+    )[["alpha", "n", "value"]]
     cases["trajectory-quantile"] = lambda: sample_trajectory(
-        "quantile", 0.5, 30, [1, 3], PAPER_TRUTH, seed=3, n_show=50,
-        estimator_params=quantile)[["n", "x", "y"]]
+        "quantile", 0.5, 30, [1, 3], PAPER_TRUTH, seed=3, n_show=50, estimator_params=quantile
+    )[["n", "x", "y"]]
     cases["support-replace"] = lambda: ecdf_support("replace", 0.0, 20, 10, 3, PAPER_TRUTH, 3)[
-        ["rep", "n", "distinct", "coverage"]]
+        ["rep", "n", "distinct", "coverage"]
+    ]
     cases["support-fresh"] = lambda: ecdf_support("fresh", 0.5, 20, 10, 3, PAPER_TRUTH, 3)[
-        ["rep", "n", "distinct", "coverage"]]
+        ["rep", "n", "distinct", "coverage"]
+    ]
     cases["images-smoke"] = _images
     cases["text-smoke"] = _text
     return cases
@@ -107,19 +166,54 @@ def _cases():
 def _images():
     from recursive_lib.experiments import images
 
-    frame = images.run_images(alpha=0.5, rep=1, T=3, m_total=60, epochs=2, batch_size=30, lr=1e-3,
-                              diffusion_steps=10, width=16, ema=0.9, n_eval=50, n_test=100,
-                              seed=3)
+    frame = images.run_images(
+        alpha=0.5,
+        rep=1,
+        T=3,
+        m_total=60,
+        epochs=2,
+        batch_size=30,
+        lr=1e-3,
+        diffusion_steps=10,
+        width=16,
+        ema=0.9,
+        n_eval=50,
+        n_test=100,
+        seed=3,
+    )
     return frame[["iteration", "n_real", "n_synthetic", "loss", "fd", "label_entropy", "confidence"]]
 
 
 def _text():
     from recursive_lib.experiments import text
 
-    frame = text.run_text(alpha=0.5, seed=3, rep=1, T=3, m_total=16, block_len=16, epochs=1,
-                          hidden=16, n_heldout=20, n_generate=20, warmup=1)
-    return frame[["iteration", "n_real", "n_synthetic", "loss", "perplexity", "entropy_heldout",
-                  "entropy_generated", "distinct_1", "distinct_2", "distinct_3"]]
+    frame = text.run_text(
+        alpha=0.5,
+        seed=3,
+        rep=1,
+        T=3,
+        m_total=16,
+        block_len=16,
+        epochs=1,
+        hidden=16,
+        n_heldout=20,
+        n_generate=20,
+        warmup=1,
+    )
+    return frame[
+        [
+            "iteration",
+            "n_real",
+            "n_synthetic",
+            "loss",
+            "perplexity",
+            "entropy_heldout",
+            "entropy_generated",
+            "distinct_1",
+            "distinct_2",
+            "distinct_3",
+        ]
+    ]
 
 
 CASES = _cases()
@@ -141,8 +235,9 @@ def glue_values(notebook) -> dict[str, str]:
             scrapbook = output.get("metadata", {}).get("scrapbook")
             if not scrapbook or scrapbook["name"].endswith(RUN_TIME_SUFFIX):
                 continue
-            data = {k.removeprefix(scrapbook.get("mime_prefix", "")): v
-                    for k, v in output.get("data", {}).items()}
+            data = {
+                k.removeprefix(scrapbook.get("mime_prefix", "")): v for k, v in output.get("data", {}).items()
+            }
             if "image/svg+xml" in data:
                 svg = data["image/svg+xml"]
                 svg = "".join(svg) if isinstance(svg, list) else svg

@@ -27,19 +27,22 @@ def test_schedule_values():
     assert BiasSchedule(**s.as_dict()) == s
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(bias=dict(scale=1.0)), r"bias.scale must be in \(0, 1\)"),
-    (dict(bias=dict(scale=0.0)), r"bias.scale must be in \(0, 1\)"),
-    (dict(bias=dict(scale=0.1, rate=-1)), r"bias.rate must be in \[0, inf\]"),
-    (dict(bias=dict(scale=0.1, sd=0)), r"bias.sd must be in \(0, inf\]"),
-    (dict(bias=dict(scale=0.1, offset=-1)), r"bias.offset must be in \(-1, inf\]"),
-    (dict(bias=dict(scale=0.1, until=0)), "bias.until must be an integer >= 1"),
-    (dict(bias=dict(scale=0.9, rate=1.0, offset=-0.99)), "b_1 is a probability"),
-    (dict(bias=dict(scale=0.1, q=0.5)), r"bias has unknown fields \['q'\]"),
-    (dict(bias=0.1), "bias must be None, a BiasSchedule or a dict"),
-    (dict(bias=dict(scale=0.1), bias_correction="yes"), "bias_correction must be True or False"),
-    (dict(bias_rate=0.5), "unknown configuration field 'bias_rate'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bias=dict(scale=1.0)), r"bias.scale must be in \(0, 1\)"),
+        (dict(bias=dict(scale=0.0)), r"bias.scale must be in \(0, 1\)"),
+        (dict(bias=dict(scale=0.1, rate=-1)), r"bias.rate must be in \[0, inf\]"),
+        (dict(bias=dict(scale=0.1, sd=0)), r"bias.sd must be in \(0, inf\]"),
+        (dict(bias=dict(scale=0.1, offset=-1)), r"bias.offset must be in \(-1, inf\]"),
+        (dict(bias=dict(scale=0.1, until=0)), "bias.until must be an integer >= 1"),
+        (dict(bias=dict(scale=0.9, rate=1.0, offset=-0.99)), "b_1 is a probability"),
+        (dict(bias=dict(scale=0.1, q=0.5)), r"bias has unknown fields \['q'\]"),
+        (dict(bias=0.1), "bias must be None, a BiasSchedule or a dict"),
+        (dict(bias=dict(scale=0.1), bias_correction="yes"), "bias_correction must be True or False"),
+        (dict(bias_rate=0.5), "unknown configuration field 'bias_rate'"),
+    ],
+)
 def test_invalid_bias_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simulate(estimator="ecdf", T=2, reps=1, grid_size=20, **kwargs)
@@ -57,8 +60,15 @@ def test_unbiased_configurations_are_unchanged(estimator, engine):
 
 
 def test_biased_runs_carry_their_configuration():
-    df = simulate(estimator="ecdf", alpha=0.5, m1=10, T=4, reps=2, grid_size=40,
-                  bias=BiasSchedule(scale=0.2, rate=0.5, offset=5))
+    df = simulate(
+        estimator="ecdf",
+        alpha=0.5,
+        m1=10,
+        T=4,
+        reps=2,
+        grid_size=40,
+        bias=BiasSchedule(scale=0.2, rate=0.5, offset=5),
+    )
     np.testing.assert_allclose(df[df.rep == 0].b_n, 0.2 * (np.arange(1, 5) + 5.0) ** -0.5)
     assert (df.bias_rate == 0.5).all() and (~df.bias_correction).all()
 
@@ -80,8 +90,17 @@ class _Recorded(Mixture1D):
 def test_a_corrected_run_sees_the_real_data_of_its_uncorrected_twin(estimator):
     """Checked directly: the same seeding key, and the same real points drawn from P and Q."""
     bias = dict(scale=0.3, rate=0.25, mean=3.0)
-    kw = dict(estimator=estimator, alpha=0.5, m1=15, T=6, reps=2, seed=4, grid_size=60,
-              engine="reference", bias=bias)
+    kw = dict(
+        estimator=estimator,
+        alpha=0.5,
+        m1=15,
+        T=6,
+        reps=2,
+        seed=4,
+        grid_size=60,
+        engine="reference",
+        bias=bias,
+    )
     truths = {}
     for corrected in (False, True):
         truth = truths[corrected] = _Recorded()
@@ -106,8 +125,7 @@ def test_contaminated_stream_and_weights():
     w = importance_weights(x, PAPER_TRUTH, Q, 0.2)
     assert abs(w.mean() - 1) < 4 * w.std() / np.sqrt(x.size)
     assert abs((w * x).mean() - PAPER_TRUTH.mean) < 4 * (w * x).std() / np.sqrt(x.size)
-    exact = quad(lambda t: importance_weights(t, PAPER_TRUTH, Q, 0.2) * stream.pdf(t), -20, 20,
-                 limit=200)[0]
+    exact = quad(lambda t: importance_weights(t, PAPER_TRUTH, Q, 0.2) * stream.pdf(t), -20, 20, limit=200)[0]
     assert exact == pytest.approx(1.0, abs=1e-8)
 
 
@@ -115,8 +133,11 @@ def test_contaminated_stream_and_weights():
 def test_fast_real_batches_under_bias(model_kind):
     """Counts are Multinomial(m1, P_n cells); corrected masses have expectation m1 P(cells)."""
     grid = PAPER_TRUTH.grid(40)
-    model = (_EcdfCells(PAPER_TRUTH, grid, 0.5) if model_kind == "ecdf"
-             else _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=0.5, h_min=0.5))
+    model = (
+        _EcdfCells(PAPER_TRUTH, grid, 0.5)
+        if model_kind == "ecdf"
+        else _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=0.5, h_min=0.5)
+    )
     schedule = BiasSchedule(rate=0.0, scale=0.3, mean=3.0)
     k = 400_000
     u = np.random.default_rng(5).random((1, k))
@@ -140,8 +161,18 @@ def test_pick_weighted_follows_the_masses():
 
 
 def _last_mean(engine, correction, reps, T=15):
-    df = simulate(estimator="ecdf", alpha=0.5, m1=40, T=T, reps=reps, seed=4, grid_size=200,
-                  engine=engine, bias=dict(rate=0.0, scale=0.2, mean=3.0), bias_correction=correction)
+    df = simulate(
+        estimator="ecdf",
+        alpha=0.5,
+        m1=40,
+        T=T,
+        reps=reps,
+        seed=4,
+        grid_size=200,
+        engine=engine,
+        bias=dict(rate=0.0, scale=0.2, mean=3.0),
+        bias_correction=correction,
+    )
     last = df[df.n == T]["mean"]
     return last.mean(), last.std(ddof=1) / np.sqrt(reps)
 
@@ -155,7 +186,7 @@ def test_constant_bias_shifts_the_mean_and_the_correction_removes_it(engine, rep
     """
     biased, se = _last_mean(engine, False, reps)
     target = 0.8 * PAPER_TRUTH.mean + 0.2 * 3.0
-    assert abs(biased - target) < 4 * se + 0.01      # 0.01: the fast engine's cell-mean approximation
+    assert abs(biased - target) < 4 * se + 0.01  # 0.01: the fast engine's cell-mean approximation
     fixed, se = _last_mean(engine, True, reps)
     assert abs(fixed - PAPER_TRUTH.mean) < 4 * se + 0.01
     assert abs(biased - fixed) > 10 * se
@@ -165,8 +196,17 @@ def test_bias_share_matches_the_ecdf_mean():
     """theory.bias_share: E[mean of ECDF fit] = (1 - beta_n) mu_P + beta_n mu_Q, exactly."""
     T, reps = 25, 300
     schedule = BiasSchedule(rate=0.0, scale=0.3, mean=3.0, until=5)
-    df = simulate(estimator="ecdf", alpha=0.25, m1=20, T=T, reps=reps, seed=2, grid_size=100,
-                  engine="reference", bias=schedule)
+    df = simulate(
+        estimator="ecdf",
+        alpha=0.25,
+        m1=20,
+        T=T,
+        reps=reps,
+        seed=2,
+        grid_size=100,
+        engine="reference",
+        bias=schedule,
+    )
     beta = theory.bias_share(20, 60, schedule.b(np.arange(1, T + 1)))
     g = df.groupby("n")["mean"]
     expected = (1 - beta) * PAPER_TRUTH.mean + beta * 3.0
@@ -189,8 +229,16 @@ def test_constant_bias_plateau_is_reached():
     """With q = 0 the mean W1 settles above the plateau b0 W1(Q, P) and close to it."""
     design = bias.PAPER_DESIGNS["ecdf"]
     schedule = BiasSchedule(rate=0.0, **design["bias"])
-    df = simulate(estimator="ecdf", alpha=1.0, m1=200, T=300, reps=20, seed=1,
-                  grid_size=design["grid_size"], bias=schedule)
+    df = simulate(
+        estimator="ecdf",
+        alpha=1.0,
+        m1=200,
+        T=300,
+        reps=20,
+        seed=1,
+        grid_size=design["grid_size"],
+        bias=schedule,
+    )
     plateau = theory.floor_curve(schedule, 1.0, 200, 300, grid_size=design["grid_size"]).value.iloc[-1]
     last = df[df.n == 300].w1
     final, se = last.mean(), last.std(ddof=1) / np.sqrt(len(last))
@@ -200,13 +248,22 @@ def test_constant_bias_plateau_is_reached():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("estimator, correction, reps", [
-    ("ecdf", False, 200), ("ecdf", True, 200), ("kde", True, 40)])
+@pytest.mark.parametrize(
+    "estimator, correction, reps", [("ecdf", False, 200), ("ecdf", True, 200), ("kde", True, 40)]
+)
 def test_engines_agree_under_bias(estimator, correction, reps):
     """Fast engine (cell-mean weights) vs reference loop (pointwise weights): mean W1, MMD, mean
     and var agree within 4 combined standard errors at several n (fast engine: 4x repetitions)."""
-    kw = dict(estimator=estimator, alpha=0.5, m1=30, T=20, seed=9, grid_size=100,
-              bias=dict(rate=0.25, scale=0.2, mean=3.0), bias_correction=correction)
+    kw = dict(
+        estimator=estimator,
+        alpha=0.5,
+        m1=30,
+        T=20,
+        seed=9,
+        grid_size=100,
+        bias=dict(rate=0.25, scale=0.2, mean=3.0),
+        bias_correction=correction,
+    )
     if estimator == "kde":
         kw.update(h0=2.0, bandwidth_exponent=0.5)
     stats = ["w1", "mmd", "mean", "var"]
@@ -226,11 +283,16 @@ def test_correction_restores_the_unbiased_rate(estimator):
     Tolerance: the mean slope must lie within 4 standard errors (over repetitions) plus a finite-
     horizon allowance of 0.05 of its prediction, and the two must differ by more than 0.1.
     """
-    configs = bias.bias_configs([estimator], [0.75], [0.25], 0.5, 50, 800, 60, 0,
-                                bias.PAPER_DESIGNS, correction=(False, True))
+    configs = bias.bias_configs(
+        [estimator], [0.75], [0.25], 0.5, 50, 800, 60, 0, bias.PAPER_DESIGNS, correction=(False, True)
+    )
     frames = [simulate(**c) for c in configs]
-    slopes = rates.rep_slopes(pd.concat(frames, ignore_index=True), burn_in=100,
-                              by=["estimator", "alpha", "bias_rate", "bias_correction"], metrics=("w1",))
+    slopes = rates.rep_slopes(
+        pd.concat(frames, ignore_index=True),
+        burn_in=100,
+        by=["estimator", "alpha", "bias_rate", "bias_correction"],
+        metrics=("w1",),
+    )
     table = bias.summarize_bias_slopes(slopes, n_boot=200).set_index("bias_correction")
     for corrected in (False, True):
         row = table.loc[corrected]
@@ -242,15 +304,23 @@ def test_paper_preset_matches_the_authors_scripts():
     paper = params.for_chapter(ROOT / "chapters" / "bias.md", "paper")
     assert (paper.T, paper.reps, paper.burn_in, paper.m1, paper.p) == (3000, 100, 200, 50, 0.5)
     assert paper.alphas == paper.qs == (0.25, 0.5, 0.75)
-    assert paper.designs["kde"] == dict(bias=dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0),
-                                        grid_size=500, h0=2.0)
-    assert paper.designs["ecdf"] == dict(bias=dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0),
-                                         grid_size=200)
-    configs = bias.bias_configs(paper.estimators, paper.alphas, paper.qs, paper.p, paper.m1,
-                                paper.T, paper.reps, paper.seed, paper.designs)
+    assert paper.designs["kde"] == dict(
+        bias=dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0), grid_size=500, h0=2.0
+    )
+    assert paper.designs["ecdf"] == dict(bias=dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0), grid_size=200)
+    configs = bias.bias_configs(
+        paper.estimators,
+        paper.alphas,
+        paper.qs,
+        paper.p,
+        paper.m1,
+        paper.T,
+        paper.reps,
+        paper.seed,
+        paper.designs,
+    )
     assert len(configs) == 18
     kde = [c for c in configs if c["estimator"] == "kde"][0]
-    assert kde["bandwidth_exponent"] == 0.5 and kde["h0"] == 2.0      # h_n = 2 n^(-p)
+    assert kde["bandwidth_exponent"] == 0.5 and kde["h0"] == 2.0  # h_n = 2 n^(-p)
     with pytest.raises(ValueError, match="designs"):
-        params.for_chapter(ROOT / "chapters" / "bias.md", "smoke",
-                           designs={"ecdf": {"bias": {"scale": 1.5}}})
+        params.for_chapter(ROOT / "chapters" / "bias.md", "smoke", designs={"ecdf": {"bias": {"scale": 1.5}}})

@@ -18,8 +18,15 @@ from recursive_lib.book.offline import scan
 
 pytestmark = pytest.mark.book
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 
 
 def _pages(html: Path) -> list[Path]:
@@ -141,10 +148,12 @@ def test_every_page_renders_offline_without_errors(browser, server, built_html):
                 failures.append(f"{rel}: math not typeset (MathJax returned {typeset})")
         specs = page.locator("script.book-chart-spec").count()
         if specs:
-            try:   # every chart with a spec is drawn live by the local vega-embed bundle
+            try:  # every chart with a spec is drawn live by the local vega-embed bundle
                 page.wait_for_function(
-                    "n => document.querySelectorAll('div.book-chart-drawn').length >= n", arg=specs,
-                    timeout=60_000)
+                    "n => document.querySelectorAll('div.book-chart-drawn').length >= n",
+                    arg=specs,
+                    timeout=60_000,
+                )
             except Exception:
                 drawn = page.locator("div.book-chart-drawn").count()
                 failures.append(f"{rel}: {drawn} of {specs} interactive charts drawn")
@@ -177,32 +186,39 @@ def test_a_chart_answers_a_hover_with_the_values_of_its_csv(browser, server, bui
     page.goto(f"{server}/chapters/intro.html", wait_until="networkidle")
     page.wait_for_selector("div.book-chart-drawn", timeout=60_000)
     chart = page.locator("div.book-chart-drawn").first
-    assert chart.locator("img").first.is_hidden()          # the static SVG gave way to the live chart
+    assert chart.locator("img").first.is_hidden()  # the static SVG gave way to the live chart
     points = chart.locator("g.mark-symbol.role-mark path")
     assert points.count() > 2
     points.nth(points.count() // 2).hover(force=True)
     tooltip = page.locator("#vg-tooltip-element")
     tooltip.wait_for(state="visible", timeout=10_000)
     cells = tooltip.locator("tr").evaluate_all(
-        "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])")
+        "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])"
+    )
     values = dict(cells)
     assert {"alpha", "n", "interval"} <= set(values), values
     error_key = next(k for k in values if k not in {"alpha", "n", "interval"})
     href = chart.locator("a.book-chart-csv").first.get_attribute("href")
     text = page.evaluate("async url => (await fetch(url)).text()", href)
     rows = list(csv.DictReader(io.StringIO(text)))
-    n = _tooltip_number(values["n"])          # shown to 4 significant digits
-    match = [row for row in rows if float(row["alpha"]) == _tooltip_number(values["alpha"])
-             and abs(float(row["n"]) - n) <= 5e-4 * n]
+    n = _tooltip_number(values["n"])  # shown to 4 significant digits
+    match = [
+        row
+        for row in rows
+        if float(row["alpha"]) == _tooltip_number(values["alpha"]) and abs(float(row["n"]) - n) <= 5e-4 * n
+    ]
     assert len(match) == 1, (values, len(rows))
     assert _tooltip_number(values[error_key]) == pytest.approx(float(match[0]["mean"]), rel=1e-3)
-    if values["interval"] == "none":       # a single repetition has no interval
+    if values["interval"] == "none":  # a single repetition has no interval
         assert not match[0]["lo"] and not match[0]["hi"], match[0]
     else:
         lo, hi = (_tooltip_number(v) for v in values["interval"].split(" to "))
-        assert (lo, hi) == (pytest.approx(float(match[0]["lo"]), rel=1e-3),
-                            pytest.approx(float(match[0]["hi"]), rel=1e-3))
+        assert (lo, hi) == (
+            pytest.approx(float(match[0]["lo"]), rel=1e-3),
+            pytest.approx(float(match[0]["hi"]), rel=1e-3),
+        )
     opacities = chart.locator("g.mark-line.role-mark path").evaluate_all(
-        "paths => paths.map(p => parseFloat(p.getAttribute('opacity') ?? '1'))")
-    assert max(opacities) == 1 and min(opacities) < 0.5, opacities   # hovered line stands out
+        "paths => paths.map(p => parseFloat(p.getAttribute('opacity') ?? '1'))"
+    )
+    assert max(opacities) == 1 and min(opacities) < 0.5, opacities  # hovered line stands out
     context.close()

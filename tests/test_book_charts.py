@@ -17,7 +17,7 @@ from recursive_lib.book.offline import js_remote_urls
 
 def test_the_served_bundle_names_no_remote_address():
     raw = vl_convert.javascript_bundle()
-    assert js_remote_urls(raw) == [sphinx_charts.SCHEMA_URL]   # the one address we replace
+    assert js_remote_urls(raw) == [sphinx_charts.SCHEMA_URL]  # the one address we replace
     text = sphinx_charts.bundle_text()
     assert js_remote_urls(text) == []
     assert "window.vegaEmbed=" in text and len(text) > 500_000
@@ -34,8 +34,9 @@ def _spec_and_svg(chart):
 
 
 def _curves():
-    return pd.DataFrame([dict(alpha=a, n=n, mean=1 / n, lo=0.9 / n, hi=1.1 / n)
-                         for a in (0.2, 1.0) for n in (1, 2, 4)])
+    return pd.DataFrame(
+        [dict(alpha=a, n=n, mean=1 / n, lo=0.9 / n, hi=1.1 / n) for a in (0.2, 1.0) for n in (1, 2, 4)]
+    )
 
 
 def test_chart_html_writes_the_svg_and_one_csv_per_table(tmp_path):
@@ -51,7 +52,8 @@ def test_chart_html_writes_the_svg_and_one_csv_per_table(tmp_path):
     second = pd.read_csv(tmp_path / "figure-data/chapters/fig-x-2.csv")
     assert 'href="../figure-data/chapters/fig-x-1.csv"' in page
     assert sorted([list(first.columns), list(second.columns)]) == sorted(
-        [list(summary.columns), list(theory.columns)])
+        [list(summary.columns), list(theory.columns)]
+    )
     assert len(first) + len(second) == len(summary) + len(theory)
 
 
@@ -157,8 +159,12 @@ def test_side_by_side_panels_of_one_frame_give_one_csv(tmp_path):
 
     summary = _curves().assign(estimator=lambda f: ["kde" if a < 0.5 else "ecdf" for a in f.alpha])
     theory = summary.rename(columns={"mean": "value"})[["estimator", "alpha", "n", "value"]]
-    chart = alt.hconcat(*[plots.error_curves(summary[summary.estimator == e], "e",
-                                             theory=theory[theory.estimator == e]) for e in ("kde", "ecdf")])
+    chart = alt.hconcat(
+        *[
+            plots.error_curves(summary[summary.estimator == e], "e", theory=theory[theory.estimator == e])
+            for e in ("kde", "ecdf")
+        ]
+    )
     spec, svg = _spec_and_svg(chart)
     assert len(plots.spec_frames(spec)) == 4
     sphinx_charts.chart_html(spec, svg, "fig-z", "chapters", tmp_path)
@@ -175,9 +181,11 @@ def test_export_figures_writes_the_csv_beside_the_svg(tmp_path):
     bundle = plots.error_curves(_curves(), "e")._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
     prefix = "application/papermill.record/"
-    output = {"output_type": "display_data",
-              "metadata": {"scrapbook": {"name": "fig-e", "mime_prefix": prefix}},
-              "data": {prefix + k: v for k, v in bundle.items()}}
+    output = {
+        "output_type": "display_data",
+        "metadata": {"scrapbook": {"name": "fig-e", "mime_prefix": prefix}},
+        "data": {prefix + k: v for k, v in bundle.items()},
+    }
     notebook = tmp_path / "ch.ipynb"
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [output]}]}))
     written = export_figures(notebook, tmp_path / "ch_files")
@@ -199,6 +207,9 @@ def test_every_line_point_and_legend_colour_of_the_book_is_legible_on_white(buil
     weak = []
     for path in charts:
         colours = drawn_colours(path.read_text(), kinds=("mark-line", "mark-symbol", "mark-rule"))
-        weak += [f"{path.name}: rgb{c} at opacity {o:.2f}: {contrast_with_white(c, o):.2f}"
-                 for c, o in set(colours) if contrast_with_white(c, o) < plots.MIN_CONTRAST]
+        weak += [
+            f"{path.name}: rgb{c} at opacity {o:.2f}: {contrast_with_white(c, o):.2f}"
+            for c, o in set(colours)
+            if contrast_with_white(c, o) < plots.MIN_CONTRAST
+        ]
     assert not weak, "\n".join(sorted(weak))

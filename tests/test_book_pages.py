@@ -38,8 +38,11 @@ def _checks_claims(source: str) -> bool:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             f = node.func
-            if isinstance(f, ast.Attribute) and getattr(f.value, "id", None) == "found" \
-                    and f.attr in CLAIM_METHODS:
+            if (
+                isinstance(f, ast.Attribute)
+                and getattr(f.value, "id", None) == "found"
+                and f.attr in CLAIM_METHODS
+            ):
                 return True
     return False
 
@@ -57,16 +60,20 @@ def test_setup_cells_are_folded_and_the_knobs_stay_findable(name):
     prompt = parameters.metadata.get("mystnb", {}).get("code_prompt_show", "")
     assert "PRESETS" in prompt, f"{name}: the parameters cell's toggle does not say where the knobs are"
     resolve = next(c for c in cells if c.source.startswith("cfg = params.resolve("))
-    assert {"remove-input", "hide-output"} <= _tags(resolve), \
+    assert {"remove-input", "hide-output"} <= _tags(resolve), (
         f"{name}: the knob table of the run is not folded behind its own toggle"
+    )
     assert "knobs" in resolve.metadata.get("mystnb", {}).get("code_prompt_show", "")
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_claim_checks_are_folded(name):
     """The code that decides a claim's words is bookkeeping for the reader: one click away."""
-    loud = [c.source.splitlines()[0] for c in _code_cells(name)
-            if _checks_claims(c.source) and not _tags(c) & FOLDED]
+    loud = [
+        c.source.splitlines()[0]
+        for c in _code_cells(name)
+        if _checks_claims(c.source) and not _tags(c) & FOLDED
+    ]
     assert not loud, f"{name}: claim cells shown in full: {loud}"
 
 
@@ -80,8 +87,9 @@ def test_no_raw_frame_dump_ends_a_cell(name):
         if not body or not isinstance(body[-1], ast.Expr) or cell.source.rstrip().endswith(";"):
             continue
         last = ast.unparse(body[-1].value)
-        if last.endswith((".round(1)", ".round(2)", ".round(3)", ".head()")) or \
-                (isinstance(body[-1].value, ast.Name) and body[-1].value.id not in {"cfg"}):
+        if last.endswith((".round(1)", ".round(2)", ".round(3)", ".head()")) or (
+            isinstance(body[-1].value, ast.Name) and body[-1].value.id not in {"cfg"}
+        ):
             raw.append(last)
     assert not raw, f"{name}: frames shown raw: {raw}"
 
@@ -96,20 +104,39 @@ def test_no_claim_is_printed_twice(executed_dir):
         if not path.is_file():
             continue
         for cell in json.loads(path.read_text())["cells"]:
-            shown = [o for o in cell.get("outputs", []) if "scrapbook" not in o.get("metadata", {})
-                     and "".join(o.get("data", {}).get("text/plain", "")).startswith("Claim(")]
+            shown = [
+                o
+                for o in cell.get("outputs", [])
+                if "scrapbook" not in o.get("metadata", {})
+                and "".join(o.get("data", {}).get("text/plain", "")).startswith("Claim(")
+            ]
             if shown and "remove-output" not in cell["metadata"].get("tags", []):
                 twice.append(f"{name}: {''.join(cell['source']).splitlines()[0][:60]}")
     assert not twice, "\n".join(twice)
 
 
 def test_staging_removes_the_injected_parameters_cell(tmp_path):
-    notebook = {"cells": [
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "preset = 'book'",
-         "outputs": [], "execution_count": 1},
-        {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]},
-         "source": "preset = 'smoke'", "outputs": [], "execution_count": 2},
-    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "source": "preset = 'book'",
+                "outputs": [],
+                "execution_count": 1,
+            },
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["injected-parameters"]},
+                "source": "preset = 'smoke'",
+                "outputs": [],
+                "execution_count": 2,
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     source = tmp_path / "chapter.ipynb"
     source.write_text(json.dumps(notebook))
     copied = json.loads(cli.copy_for_reading(source, tmp_path / "staged.ipynb").read_text())
@@ -148,8 +175,10 @@ def pages_url(repository: str) -> str:
 
 
 def test_pages_url_from_the_repository_address():
-    assert pages_url("https://github.com/Some-Lab/recursive-book.git") == \
-        "https://some-lab.github.io/recursive-book/"
+    assert (
+        pages_url("https://github.com/Some-Lab/recursive-book.git")
+        == "https://some-lab.github.io/recursive-book/"
+    )
     with pytest.raises(ValueError, match="repository url must be"):
         pages_url("git@github.com:lab/book.git")
 
@@ -161,15 +190,21 @@ def test_readme_first_screen_says_where_to_read_how_to_cite_and_the_two_commands
     repositories = _configured_repositories()
     expected = [pages_url(r) for r in repositories] or [PAGES_PLACEHOLDER]
     for url in expected:
-        assert url in first_screen, (f"README's first screen should give the online address {url} "
-                                     f"(from the repository url {repositories or 'not set'})")
+        assert url in first_screen, (
+            f"README's first screen should give the online address {url} "
+            f"(from the repository url {repositories or 'not set'})"
+        )
 
 
 def test_landing_page_says_how_to_rerun_fork_and_cite():
     intro = (ROOT / "chapters" / "intro.md").read_text()
-    for needed, why in [("recursive-book run CHAPTER -p KNOB VALUE", "rerun"),
-                        ("cp chapters/", "fork: copy one chapter"), ("_toc.yml", "fork: list it"),
-                        ("CITATION.cff", "cite the book"), ("{cite}`wang2026survive`", "cite the paper")]:
+    for needed, why in [
+        ("recursive-book run CHAPTER -p KNOB VALUE", "rerun"),
+        ("cp chapters/", "fork: copy one chapter"),
+        ("_toc.yml", "fork: list it"),
+        ("CITATION.cff", "cite the book"),
+        ("{cite}`wang2026survive`", "cite the paper"),
+    ]:
         assert needed in intro, f"chapters/intro.md does not say how to {why} ({needed!r})"
 
 
@@ -177,12 +212,12 @@ def test_landing_page_says_how_to_rerun_fork_and_cite():
 
 
 def _pivot():
-    rows = [dict(estimator=e, metric=m, alpha=a, slope=s)
-            for (e, m), base in {("ecdf", "w1"): 0.1, ("ecdf", "mmd"): 0.2,
-                                 ("kde", "w1"): 0.3}.items()
-            for a, s in [(0.25, base + 0.123456), (0.5, base + 1 / 3)]]
-    return pd.DataFrame(rows).pivot_table(index=["estimator", "metric"], columns="alpha",
-                                          values="slope")
+    rows = [
+        dict(estimator=e, metric=m, alpha=a, slope=s)
+        for (e, m), base in {("ecdf", "w1"): 0.1, ("ecdf", "mmd"): 0.2, ("kde", "w1"): 0.3}.items()
+        for a, s in [(0.25, base + 0.123456), (0.5, base + 1 / 3)]
+    ]
+    return pd.DataFrame(rows).pivot_table(index=["estimator", "metric"], columns="alpha", values="slope")
 
 
 def test_show_hides_the_index_and_names_the_columns():
@@ -193,8 +228,13 @@ def test_show_hides_the_index_and_names_the_columns():
 
 
 def test_show_rounds_to_significant_digits_for_display_only():
-    frame = pd.DataFrame({"slope": [0.123456, 12.3456, -0.000123456, math.nan], "reps": [4, 4, 4, 4],
-                          "alpha": [0.25, 0.5, 1.0, 0.1]})
+    frame = pd.DataFrame(
+        {
+            "slope": [0.123456, 12.3456, -0.000123456, math.nan],
+            "reps": [4, 4, 4, 4],
+            "alpha": [0.25, 0.5, 1.0, 0.1],
+        }
+    )
     before = frame.copy()
     shown = tables.show(frame).data
     assert list(shown["fitted slope"]) == ["0.123", "12.3", "-0.000123", tables.MISSING]
@@ -223,12 +263,15 @@ def test_show_selects_and_renames_columns():
     assert list(shown.columns) == ["real fraction", "fitted slope"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(digits=0), r"digits \(digits\) must be an integer in \[1, 15\], got 0"),
-    (dict(digits={"slope": 99}), r"digits \(slope\) must be an integer in \[1, 15\], got 99"),
-    (dict(columns={"nope": "x"}), r"columns \['nope'\] are not in the frame"),
-    (dict(group=["nope"]), r"group \['nope'\] names no column"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(digits=0), r"digits \(digits\) must be an integer in \[1, 15\], got 0"),
+        (dict(digits={"slope": 99}), r"digits \(slope\) must be an integer in \[1, 15\], got 99"),
+        (dict(columns={"nope": "x"}), r"columns \['nope'\] are not in the frame"),
+        (dict(group=["nope"]), r"group \['nope'\] names no column"),
+    ],
+)
 def test_show_rejects_bad_arguments_by_name(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tables.show(pd.DataFrame({"slope": [0.4]}), **kwargs)
@@ -276,8 +319,14 @@ def test_first_screen_of_every_chapter_is_prose(browser, server, built_html):  #
             failures.append(f"{name}: no page")
             continue
         context = browser.new_context(viewport=VIEWPORT)
-        context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server)
-                      or r.request.url.startswith(("data:", "blob:")) else r.abort())
+        context.route(
+            "**/*",
+            lambda r: (
+                r.continue_()
+                if r.request.url.startswith(server) or r.request.url.startswith(("data:", "blob:"))
+                else r.abort()
+            ),
+        )
         page = context.new_page()
         page.goto(f"{server}/chapters/{name}.html", wait_until="networkidle")
         page.screenshot(path=str(shots / f"{name}.png"))
@@ -297,4 +346,3 @@ def test_first_screen_of_every_chapter_is_prose(browser, server, built_html):  #
         if name in CHAPTERS and not any("PRESETS" in t for t in seen["toggles"]):
             failures.append(f"{name}: no toggle leads to the parameters cell ({seen['toggles']})")
     assert not failures, "\n".join(failures)
-

@@ -36,8 +36,16 @@ def test_ecdf_bias_w1_floor_is_the_floor_curve_and_a_lower_bound():
 @pytest.mark.parametrize(("alpha", "q"), [(0.5, 0.25), (0.25, 0.75)])
 def test_ecdf_bias_w1_matches_simulation(alpha, q):
     # Mean and variance are exact; the Gaussian shape is within a few per cent for m1 = 50.
-    runs = simulate(estimator="ecdf", alpha=alpha, m1=50, T=30, reps=600, seed=3,
-                    bias=dict(ECDF_BIAS, rate=q), grid_size=200)
+    runs = simulate(
+        estimator="ecdf",
+        alpha=alpha,
+        m1=50,
+        T=30,
+        reps=600,
+        seed=3,
+        bias=dict(ECDF_BIAS, rate=q),
+        grid_size=200,
+    )
     simulated = runs.groupby("n")["w1"].mean().to_numpy()
     predicted = theory.ecdf_bias_w1(BiasSchedule(rate=q, **ECDF_BIAS), alpha, 50, 30, 200)["value"]
     np.testing.assert_allclose(simulated, predicted, rtol=0.05)
@@ -45,8 +53,9 @@ def test_ecdf_bias_w1_matches_simulation(alpha, q):
 
 def test_horizon_slopes_fit_the_predictions_like_the_simulation():
     designs = bias.check_designs("designs", "paper")
-    got = bias.horizon_slopes(designs, ["ecdf", "kde"], [0.25, 0.75], [0.5], 0.5, 50, 400, 40,
-                              correction=(False, True))
+    got = bias.horizon_slopes(
+        designs, ["ecdf", "kde"], [0.25, 0.75], [0.5], 0.5, 50, 400, 40, correction=(False, True)
+    )
     assert len(got) == 2 * 2 * 2 * 2
     key = ["estimator", "metric", "alpha", "bias_rate", "bias_correction"]
     assert not got.duplicated(key).any()
@@ -66,8 +75,7 @@ def test_horizon_slopes_fit_the_predictions_like_the_simulation():
 def test_the_floor_approaches_its_exponent_from_below():
     # eq-bias-transient: the slower term is positive, the faster one subtracted.
     designs = bias.check_designs("designs", "paper")
-    got = bias.horizon_slopes(designs, ["ecdf"], [0.25, 0.5, 0.75], [0.25, 0.5, 0.75], 0.5, 50,
-                              1000, 100)
+    got = bias.horizon_slopes(designs, ["ecdf"], [0.25, 0.5, 0.75], [0.25, 0.5, 0.75], 0.5, 50, 1000, 100)
     got = got[got.metric == "w1"]
     plain = ~rates.needs_log_correction(0.5, got["alpha"], got["bias_rate"])
     below = got["floor"] < np.minimum(got["alpha"], got["bias_rate"])
@@ -77,8 +85,9 @@ def test_the_floor_approaches_its_exponent_from_below():
 def test_last_difference_is_welch():
     rng = np.random.default_rng(0)
     a, b = rng.normal(1.0, 1.0, 8), rng.normal(0.0, 2.0, 12)
-    frames = [pd.DataFrame({"g": "x", "n": [1, 5][i], "rep": range(len(v)), "y": v})
-              for v in (a, b) for i in (0, 1)]
+    frames = [
+        pd.DataFrame({"g": "x", "n": [1, 5][i], "rep": range(len(v)), "y": v}) for v in (a, b) for i in (0, 1)
+    ]
     first = rates.curve_summary(pd.concat(frames[:2]).assign(y=lambda d: d["y"] + d["n"]), "y", by=["g"])
     second = rates.curve_summary(pd.concat(frames[2:]).assign(y=lambda d: d["y"] + d["n"]), "y", by=["g"])
     got = rates.last_difference(first, second, by=["g"]).iloc[0]
@@ -88,9 +97,19 @@ def test_last_difference_is_welch():
 
 
 def test_slopes_with_horizon_draws_and_checks_its_columns():
-    summary = pd.DataFrame({"bias_rate": [0.25, 0.5], "alpha": [0.5, 0.5], "estimator": "ecdf",
-                            "metric": "w1", "slope": [0.2, 0.4], "lo": [0.1, 0.3],
-                            "hi": [0.3, 0.5], "predicted": [0.25, 0.5], "floor": [0.18, np.nan]})
+    summary = pd.DataFrame(
+        {
+            "bias_rate": [0.25, 0.5],
+            "alpha": [0.5, 0.5],
+            "estimator": "ecdf",
+            "metric": "w1",
+            "slope": [0.2, 0.4],
+            "lo": [0.1, 0.3],
+            "hi": [0.3, 0.5],
+            "predicted": [0.25, 0.5],
+            "floor": [0.18, np.nan],
+        }
+    )
     spec = plots.slopes_with_horizon(summary, {"floor": "bias floor"}).to_dict()
     assert "facet" in spec
     with pytest.raises(ValueError, match="summary needs column 'exact'"):

@@ -7,7 +7,7 @@ import pytest
 from recursive_lib import metrics
 from recursive_lib.loops.fresh import RealStream, run_fresh
 
-POOL = np.arange(40.0).reshape(-1, 1)   # item i has value i, so values identify items
+POOL = np.arange(40.0).reshape(-1, 1)  # item i has value i, so values identify items
 
 
 class Mean:
@@ -55,7 +55,7 @@ def test_counting_does_not_change_a_single_draw():
     stream = RealStream(POOL, a)
     order, position, items = b.permutation(len(POOL)), 0, []
     for k in [9] * 12:
-        picked = order[position:position + k]
+        picked = order[position : position + k]
         position += len(picked)
         if len(picked) < k:
             rest = np.setdiff1d(np.arange(len(POOL)), picked)
@@ -73,7 +73,7 @@ def test_run_fresh_rows_count_real_items_exactly(tmp_path):
     rows = run.metrics
     real = [batch[batch[:, 0] >= 0, 0] for batch in model.batches]
     cumulative = np.cumsum([len(r) for r in real])
-    distinct = [len(set(np.concatenate(real[:i + 1]).tolist())) for i in range(len(real))]
+    distinct = [len(set(np.concatenate(real[: i + 1]).tolist())) for i in range(len(real))]
     assert rows["real_taken"].tolist() == cumulative.tolist() == rows["n_real"].cumsum().tolist()
     assert rows["real_distinct"].tolist() == distinct
     assert rows["real_distinct"].tolist() == np.minimum(cumulative, len(POOL)).tolist()

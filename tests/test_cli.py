@@ -59,7 +59,8 @@ def book(tmp_path):
     (tmp_path / "chapters" / "tiny.md").write_text(CHAPTER)
     (tmp_path / "chapters" / "notes.md").write_text("# Notes\n\nPlain page.\n")
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n")
+        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n"
+    )
     return tmp_path
 
 
@@ -93,7 +94,7 @@ def test_unknown_or_malformed_parameters_stop_before_running(book, monkeypatch, 
     assert "unknown parameter 'scal' (did you mean 'scale'?)" in err and "Traceback" not in err
     assert cli.main(["run", "tiny", "-p", "scale", "[1,", "--out", "out"]) == 2
     assert "-p scale: '[1,' is not a valid YAML value" in capsys.readouterr().err
-    assert not (book / "out").exists()          # no kernel was started
+    assert not (book / "out").exists()  # no kernel was started
 
 
 def test_params_lists_the_knobs_with_their_presets(book, monkeypatch, capsys):
@@ -102,8 +103,18 @@ def test_params_lists_the_knobs_with_their_presets(book, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["knob", "smoke", "book", "paper", "meaning"]
     assert lines[1].split()[:4] == ["scale", "1.0", "2.0", "2.0"]
-    assert lines[2].split() == ['label', '"small"', '"book"', '"paper"', "a", "word", "printed",
-                                "with", "the", "run"]
+    assert lines[2].split() == [
+        "label",
+        '"small"',
+        '"book"',
+        '"paper"',
+        "a",
+        "word",
+        "printed",
+        "with",
+        "the",
+        "run",
+    ]
 
 
 def test_unknown_chapter_and_plain_pages(book, monkeypatch, capsys):
@@ -116,7 +127,10 @@ def test_unknown_chapter_and_plain_pages(book, monkeypatch, capsys):
 
 def test_parameters_are_yaml_values():
     assert cli.parse_parameters([["alphas", "[0.1, 0.5]"], ["T", "20"], ["name", "kde"]]) == {
-        "alphas": [0.1, 0.5], "T": 20, "name": "kde"}
+        "alphas": [0.1, 0.5],
+        "T": 20,
+        "name": "kde",
+    }
 
 
 def test_every_toc_chapter_of_the_book_exists(root):
@@ -128,8 +142,9 @@ def test_every_toc_chapter_of_the_book_exists(root):
 def test_parallel_chapters_with_a_relative_output_folder(book, monkeypatch):
     # papermill changes the working directory of the whole process while a chapter runs
     (book / "chapters" / "tiny2.md").write_text(CHAPTER)
-    (book / "_toc.yml").write_text("format: jb-book\nroot: chapters/tiny\nchapters:\n"
-                                   "  - file: chapters/tiny2\n")
+    (book / "_toc.yml").write_text(
+        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/tiny2\n"
+    )
     monkeypatch.chdir(book)
     assert cli.main(["execute", "--out", "nested/executed", "--jobs", "2"]) == 0
     assert (book / "nested" / "executed" / "tiny.ipynb").is_file()
@@ -161,17 +176,19 @@ def test_the_terminal_sees_progress_not_kernel_warnings(book):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "recursive_lib.book.cli", "run", "tiny",
-                             "--preset", "smoke", "--out", "out"], cwd=book, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "recursive_lib.book.cli", "run", "tiny", "--preset", "smoke", "--out", "out"],
+        cwd=book,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "tiny: executing with preset smoke" in result.stdout
     assert "tiny: executed in" in result.stdout
     assert "TCP" not in result.stderr and "WARNING" not in result.stderr, result.stderr
 
 
-def test_outside_the_repository_and_missing_dependencies_are_one_line_errors(tmp_path, monkeypatch,
-                                                                              capsys):
+def test_outside_the_repository_and_missing_dependencies_are_one_line_errors(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["params", "setting"]) == 2
     err = capsys.readouterr().err

@@ -37,8 +37,7 @@ def evaluate(model, rng):
 
 def test_batches_follow_the_fresh_regime():
     model = RunningGaussian()
-    run = run_fresh(model, POOL, alpha=0.25, m_total=8, T=5, seed=1, evaluate=evaluate,
-                    snapshot_at=(1, 3))
+    run = run_fresh(model, POOL, alpha=0.25, m_total=8, T=5, seed=1, evaluate=evaluate, snapshot_at=(1, 3))
     first, *later = model.batches
     assert (first >= 0).all() and len(first) == 8
     for batch in later:
@@ -59,11 +58,11 @@ def test_alpha_zero_is_all_synthetic_after_the_first_batch():
 def test_real_items_do_not_repeat_before_the_pool_is_used_up():
     rng = np.random.default_rng(0)
     stream = RealStream(POOL, rng)
-    taken = np.concatenate([stream.take(7, rng) for _ in range(5)])[:, 0]   # 35 of 40
+    taken = np.concatenate([stream.take(7, rng) for _ in range(5)])[:, 0]  # 35 of 40
     assert len(set(taken)) == 35
     more = np.concatenate([stream.take(7, rng) for _ in range(40)])[:, 0]
     # every batch of 7 holds 7 distinct items, also across a reshuffle
-    assert all(len(set(more[i:i + 7])) == 7 for i in range(0, len(more), 7))
+    assert all(len(set(more[i : i + 7])) == 7 for i in range(0, len(more), 7))
     counts = np.bincount(np.concatenate([taken, more]).astype(int), minlength=40)
     assert counts.max() - counts.min() <= 1
 
@@ -92,11 +91,13 @@ def test_interrupted_run_resumes_with_identical_results(tmp_path):
         return evaluate(model, rng)
 
     with pytest.raises(KeyboardInterrupt):
-        run_fresh(RunningGaussian(), POOL, 0.5, 6, 8, seed=2, evaluate=failing, snapshot_at=(2, 7),
-                  checkpoint=path)
+        run_fresh(
+            RunningGaussian(), POOL, 0.5, 6, 8, seed=2, evaluate=failing, snapshot_at=(2, 7), checkpoint=path
+        )
     assert path.exists()
-    resumed = run_fresh(RunningGaussian(), POOL, 0.5, 6, 8, seed=2, evaluate=evaluate,
-                        snapshot_at=(2, 7), checkpoint=path)
+    resumed = run_fresh(
+        RunningGaussian(), POOL, 0.5, 6, 8, seed=2, evaluate=evaluate, snapshot_at=(2, 7), checkpoint=path
+    )
     assert resumed.metrics.equals(full.metrics)
     assert all(np.array_equal(resumed.snapshots[k][0], full.snapshots[k][0]) for k in (2, 7))
     with pytest.raises(ValueError, match="checkpoint"):
@@ -108,10 +109,18 @@ def test_evaluation_cadence():
     assert run.metrics["mean"].notna().tolist() == [True, False, True, False, False, True, True]
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(alpha=1.5), "alpha"), (dict(m_total=0), "m_total"), (dict(m_total=41), "m_total"),
-    (dict(T=0), "T"), (dict(eval_every=0), "eval_every"), (dict(snapshot_at=(9,)), "snapshot_at"),
-    (dict(seed=-1), "seed")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(alpha=1.5), "alpha"),
+        (dict(m_total=0), "m_total"),
+        (dict(m_total=41), "m_total"),
+        (dict(T=0), "T"),
+        (dict(eval_every=0), "eval_every"),
+        (dict(snapshot_at=(9,)), "snapshot_at"),
+        (dict(seed=-1), "seed"),
+    ],
+)
 def test_bad_arguments_name_the_parameter(kwargs, name):
     args = dict(alpha=0.5, m_total=4, T=3, seed=0) | kwargs
     with pytest.raises(ValueError, match=name):

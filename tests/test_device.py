@@ -42,9 +42,13 @@ def test_no_module_picks_a_device_or_a_float_type_of_its_own():
     torch.device(...) or torch.float32 elsewhere in the library (a model's own tensors follow
     its parameters)."""
     pattern = re.compile(r"""["']cuda["']|\.cuda\(|torch\.device\(|torch\.float(32|64)\b|\.to\(dev\)""")
-    offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
-                 for path in LIBRARY.rglob("*.py") if path.name != "_torch.py"
-                 for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in LIBRARY.rglob("*.py")
+        if path.name != "_torch.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not offenders, "\n".join(offenders)
 
 
@@ -57,7 +61,8 @@ def _runs():
     out["quantile"] = q.sample(50, rng(2))
     assert all(p.device.type == _torch.placement().device.type for p in q.params_)
     flow = Flow(transforms=1, hidden=(8,), steps=5, batch_size=32, random_state=rng(3)).fit(
-        rng(4).normal(size=(200, 2)))
+        rng(4).normal(size=(200, 2))
+    )
     out["flow"] = flow.sample(20, rng(5))
     images = np.tanh(rng(6).normal(size=(40, 4, 4))).astype(np.float32)
     ddpm = DDPM(diffusion_steps=10, width=16, depth=1, epochs=2, batch_size=20, lr=1e-3)
@@ -80,7 +85,7 @@ def test_models_run_with_the_device_forced_and_seeded_runs_are_identical(monkeyp
     default = _runs()
     for key in forced:
         np.testing.assert_array_equal(np.asarray(forced[key]), np.asarray(again[key]), err_msg=key)
-        if not torch.cuda.is_available():   # the default is the CPU here: the very same numbers
+        if not torch.cuda.is_available():  # the default is the CPU here: the very same numbers
             np.testing.assert_array_equal(np.asarray(forced[key]), np.asarray(default[key]), err_msg=key)
 
 

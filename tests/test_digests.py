@@ -22,7 +22,8 @@ def test_every_case_has_a_recorded_digest():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_seeded_results_are_unchanged(name):
     assert digest(CASES[name]()) == RESULTS[name], (
-        f"{name}: the numbers changed; if that is intended, run scripts/record_digests.py")
+        f"{name}: the numbers changed; if that is intended, run scripts/record_digests.py"
+    )
 
 
 @pytest.mark.book

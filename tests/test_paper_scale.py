@@ -10,11 +10,21 @@ from conftest import ROOT
 
 from recursive_lib.book import params, timing
 
-ENTRY = dict(chapter="images", status="ok", measured_at="2026-11-28 11:00 UTC", device="cpu",
-             device_name="x86_64", torch_threads=1,
-             seconds_per_iteration=120.0, iterations=200, runs=15, projected_seconds=360000.0,
-             peak_memory_mb=812.4, memory_measure="peak resident memory",
-             stand_in="random images of MNIST's shape (28x28) in place of MNIST")
+ENTRY = dict(
+    chapter="images",
+    status="ok",
+    measured_at="2026-11-28 11:00 UTC",
+    device="cpu",
+    device_name="x86_64",
+    torch_threads=1,
+    seconds_per_iteration=120.0,
+    iterations=200,
+    runs=15,
+    projected_seconds=360000.0,
+    peak_memory_mb=812.4,
+    memory_measure="peak resident memory",
+    stand_in="random images of MNIST's shape (28x28) in place of MNIST",
+)
 
 
 def _write(tmp_path, *entries):
@@ -40,8 +50,11 @@ def test_projection_names_the_device_and_says_no_gpu_was_at_hand(tmp_path):
     assert "no GPU was at hand" in text
     loaded = dict(ENTRY, cpu_count=2, load_average_1min=5.25)
     assert "on its 2 cores at a load average of 5.2 as it began" in timing.paper_projection(
-        "images", _write(tmp_path, loaded))
-    gpu = dict(ENTRY, device="cuda:0", device_name="NVIDIA A100", memory_measure="torch.cuda.max_memory_allocated")
+        "images", _write(tmp_path, loaded)
+    )
+    gpu = dict(
+        ENTRY, device="cuda:0", device_name="NVIDIA A100", memory_measure="torch.cuda.max_memory_allocated"
+    )
     gpu.pop("torch_threads")
     text = timing.paper_projection("images", _write(tmp_path, gpu))
     assert "on a CUDA:0 (NVIDIA A100)" in text and "no GPU" not in text

@@ -30,19 +30,25 @@ def test_a_knob_in_the_namespace_overrides_the_table_and_is_marked_on_the_page()
 
 
 def test_an_unknown_parameter_is_an_error_with_a_suggestion():
-    with pytest.raises(ValueError, match=r"unknown parameter 'alpha' \(did you mean 'alphas'\?\); "
-                                         r"this chapter's knobs are alphas, T, label"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown parameter 'alpha' \(did you mean 'alphas'\?\); "
+        r"this chapter's knobs are alphas, T, label",
+    ):
         params.resolve(TABLE, "book", {"alpha": 0.5})
     # modules, functions and private names are not parameters; IPython's history lists neither
     params.resolve(TABLE, "book", {"np": pytest, "_x": 1, "In": [], "Out": {}, "REGIMES": ("a",)})
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"alphas": [0.5, 1.5]}, r"alphas must be in \(0, 1\]"),
-    ({"alphas": [0.0]}, r"alphas must be in \(0, 1\]"),
-    ({"T": 2.5}, "T must be an integer >= 1"),
-    ({"T": params}, "knob 'T' is also the name of a module"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"alphas": [0.5, 1.5]}, r"alphas must be in \(0, 1\]"),
+        ({"alphas": [0.0]}, r"alphas must be in \(0, 1\]"),
+        ({"T": 2.5}, "T must be an integer >= 1"),
+        ({"T": params}, "knob 'T' is also the name of a module"),
+    ],
+)
 def test_bad_values_name_the_parameter(overrides, message):
     with pytest.raises(ValueError, match=message):
         params.resolve(TABLE, "smoke", overrides)
@@ -59,13 +65,19 @@ def test_a_chapter_may_check_its_own_knobs():
         params.resolve(TABLE, "paper", {}, checks={"label": label})
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    ("| knob | smoke | book |\n|---|---|---|\n| T | 1 | 2 |", "columns knob | smoke | book | paper | meaning"),
-    (TABLE + "| `T` | 1 | 2 | 3 | again |\n", "knob 'T' must be a Python name, listed once"),
-    (TABLE + "| `x` | [1, | 2 | 3 | broken |\n", "the smoke value of 'x' is not valid YAML"),
-    (TABLE + "| `x` | 1 | 2 | 3 |\n", "every row needs 5 cells"),
-    (3, "must be a Markdown table in a string"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            "| knob | smoke | book |\n|---|---|---|\n| T | 1 | 2 |",
+            "columns knob | smoke | book | paper | meaning",
+        ),
+        (TABLE + "| `T` | 1 | 2 | 3 | again |\n", "knob 'T' must be a Python name, listed once"),
+        (TABLE + "| `x` | [1, | 2 | 3 | broken |\n", "the smoke value of 'x' is not valid YAML"),
+        (TABLE + "| `x` | 1 | 2 | 3 |\n", "every row needs 5 cells"),
+        (3, "must be a Markdown table in a string"),
+    ],
+)
 def test_malformed_tables(table, message):
     with pytest.raises(ValueError, match=message):
         params.parse_table(table)

@@ -23,14 +23,27 @@ def _svg(chart) -> str:
 
 
 def _summary():
-    rows = [dict(estimator=e, metric=m, alpha=a, slope=min(0.5, a) + 0.01, lo=min(0.5, a) - 0.02,
-                 hi=min(0.5, a) + 0.04, predicted=min(0.5, a))
-            for e in ("ecdf", "kde") for m in ("w1", "mmd") for a in (0.2, 0.5, 1.0)]
+    rows = [
+        dict(
+            estimator=e,
+            metric=m,
+            alpha=a,
+            slope=min(0.5, a) + 0.01,
+            lo=min(0.5, a) - 0.02,
+            hi=min(0.5, a) + 0.04,
+            predicted=min(0.5, a),
+        )
+        for e in ("ecdf", "kde")
+        for m in ("w1", "mmd")
+        for a in (0.2, 0.5, 1.0)
+    ]
     return pd.DataFrame(rows)
 
 
 def test_snapshot_curves_density_and_cdf():
-    frame = pd.concat([snapshots(estimator="kde", alpha=a, at=(1, 4), m1=20, grid_size=60) for a in (0.3, 1.0)])
+    frame = pd.concat(
+        [snapshots(estimator="kde", alpha=a, at=(1, 4), m1=20, grid_size=60) for a in (0.3, 1.0)]
+    )
     assert isinstance(plots.snapshot_curves(frame), alt.FacetChart)
     _svg(plots.snapshot_curves(frame))
     _svg(plots.snapshot_curves(frame.assign(err=frame.cdf - frame.truth_cdf), y="err", truth=None))
@@ -46,8 +59,14 @@ def test_slope_panels_one_panel_per_estimator_and_metric():
 
 
 def test_phase_diagram_prints_every_cell():
-    grid = pd.DataFrame([dict(metric=m, p=p, alpha=a, slope=min(p, a) + 0.003)
-                         for m in ("w1", "mmd") for p in (0.1, 0.3) for a in (0.1, 0.2, 0.3)])
+    grid = pd.DataFrame(
+        [
+            dict(metric=m, p=p, alpha=a, slope=min(p, a) + 0.003)
+            for m in ("w1", "mmd")
+            for p in (0.1, 0.3)
+            for a in (0.1, 0.2, 0.3)
+        ]
+    )
     svg = _svg(plots.phase_diagram(grid))
     assert "0.10" in svg and "0.30" in svg
     _svg(plots.phase_diagram(grid[grid.metric == "w1"], column=None))
@@ -57,27 +76,48 @@ def test_phase_diagram_prints_every_cell():
 
 def test_theory_panels_simulation_beside_several_theory_curves():
     n = np.array([1, 10, 100])
-    sim = pd.concat([pd.DataFrame(dict(quantity=q, alpha=0.5, n=n, mean=1 / n, lo=0.8 / n, hi=1.2 / n))
-                     for q in ("ise", "w1")])
-    theory = pd.concat([pd.DataFrame(dict(quantity="w1", alpha=0.5, n=n, value=k / n, curve=c))
-                        for k, c in ((1.0, "approximation"), (1.25, "bound"))])
+    sim = pd.concat(
+        [
+            pd.DataFrame(dict(quantity=q, alpha=0.5, n=n, mean=1 / n, lo=0.8 / n, hi=1.2 / n))
+            for q in ("ise", "w1")
+        ]
+    )
+    theory = pd.concat(
+        [
+            pd.DataFrame(dict(quantity="w1", alpha=0.5, n=n, value=k / n, curve=c))
+            for k, c in ((1.0, "approximation"), (1.25, "bound"))
+        ]
+    )
     _svg(plots.theory_panels(sim, theory))
 
 
 def test_error_curves_keep_their_colour_legend():
     # A legend=None on one layer used to drop the merged legend of every layer.
-    s = pd.DataFrame(dict(alpha=[0.1, 0.1, 0.5, 0.5], n=[1, 2, 1, 2], mean=[1, .5, 1, .4],
-                          lo=[.9, .4, .9, .3], hi=[1.1, .6, 1.1, .5]))
+    s = pd.DataFrame(
+        dict(
+            alpha=[0.1, 0.1, 0.5, 0.5],
+            n=[1, 2, 1, 2],
+            mean=[1, 0.5, 1, 0.4],
+            lo=[0.9, 0.4, 0.9, 0.3],
+            hi=[1.1, 0.6, 1.1, 0.5],
+        )
+    )
     assert ">alpha<" in _svg(plots.error_curves(s, "mean error"))
 
 
 # --- the book renderer, chart sizes and colours -------------------------------------------------
 
 
-
 def _curves(alphas=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0), ns=(1, 2, 4, 8, 16)):
-    return pd.DataFrame([dict(alpha=a, n=n, mean=1 / n ** min(a, 0.5), lo=0.8 / n ** min(a, 0.5),
-                              hi=1.2 / n ** min(a, 0.5)) for a in alphas for n in ns])
+    return pd.DataFrame(
+        [
+            dict(
+                alpha=a, n=n, mean=1 / n ** min(a, 0.5), lo=0.8 / n ** min(a, 0.5), hi=1.2 / n ** min(a, 0.5)
+            )
+            for a in alphas
+            for n in ns
+        ]
+    )
 
 
 def _bundle(chart) -> dict:
@@ -90,16 +130,23 @@ def test_book_renderer_carries_svg_and_spec_with_the_plotted_data():
     summary = _curves()
     bundle = _bundle(plots.error_curves(summary, "mean error", title="t"))
     page = bundle["text/html"]
-    match = re.match(r'<div class="book-chart"><script type="application/json" class="book-chart-spec">'
-                     r'(.*?)</script><div class="book-chart-static">(<svg.*</svg>)</div></div>$', page, re.S)
+    match = re.match(
+        r'<div class="book-chart"><script type="application/json" class="book-chart-spec">'
+        r'(.*?)</script><div class="book-chart-static">(<svg.*</svg>)</div></div>$',
+        page,
+        re.S,
+    )
     assert match, page[:300]
     assert match.group(2) == bundle["image/svg+xml"]
     spec = json.loads(match.group(1))
     frames = plots.spec_frames(spec)
     assert len(frames) == 1
     assert set(frames[0].columns) == set(summary.columns)
-    pd.testing.assert_frame_equal(frames[0][list(summary.columns)].reset_index(drop=True),
-                                  summary.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        frames[0][list(summary.columns)].reset_index(drop=True),
+        summary.reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_a_closing_script_tag_in_the_data_cannot_end_the_spec_early():
@@ -133,11 +180,15 @@ def test_curve_charts_have_tooltips_hover_and_zoom():
     params = spec.get("params", []) + [p for layer in spec["layer"] for p in layer.get("params", [])]
     kinds = {(p["select"]["type"], p.get("bind")) for p in params}
     assert ("point", None) in kinds and ("interval", "scales") in kinds
-    assert {"alpha", "slope", "interval"} <= _tooltip_fields(plots.slopes_against_alpha(
-        pd.DataFrame(dict(alpha=[0.2, 1.0], slope=[0.2, 0.5], lo=[0.1, 0.4], hi=[0.3, 0.6])),
-        pd.DataFrame(dict(alpha=[0.2, 1.0], value=[0.2, 0.5]))).to_dict())
+    assert {"alpha", "slope", "interval"} <= _tooltip_fields(
+        plots.slopes_against_alpha(
+            pd.DataFrame(dict(alpha=[0.2, 1.0], slope=[0.2, 0.5], lo=[0.1, 0.4], hi=[0.3, 0.6])),
+            pd.DataFrame(dict(alpha=[0.2, 1.0], value=[0.2, 0.5])),
+        ).to_dict()
+    )
     assert {"estimator", "metric", "alpha", "slope", "predicted"} <= _tooltip_fields(
-        plots.slope_panels(_summary()).to_dict())
+        plots.slope_panels(_summary()).to_dict()
+    )
 
 
 def test_side_by_side_charts_keep_their_own_selections_without_warnings():
@@ -153,13 +204,17 @@ def test_charts_fit_the_text_column():
     s = _curves()
     wide = alt.hconcat(plots.error_curves(s, "e"), plots.error_curves(s, "e"))
     assert plots.svg_size(vlc.vegalite_to_svg(wide.to_dict()))[0] > plots.COLUMN  # would overflow
-    for chart in [plots.error_curves(s, "e"), wide, plots.slope_panels(_summary()),
-                  plots.faceted_curves(s.assign(estimator="kde", regime="a"), "e")]:
+    for chart in [
+        plots.error_curves(s, "e"),
+        wide,
+        plots.slope_panels(_summary()),
+        plots.faceted_curves(s.assign(estimator="kde", regime="a"), "e"),
+    ]:
         width, height = plots.svg_size(_bundle(chart)["image/svg+xml"])
         assert 0.6 * plots.COLUMN <= width <= plots.COLUMN + 0.5, (chart, width)
         assert height >= 150
     single = plots.svg_size(_bundle(plots.error_curves(s, "e"))["image/svg+xml"])[0]
-    assert single >= 0.85 * plots.COLUMN     # a single chart fills the column (was 518 px of 688)
+    assert single >= 0.85 * plots.COLUMN  # a single chart fills the column (was 518 px of 688)
 
 
 # Colours: each colour a chart draws a line, point, rule or legend symbol with (blended with the
@@ -174,7 +229,7 @@ def _rgb(value: str):
         return tuple(int(v) for v in m.groups())
     if m := re.fullmatch(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", value):
         h = m.group(1) if len(m.group(1)) == 6 else "".join(c * 2 for c in m.group(1))
-        return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+        return tuple(int(h[i : i + 2], 16) for i in (0, 2, 4))
     return None
 
 
@@ -207,32 +262,61 @@ def drawn_colours(svg: str, kinds=_CHECKED) -> list[tuple[tuple[int, int, int], 
 
 def _colour_charts():
     s = _curves()
-    shots = pd.DataFrame([dict(alpha=a, n=n, x=x, density=np.exp(-x * x / 2) / (1 + n / 10),
-                               truth_density=np.exp(-x * x / 2)) for a in (0.2, 1.0)
-                          for n in (1, 2, 4, 8, 16, 32, 64) for x in np.linspace(-2, 2, 9)])
-    rates = pd.DataFrame([dict(estimator="kde", metric=m, alpha=a, bias_rate=q, slope=min(a, q),
-                               lo=min(a, q) - 0.05, hi=min(a, q) + 0.05, predicted=min(a, q), floor=q)
-                          for m in ("w1", "mmd") for a in (0.0, 0.2, 0.5, 0.8, 1.0)
-                          for q in (0.25, 0.5, 1.0)])
+    shots = pd.DataFrame(
+        [
+            dict(
+                alpha=a, n=n, x=x, density=np.exp(-x * x / 2) / (1 + n / 10), truth_density=np.exp(-x * x / 2)
+            )
+            for a in (0.2, 1.0)
+            for n in (1, 2, 4, 8, 16, 32, 64)
+            for x in np.linspace(-2, 2, 9)
+        ]
+    )
+    rates = pd.DataFrame(
+        [
+            dict(
+                estimator="kde",
+                metric=m,
+                alpha=a,
+                bias_rate=q,
+                slope=min(a, q),
+                lo=min(a, q) - 0.05,
+                hi=min(a, q) + 0.05,
+                predicted=min(a, q),
+                floor=q,
+            )
+            for m in ("w1", "mmd")
+            for a in (0.0, 0.2, 0.5, 0.8, 1.0)
+            for q in (0.25, 0.5, 1.0)
+        ]
+    )
     n = np.array([1, 10, 100])
-    sim = pd.concat([pd.DataFrame(dict(quantity="w1", alpha=a, n=n, mean=1 / n, lo=0.8 / n, hi=1.2 / n))
-                     for a in (0.0, 0.5, 1.0)])
+    sim = pd.concat(
+        [
+            pd.DataFrame(dict(quantity="w1", alpha=a, n=n, mean=1 / n, lo=0.8 / n, hi=1.2 / n))
+            for a in (0.0, 0.5, 1.0)
+        ]
+    )
     theory = sim.rename(columns={"mean": "value"})[["quantity", "alpha", "n", "value"]].assign(curve="bound")
     return {
         "error_curves": plots.error_curves(s, "e", theory=s.rename(columns={"mean": "value"})),
         "metric_curves": plots.metric_curves(s, "m", reference=0.5),
         "faceted_curves": plots.faceted_curves(s.assign(estimator="kde", regime="r"), "e"),
         "snapshot_curves": plots.snapshot_curves(shots),
-        "densities": plots.densities(shots, shots[["x", "truth_density"]].rename(
-            columns={"truth_density": "density"}).drop_duplicates()),
+        "densities": plots.densities(
+            shots,
+            shots[["x", "truth_density"]].rename(columns={"truth_density": "density"}).drop_duplicates(),
+        ),
         "slopes_against_rate": plots.slopes_against_rate(rates),
         "slopes_with_horizon": plots.slopes_with_horizon(rates, {"floor": "bias floor"}),
         "slopes_against_alpha": plots.slopes_against_alpha(
-            rates.assign(run=rates.metric), rates[["alpha"]].assign(value=0.5), color="run"),
+            rates.assign(run=rates.metric), rates[["alpha"]].assign(value=0.5), color="run"
+        ),
         "slope_panels": plots.slope_panels(_summary()),
         "theory_panels": plots.theory_panels(sim, theory),
-        "sample_scatter": plots.sample_scatter(shots.rename(columns={"density": "y"})[["x", "y", "n"]],
-                                               truth_line=shots[["x"]].assign(y=0.5)),
+        "sample_scatter": plots.sample_scatter(
+            shots.rename(columns={"density": "y"})[["x", "y", "n"]], truth_line=shots[["x"]].assign(y=0.5)
+        ),
     }
 
 
@@ -241,15 +325,23 @@ def test_every_drawn_colour_is_legible_on_white(name):
     svg = vlc.vegalite_to_svg(_colour_charts()[name].to_dict())
     colours = drawn_colours(svg)
     assert colours, name
-    weak = sorted({(c, round(o, 2), round(contrast_with_white(c, o), 2)) for c, o in colours
-                   if contrast_with_white(c, o) < plots.MIN_CONTRAST})
+    weak = sorted(
+        {
+            (c, round(o, 2), round(contrast_with_white(c, o), 2))
+            for c, o in colours
+            if contrast_with_white(c, o) < plots.MIN_CONTRAST
+        }
+    )
     assert not weak, f"{name}: colours below contrast {plots.MIN_CONTRAST}: {weak}"
 
 
 def test_the_contrast_check_rejects_the_full_viridis_range():
     # The scheme the charts used before: its yellow end is barely visible on white.
-    chart = alt.Chart(_curves()).mark_line().encode(
-        alt.X("n:Q"), alt.Y("mean:Q"), alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")))
+    chart = (
+        alt.Chart(_curves())
+        .mark_line()
+        .encode(alt.X("n:Q"), alt.Y("mean:Q"), alt.Color("alpha:O", scale=alt.Scale(scheme="viridis")))
+    )
     colours = drawn_colours(vlc.vegalite_to_svg(chart.to_dict()))
     assert min(contrast_with_white(c, o) for c, o in colours) < 2.0
     assert contrast_with_white((255, 255, 255)) == pytest.approx(1.0)

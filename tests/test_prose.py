@@ -15,23 +15,60 @@ from recursive_lib.book import cli
 
 #: Phrases that describe results: they must come from a claim, never be typed.
 TREND_WORDS = [
-    "keeps improving", "keep improving", "stops improving", "stop improving", "levels off",
-    "level off", "levelled off", "goes down", "go down", "going down", "keeps falling",
-    "keep falling", "fewer and fewer", "more and more", "the ordering", "is visible",
-    "are visible", "grows with every", "with every iteration", "pulls it towards",
-    "more slowly", "more quickly", "stays above", "stay above", "stays below", "sits between",
-    "sit between", "straighten", "as predicted", "as the theorem predicts", "agrees with",
-    "agree with", "close to the prediction", "clearly", "collapses", "collapse faster",
-    "diverges", "plateaus", "worse than", "better than", "lower than", "higher than",
+    "keeps improving",
+    "keep improving",
+    "stops improving",
+    "stop improving",
+    "levels off",
+    "level off",
+    "levelled off",
+    "goes down",
+    "go down",
+    "going down",
+    "keeps falling",
+    "keep falling",
+    "fewer and fewer",
+    "more and more",
+    "the ordering",
+    "is visible",
+    "are visible",
+    "grows with every",
+    "with every iteration",
+    "pulls it towards",
+    "more slowly",
+    "more quickly",
+    "stays above",
+    "stay above",
+    "stays below",
+    "sits between",
+    "sit between",
+    "straighten",
+    "as predicted",
+    "as the theorem predicts",
+    "agrees with",
+    "agree with",
+    "close to the prediction",
+    "clearly",
+    "collapses",
+    "collapse faster",
+    "diverges",
+    "plateaus",
+    "worse than",
+    "better than",
+    "lower than",
+    "higher than",
 ]
 
 #: Phrases allowed in every chapter, with why they may be typed. Each chapter adds its own in
 #: tests/prose_allowed/<chapter>.txt, one "phrase | reason" per line. A hit inside one is allowed.
 ALLOWED: dict[str, list[tuple[str, str]]] = {
     "*": [
-        ("Theorem 1", "the paper's numbering"), ("Theorem 2", "the paper's numbering"),
-        ("1-D", "a dimension, not a result"), ("2-D", "a dimension, not a result"),
-        ("GPT-2", "a model's name"), ("W1", "a metric's name"),
+        ("Theorem 1", "the paper's numbering"),
+        ("Theorem 2", "the paper's numbering"),
+        ("1-D", "a dimension, not a result"),
+        ("2-D", "a dimension, not a result"),
+        ("GPT-2", "a model's name"),
+        ("W1", "a metric's name"),
         ("95%", "the nominal level of every interval the book draws (a constant, not a result)"),
     ],
 }
@@ -55,10 +92,10 @@ def prose(text: str) -> str:
     text = _FENCE.sub(fence, text)
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
     text = re.sub(r"\$[^$\n]+\$", " ", text)
-    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)       # roles: glue, cite, eq, ref, doc, numref
-    text = re.sub(r"`[^`\n]*`", " ", text)                 # inline code
-    text = re.sub(r"\]\([^)]*\)", "]", text)               # link targets
-    text = re.sub(r"^\(.*\)=\s*$", "", text, flags=re.M)   # MyST labels
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: glue, cite, eq, ref, doc, numref
+    text = re.sub(r"`[^`\n]*`", " ", text)  # inline code
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # link targets
+    text = re.sub(r"^\(.*\)=\s*$", "", text, flags=re.M)  # MyST labels
     text = re.sub(r"^(\s*)\d+\.\s", r"\1", text, flags=re.M)  # numbered-list markers
     return text
 
@@ -81,8 +118,9 @@ def offences(chapter: str, text: str) -> list[str]:
     allowed = _allowed(chapter)
     for paragraph in re.split(r"\n\s*\n", prose(text)):
         # a question is an invitation to the reader, not a claim about results
-        flat = " ".join(s for s in re.split(r"(?<=[.?!])\s+", " ".join(paragraph.split()))
-                        if not s.endswith("?"))
+        flat = " ".join(
+            s for s in re.split(r"(?<=[.?!])\s+", " ".join(paragraph.split())) if not s.endswith("?")
+        )
         spans = [(m.start(), m.end()) for phrase in allowed for m in re.finditer(re.escape(phrase), flat)]
 
         def free(start, end, spans=spans):
@@ -90,12 +128,16 @@ def offences(chapter: str, text: str) -> list[str]:
 
         for match in _NUMERAL.finditer(flat):
             if free(match.start(), match.end()):
-                found.append(f"numeral {match.group()!r} in: {flat[max(0, match.start() - 60):match.end() + 60]}")
+                found.append(
+                    f"numeral {match.group()!r} in: {flat[max(0, match.start() - 60) : match.end() + 60]}"
+                )
         lower = flat.lower()
         for word in TREND_WORDS:
             for match in re.finditer(r"\b" + re.escape(word) + r"\b", lower):
                 if free(match.start(), match.end()):
-                    found.append(f"trend word {word!r} in: {flat[max(0, match.start() - 60):match.end() + 60]}")
+                    found.append(
+                        f"trend word {word!r} in: {flat[max(0, match.start() - 60) : match.end() + 60]}"
+                    )
     return found
 
 
@@ -107,8 +149,10 @@ def test_no_result_is_typed_by_hand(name):
 
 
 def test_the_scan_finds_what_it_must():
-    text = ("Over 40 iterations the error keeps improving, and at $\\alpha = 0.5$ it is "
-            "{glue:text}`x:.2f` (`T = 50`); 8x8 digits. [a link](https://example.org/1)\n")
+    text = (
+        "Over 40 iterations the error keeps improving, and at $\\alpha = 0.5$ it is "
+        "{glue:text}`x:.2f` (`T = 50`); 8x8 digits. [a link](https://example.org/1)\n"
+    )
     problems = offences("none", text)
     assert any("numeral '40'" in p for p in problems)
     assert any("numeral '8x8'" in p for p in problems)

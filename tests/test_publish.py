@@ -19,6 +19,7 @@ LAUNCH_HOSTS = re.compile(r"mybinder\.org|colab\.research\.google\.com")
 
 # the staged configuration -------------------------------------------------------------------------
 
+
 def test_default_build_offers_downloads_and_no_launch_button():
     config = cli.staged_config(ROOT)
     assert config["execute"]["execute_notebooks"] == "off"
@@ -35,8 +36,11 @@ def test_online_build_adds_binder_and_colab_for_the_notebooks_branch():
     config = cli.staged_config(ROOT, online=True, repository="https://github.com/someone/book")
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
-    assert config["repository"] == {"url": "https://github.com/someone/book", "branch": "notebooks",
-                                    "path_to_book": ""}
+    assert config["repository"] == {
+        "url": "https://github.com/someone/book",
+        "branch": "notebooks",
+        "path_to_book": "",
+    }
     assert config["html"]["use_repository_button"] is True
     # the rest of _config.yml is kept
     assert config["html"]["use_download_button"] is True
@@ -45,7 +49,7 @@ def test_online_build_adds_binder_and_colab_for_the_notebooks_branch():
 
 def test_online_build_needs_a_repository_and_repository_needs_online():
     with pytest.raises(ValueError, match="repository url must be an https:// address"):
-        cli.staged_config(ROOT, online=True)          # _config.online.yml leaves the url empty
+        cli.staged_config(ROOT, online=True)  # _config.online.yml leaves the url empty
     with pytest.raises(ValueError, match="online build only"):
         cli.staged_config(ROOT, repository="https://github.com/someone/book")
 
@@ -53,20 +57,29 @@ def test_online_build_needs_a_repository_and_repository_needs_online():
 def test_merge_config_merges_mappings_and_replaces_the_rest():
     base = {"html": {"a": 1, "b": 2}, "list": [1, 2], "keep": True}
     assert cli.merge_config(base, {"html": {"b": 3}, "list": [9]}) == {
-        "html": {"a": 1, "b": 3}, "list": [9], "keep": True}
+        "html": {"a": 1, "b": 3},
+        "list": [9],
+        "keep": True,
+    }
     assert base["html"] == {"a": 1, "b": 2}
 
 
 # one cache folder ---------------------------------------------------------------------------------
 
+
 def test_cache_dir_reaches_only_the_chapters_that_have_the_knob(tmp_path):
-    with_knob = [n for n in cli.executable_chapters(ROOT)
-                 if "cache_dir" in cli.params.chapter_table(cli.chapter_source(ROOT, n))]
+    with_knob = [
+        n
+        for n in cli.executable_chapters(ROOT)
+        if "cache_dir" in cli.params.chapter_table(cli.chapter_source(ROOT, n))
+    ]
     without = [n for n in cli.executable_chapters(ROOT) if n not in with_knob]
     assert "rates" in with_knob and "setting" in without
     for name in with_knob:
         assert cli.chapter_parameters(ROOT, name, {"seed": 1}, tmp_path / "cache") == {
-            "seed": 1, "cache_dir": str((tmp_path / "cache" / name).resolve())}
+            "seed": 1,
+            "cache_dir": str((tmp_path / "cache" / name).resolve()),
+        }
     for name in without:
         assert cli.chapter_parameters(ROOT, name, {"seed": 1}, tmp_path / "cache") == {"seed": 1}
     assert cli.chapter_parameters(ROOT, "rates", None, None) == {}
@@ -92,8 +105,9 @@ CACHED_CHAPTER = CHAPTER.replace(
     "| `label` | small | book | paper | a word printed with the run |\n",
     "| `label` | small | book | paper | a word printed with the run |\n"
     "| `cache_dir` | null | null | null | folder for finished runs |\n",
-).replace('print(f"preset={preset} scale={scale}")',
-          'print(f"preset={preset} scale={scale} cache={cfg.cache_dir}")')
+).replace(
+    'print(f"preset={preset} scale={scale}")', 'print(f"preset={preset} scale={scale} cache={cfg.cache_dir}")'
+)
 
 
 @pytest.fixture
@@ -101,11 +115,13 @@ def tiny_book(tmp_path):
     (tmp_path / "chapters").mkdir()
     (tmp_path / "chapters" / "tiny.md").write_text(CACHED_CHAPTER)
     (tmp_path / "chapters" / "notes.md").write_text(
-        "# Notes\n\nA link that cannot resolve: <https://nowhere.invalid/page>.\n")
+        "# Notes\n\nA link that cannot resolve: <https://nowhere.invalid/page>.\n"
+    )
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n")
+        "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n"
+    )
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config.pop("bibtex_bibfiles", None)      # the tiny book cites nothing
+    config.pop("bibtex_bibfiles", None)  # the tiny book cites nothing
     config["sphinx"]["config"].pop("bibtex_reference_style", None)
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
     shutil.copy2(ROOT / "_config.online.yml", tmp_path / "_config.online.yml")
@@ -132,19 +148,17 @@ def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys):
     assert re.search(r'href="(\.\./)?_sources/chapters/tiny\.md"', page)
     assert BUTTON_LABEL in page
     myst = (html / "_sources" / "chapters" / "tiny.md").read_text()
-    assert myst == (tiny_book / "chapters" / "tiny.md").read_text()     # the source, not a rendering
+    assert myst == (tiny_book / "chapters" / "tiny.md").read_text()  # the source, not a rendering
     assert json.loads((html / "_sources" / "chapters" / "tiny.ipynb").read_text())["cells"]
     assert _launch_links(page) == []
-    assert not (html / MYST_FOLDER).exists()       # the staged copies are not pages of their own
+    assert not (html / MYST_FOLDER).exists()  # the staged copies are not pages of their own
 
     repository = "https://github.com/someone/book"
-    assert cli.main(["build", "--executed", "_build/executed", "--online",
-                     "--repository", repository]) == 0
+    assert cli.main(["build", "--executed", "_build/executed", "--online", "--repository", repository]) == 0
     page = (tiny_book / "_build" / "html" / "chapters" / "tiny.html").read_text()
     links = _launch_links(page)
     assert "https://mybinder.org/v2/gh/someone/book/notebooks?urlpath=lab/tree/chapters/tiny.ipynb" in links
-    assert ("https://colab.research.google.com/github/someone/book/blob/notebooks/chapters/tiny.ipynb"
-            in links)
+    assert "https://colab.research.google.com/github/someone/book/blob/notebooks/chapters/tiny.ipynb" in links
     assert f'href="{repository}"' in page
     # launch buttons are links, not loads: the online build still reads offline
     from recursive_lib.book.offline import scan
@@ -157,7 +171,7 @@ def test_linkcheck_reports_a_broken_link(tiny_book, monkeypatch, capsys):
     assert cli.main(["linkcheck"]) != 0
     assert "broken links" in capsys.readouterr().out
     report = (tiny_book / "_build" / "linkcheck" / "_build" / "html" / "output.txt").read_text()
-    assert not (tiny_book / "_build" / "html").exists()        # the HTML book is left alone
+    assert not (tiny_book / "_build" / "html").exists()  # the HTML book is left alone
     assert "nowhere.invalid" in report and "broken" in report
     # without the link, the check passes
     (tiny_book / "chapters" / "notes.md").write_text("# Notes\n\nNo links.\n")
@@ -166,6 +180,7 @@ def test_linkcheck_reports_a_broken_link(tiny_book, monkeypatch, capsys):
 
 # the built book -----------------------------------------------------------------------------------
 
+
 @pytest.mark.book
 def test_every_chapter_page_offers_its_notebook_and_myst_source(built_html):
     for name in cli.executable_chapters(ROOT):
@@ -173,8 +188,9 @@ def test_every_chapter_page_offers_its_notebook_and_myst_source(built_html):
         for suffix in ("ipynb", "md"):
             assert f'href="../_sources/chapters/{name}.{suffix}"' in page, (name, suffix)
             assert (built_html / "_sources" / "chapters" / f"{name}.{suffix}").is_file()
-        assert (built_html / "_sources" / "chapters" / f"{name}.md").read_text() == \
-            cli.chapter_source(ROOT, name).read_text()
+        assert (built_html / "_sources" / "chapters" / f"{name}.md").read_text() == cli.chapter_source(
+            ROOT, name
+        ).read_text()
 
 
 @pytest.mark.book

@@ -7,16 +7,31 @@ import pytest
 from recursive_lib.rates import burn_in_sensitivity, fit_slopes, needs_log_correction, summarize_slopes
 
 
-def synthetic(a: float, seed: int, reps: int = 40, T: int = 150, m1: int = 50, m2: int = 50,
-              C: float = 2.0, sigma: float = 0.3, log_factor: bool = False) -> pd.DataFrame:
+def synthetic(
+    a: float,
+    seed: int,
+    reps: int = 40,
+    T: int = 150,
+    m1: int = 50,
+    m2: int = 50,
+    C: float = 2.0,
+    sigma: float = 0.3,
+    log_factor: bool = False,
+) -> pd.DataFrame:
     """Tidy results with ``err = C M_n^-a [log M_n] * LogNormal(0, sigma^2)``, independent noise per point."""
     rng = np.random.default_rng(seed)
     n = np.arange(1, T + 1)
     M = m1 + (n - 1) * (m1 + m2)
     err = C * M ** (-a) * (np.log(M) if log_factor else 1.0)
     noise = np.exp(sigma * rng.standard_normal((reps, T)))
-    return pd.DataFrame({"rep": np.repeat(np.arange(reps), T), "n": np.tile(n, reps),
-                         "M": np.tile(M, reps), "w1": (err * noise).ravel()})
+    return pd.DataFrame(
+        {
+            "rep": np.repeat(np.arange(reps), T),
+            "n": np.tile(n, reps),
+            "M": np.tile(M, reps),
+            "w1": (err * noise).ravel(),
+        }
+    )
 
 
 def test_recovers_known_slope_with_coverage():
@@ -56,8 +71,13 @@ def test_log_correction_recovers_exponent():
 
 
 def test_log_correction_by_column_and_groups():
-    both = pd.concat([synthetic(0.5, 3, sigma=0.0, log_factor=True).assign(alpha=0.5),
-                      synthetic(0.3, 3, sigma=0.0).assign(alpha=0.3)], ignore_index=True)
+    both = pd.concat(
+        [
+            synthetic(0.5, 3, sigma=0.0, log_factor=True).assign(alpha=0.5),
+            synthetic(0.3, 3, sigma=0.0).assign(alpha=0.3),
+        ],
+        ignore_index=True,
+    )
     both["at_boundary"] = needs_log_correction(0.5, both["alpha"].to_numpy())
     slopes = fit_slopes(both, "w1", burn_in=30, log_correction="at_boundary", by="alpha")
     summary = summarize_slopes(slopes, by="alpha")
@@ -66,8 +86,10 @@ def test_log_correction_by_column_and_groups():
 
 
 def test_missing_configuration_values_form_their_own_group():
-    df = pd.concat([synthetic(0.3, 14, sigma=0.0).assign(q=np.nan),
-                    synthetic(0.2, 14, sigma=0.0).assign(q=0.25)], ignore_index=True)
+    df = pd.concat(
+        [synthetic(0.3, 14, sigma=0.0).assign(q=np.nan), synthetic(0.2, 14, sigma=0.0).assign(q=0.25)],
+        ignore_index=True,
+    )
     summary = summarize_slopes(fit_slopes(df, "w1", by="q"), by="q", n_boot=10)
     assert len(summary) == 2
     assert np.allclose(summary.sort_values("slope")["slope"], [0.2, 0.3])
@@ -86,8 +108,9 @@ def test_summary_t_interval_and_seeded_bootstrap():
     se = slopes["slope"].std(ddof=1) / np.sqrt(len(slopes))
     half = stats.t.ppf(0.975, len(slopes) - 1) * se
     assert t["se"].item() == pytest.approx(se)
-    assert (t["lo"].item(), t["hi"].item()) == pytest.approx((t["slope"].item() - half,
-                                                                t["slope"].item() + half))
+    assert (t["lo"].item(), t["hi"].item()) == pytest.approx(
+        (t["slope"].item() - half, t["slope"].item() + half)
+    )
     first = summarize_slopes(slopes, method="bootstrap", seed=7)
     pd.testing.assert_frame_equal(first, summarize_slopes(slopes, method="bootstrap", seed=7))
     other = summarize_slopes(slopes, method="bootstrap", seed=8)
@@ -101,8 +124,9 @@ def test_group_interval_does_not_depend_on_other_groups():
     slopes = fit_slopes(df, "w1", by="alpha")
     alone = summarize_slopes(slopes[slopes["alpha"] == 0.5], by="alpha")
     together = summarize_slopes(slopes, by="alpha")
-    pd.testing.assert_frame_equal(alone.reset_index(drop=True),
-                                  together[together["alpha"] == 0.5].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        alone.reset_index(drop=True), together[together["alpha"] == 0.5].reset_index(drop=True)
+    )
 
 
 def test_burn_in_sensitivity_has_one_row_per_burn_in():
@@ -119,15 +143,18 @@ def test_needs_log_correction():
     assert needs_log_correction(0.5, np.array([0.1, 0.5])).tolist() == [False, True]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(metric="tv"), "metric must name a column"),
-    (dict(x="Mn"), "x must name a column"),
-    (dict(by="estimator"), "by must name a column"),
-    (dict(burn_in=148), "burn_in=148 leaves only 2"),
-    (dict(burn_in=500), "burn_in=500 drops every iteration"),
-    (dict(burn_in=-1), "burn_in must be an integer >= 0"),
-    (dict(log_correction="missing"), "log_correction must name a column"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(metric="tv"), "metric must name a column"),
+        (dict(x="Mn"), "x must name a column"),
+        (dict(by="estimator"), "by must name a column"),
+        (dict(burn_in=148), "burn_in=148 leaves only 2"),
+        (dict(burn_in=500), "burn_in=500 drops every iteration"),
+        (dict(burn_in=-1), "burn_in must be an integer >= 0"),
+        (dict(log_correction="missing"), "log_correction must name a column"),
+    ],
+)
 def test_fit_slopes_errors(kwargs, match):
     df = synthetic(0.3, 9, reps=2)
     with pytest.raises(ValueError, match=match):
@@ -147,12 +174,15 @@ def test_fit_slopes_refuses_non_positive_errors():
         fit_slopes(df, "w1")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(confidence=1.0), r"confidence must be in \(0, 1\)"),
-    (dict(confidence=0.0), r"confidence must be in \(0, 1\)"),
-    (dict(n_boot=0), "n_boot must be an integer >= 1"),
-    (dict(by="alpha"), "by must name a column"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(confidence=1.0), r"confidence must be in \(0, 1\)"),
+        (dict(confidence=0.0), r"confidence must be in \(0, 1\)"),
+        (dict(n_boot=0), "n_boot must be an integer >= 1"),
+        (dict(by="alpha"), "by must name a column"),
+    ],
+)
 def test_summarize_errors(kwargs, match):
     slopes = fit_slopes(synthetic(0.3, 13, reps=3), "w1")
     with pytest.raises(ValueError, match=match):

@@ -31,11 +31,16 @@ def public_names(module_name: str) -> list[str]:
     module = importlib.import_module(module_name)
     names = getattr(module, "__all__", None)
     if names is None:
-        names = [n for n, obj in vars(module).items() if not n.startswith("_")
-                 and (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module_name]
+        names = [
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module_name
+        ]
     anchors = []
     for name in names:
-        obj = getattr(module, name)   # a stale name in __all__ fails here
+        obj = getattr(module, name)  # a stale name in __all__ fails here
         home = obj.__module__ if inspect.isfunction(obj) or inspect.isclass(obj) else module_name
         anchors.append(f"{home}.{name}")
     return anchors
@@ -50,7 +55,7 @@ def test_reference_is_a_plain_page_of_the_book():
 def test_staging_copies_the_reference_page(tmp_path):
     (tmp_path / "executed").mkdir()
     empty = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
-    for name in cli.executable_chapters(ROOT):   # stand-ins for the executed chapters
+    for name in cli.executable_chapters(ROOT):  # stand-ins for the executed chapters
         (tmp_path / "executed" / f"{name}.ipynb").write_text(empty)
     staged = cli.stage(ROOT, tmp_path / "executed", tmp_path / "staged")
     assert (staged / "chapters" / f"{PAGE}.md").read_text() == SOURCE.read_text()
@@ -58,10 +63,19 @@ def test_staging_copies_the_reference_page(tmp_path):
 
 def test_page_documents_the_layers_the_chapters_call():
     modules = documented_modules()
-    for needed in ("recursive_lib.simulation", "recursive_lib.sweep", "recursive_lib.rates",
-                   "recursive_lib.theory", "recursive_lib.claims", "recursive_lib.plots",
-                   "recursive_lib.metrics", "recursive_lib.loops.regimes", "recursive_lib.estimators.kde",
-                   "recursive_lib.data.truths", "recursive_lib.experiments.thinned"):
+    for needed in (
+        "recursive_lib.simulation",
+        "recursive_lib.sweep",
+        "recursive_lib.rates",
+        "recursive_lib.theory",
+        "recursive_lib.claims",
+        "recursive_lib.plots",
+        "recursive_lib.metrics",
+        "recursive_lib.loops.regimes",
+        "recursive_lib.estimators.kde",
+        "recursive_lib.data.truths",
+        "recursive_lib.experiments.thinned",
+    ):
         assert needed in modules, needed
     for module in modules:
         assert public_names(module), f"{module}: no public name to document"
@@ -77,8 +91,12 @@ def page(built_html) -> str:
 @pytest.mark.book
 def test_reference_documents_every_public_name(page):
     anchors = set(re.findall(r'id="(recursive_lib[\w.]*)"', page))
-    for name in ("recursive_lib.simulation.simulate", "recursive_lib.simulation.Config",
-                 "recursive_lib.sweep.run_sweep", "recursive_lib.rates.fit_slopes"):
+    for name in (
+        "recursive_lib.simulation.simulate",
+        "recursive_lib.simulation.Config",
+        "recursive_lib.sweep.run_sweep",
+        "recursive_lib.rates.fit_slopes",
+    ):
         assert name in anchors, name
     missing = [a for m in documented_modules() for a in public_names(m) if a not in anchors]
     assert not missing, f"public names without an entry on the reference page (no docstring?): {missing}"
@@ -86,8 +104,8 @@ def test_reference_documents_every_public_name(page):
 
 @pytest.mark.book
 def test_reference_renders_parameters_and_no_addresses(page):
-    simulate = page[page.index('id="recursive_lib.simulation.simulate"'):]
-    simulate = simulate[:simulate.index("</dl>")]
+    simulate = page[page.index('id="recursive_lib.simulation.simulate"') :]
+    simulate = simulate[: simulate.index("</dl>")]
     assert "Returns" in simulate, "simulate's Returns section did not render"
     assert not re.search(r" at 0x[0-9a-f]{6,}", page), "an object's memory address leaked into the page"
 

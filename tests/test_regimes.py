@@ -31,8 +31,17 @@ def test_batch_and_training_sizes():
 @pytest.mark.parametrize("estimator", ["ecdf", "kde"])
 def test_every_regime_runs_on_both_engines(estimator, regime, engine):
     alpha = 0.0 if regime == "replace" else 0.5
-    df = simulate(estimator=estimator, alpha=alpha, m1=10, T=5, reps=2, seed=0, grid_size=40,
-                  regime=regime, engine=engine)
+    df = simulate(
+        estimator=estimator,
+        alpha=alpha,
+        m1=10,
+        T=5,
+        reps=2,
+        seed=0,
+        grid_size=40,
+        regime=regime,
+        engine=engine,
+    )
     assert (df.engine == engine).all() and (df.regime == regime).all()
     np.testing.assert_array_equal(df[df.rep == 0].M, training_sizes(regime, alpha, 10, 5))
     assert np.isfinite(df[["w1", "mmd", "mean", "var"]].to_numpy()).all()
@@ -51,7 +60,7 @@ def test_ecdf_identities_of_the_closed_loops(engine, reps):
     first, last = (replace[replace.n == n].sort_values("rep")["var"].to_numpy() for n in (1, T))
     d = last - ((m - 1) / m) ** (T - 1) * first
     assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(reps)
-    assert last.mean() < 0.8 * first.mean()       # and it does shrink: (0.9)^5 = 0.59
+    assert last.mean() < 0.8 * first.mean()  # and it does shrink: (0.9)^5 = 0.59
     initial = simulate(regime="accumulate-initial", alpha=0.5, **kw)
     first, last = (initial[initial.n == n].sort_values("rep")["mean"].to_numpy() for n in (1, T))
     d = last - first
@@ -76,20 +85,38 @@ def test_gaussian_estimator():
 def test_gaussian_replace_variance_is_exact():
     """E[s_n^2] = sigma^2 ((m - 1)/m)^n under replace, within 4 standard errors at every n."""
     m, T, reps = 10, 8, 4000
-    df = simulate(estimator="gaussian", alpha=0.0, m1=m, T=T, reps=reps, seed=3, grid_size=30,
-                  regime="replace", truth=NORMAL)
+    df = simulate(
+        estimator="gaussian",
+        alpha=0.0,
+        m1=m,
+        T=T,
+        reps=reps,
+        seed=3,
+        grid_size=30,
+        regime="replace",
+        truth=NORMAL,
+    )
     g = df.groupby("n")["var"]
     exact = theory.gaussian_replace_variance(1.0, m, T)
     se = g.std().to_numpy() / np.sqrt(reps)
     assert np.all(np.abs(g.mean().to_numpy() - exact) < 4 * se), (g.mean().to_numpy(), exact)
-    assert exact[-1] < 0.45       # collapse: the variance shrinks geometrically
+    assert exact[-1] < 0.45  # collapse: the variance shrinks geometrically
 
 
 def test_gaussian_accumulate_initial_mean_error_is_bounded():
     """E (mu_hat_n - mu)^2 stays between sigma^2 / m1 (never corrected) and the pi^2/6 bound."""
     m1, T, reps = 20, 40, 3000
-    df = simulate(estimator="gaussian", alpha=0.5, m1=m1, T=T, reps=reps, seed=4, grid_size=30,
-                  regime="accumulate-initial", truth=NORMAL)
+    df = simulate(
+        estimator="gaussian",
+        alpha=0.5,
+        m1=m1,
+        T=T,
+        reps=reps,
+        seed=4,
+        grid_size=30,
+        regime="accumulate-initial",
+        truth=NORMAL,
+    )
     sq = df.assign(sq=df["mean"] ** 2).groupby("n")["sq"]
     mse, se = sq.mean().to_numpy(), sq.std().to_numpy() / np.sqrt(reps)
     bound = theory.gaussian_initial_mean_mse(1.0, m1, m1, T)
@@ -100,8 +127,7 @@ def test_gaussian_accumulate_initial_mean_error_is_bounded():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["ecdf", "kde"])
-@pytest.mark.parametrize("regime, alpha", [("fresh", 0.5), ("replace", 0.0),
-                                           ("accumulate-initial", 0.5)])
+@pytest.mark.parametrize("regime, alpha", [("fresh", 0.5), ("replace", 0.0), ("accumulate-initial", 0.5)])
 def test_fast_engine_agrees_with_reference_in_every_regime(estimator, regime, alpha):
     """Mean W1, MMD, mean and var agree within 4 combined standard errors at n = 1, 4, 12."""
     kw = dict(alpha=alpha, m1=30, T=12, seed=8, grid_size=100, regime=regime)
@@ -118,7 +144,7 @@ def test_fast_engine_agrees_with_reference_in_every_regime(estimator, regime, al
 def test_ecdf_replace_support_theory():
     support = theory.ecdf_replace_support(4, 60)
     assert support[0] == 4
-    assert support[1] == pytest.approx(4 * (1 - (3 / 4) ** 4))     # distinct of 4 draws from 4
+    assert support[1] == pytest.approx(4 * (1 - (3 / 4) ** 4))  # distinct of 4 draws from 4
     assert np.all(np.diff(support) <= 1e-12) and support[-1] == pytest.approx(1.0, abs=1e-3)
     assert theory.ecdf_replace_support(1, 3).tolist() == [1.0, 1.0, 1.0]
 
@@ -132,7 +158,7 @@ def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
     per_n = frame.groupby("n")["distinct"].agg(["mean", "sem"])
     exact = theory.ecdf_replace_support(m, T)
     z = (per_n["mean"].to_numpy() - exact) / np.maximum(per_n["sem"].to_numpy(), 1e-12)
-    assert np.all(np.abs(z[1:]) < 4.5)         # 39 comparisons: 4.5 se keeps the family at 1e-3
+    assert np.all(np.abs(z[1:]) < 4.5)  # 39 comparisons: 4.5 se keeps the family at 1e-3
     assert per_n["mean"].iloc[0] == m
     # fresh keeps new real points coming: more distinct support and wider coverage than replace
     fresh = ecdf_support("fresh", 0.5, m, T, reps, PAPER_TRUTH, seed=1)
@@ -146,8 +172,9 @@ def test_ecdf_support_under_replace_follows_the_wright_fisher_expectation():
         ecdf_support("accumulate", 0.5, m, T, reps, PAPER_TRUTH)
 
 
-@pytest.mark.parametrize("name, params", [("quantile", dict(epochs=2, n_eval=200)),
-                                          ("flow", dict(steps=3, n_eval=200))])
+@pytest.mark.parametrize(
+    "name, params", [("quantile", dict(epochs=2, n_eval=200)), ("flow", dict(steps=3, n_eval=200))]
+)
 def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name, params, monkeypatch):
     """fresh: one model object, fitted with warm_start; replace: a new clone every iteration."""
     from recursive_lib.data import PAPER_TRUTH
@@ -158,16 +185,40 @@ def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name,
     original = cls.fit
 
     def spy(self, x, weights=None):
-        fits.append((id(self), self.warm_start, getattr(self, "params_", getattr(self, "ensemble_", None)) is not None))
+        fits.append(
+            (
+                id(self),
+                self.warm_start,
+                getattr(self, "params_", getattr(self, "ensemble_", None)) is not None,
+            )
+        )
         return original(self, x, weights)
 
     monkeypatch.setattr(cls, "fit", spy)
     grid = PAPER_TRUTH.grid(40)
-    run_reference(make_estimator(name, **params), 0.5, 10, 3, PAPER_TRUTH, grid, np.random.default_rng(0), regime="fresh")
+    run_reference(
+        make_estimator(name, **params),
+        0.5,
+        10,
+        3,
+        PAPER_TRUTH,
+        grid,
+        np.random.default_rng(0),
+        regime="fresh",
+    )
     assert len({f[0] for f in fits}) == 1 and all(f[1] for f in fits)
-    assert [f[2] for f in fits] == [False, True, True]      # fitted state carried into fits 2 and 3
+    assert [f[2] for f in fits] == [False, True, True]  # fitted state carried into fits 2 and 3
     fits.clear()
-    run_reference(make_estimator(name, **params), 0.5, 10, 3, PAPER_TRUTH, grid, np.random.default_rng(0), regime="replace")
+    run_reference(
+        make_estimator(name, **params),
+        0.5,
+        10,
+        3,
+        PAPER_TRUTH,
+        grid,
+        np.random.default_rng(0),
+        regime="replace",
+    )
     assert len({f[0] for f in fits}) == 3 and not any(f[1] or f[2] for f in fits)
 
 
@@ -179,8 +230,10 @@ def test_warm_start_continues_from_the_previous_weights():
     kw = dict(epochs=1, n_eval=100, lr=1e-12, weight_decay=0.0)
     warm = QuantileSampler(warm_start=True, random_state=np.random.default_rng(1), **kw).fit(x)
     first = [p.clone() for p in warm.params_]
-    warm.fit(x)       # a vanishing learning rate: the weights stay where the first fit left them
+    warm.fit(x)  # a vanishing learning rate: the weights stay where the first fit left them
     assert all(np.allclose(a.numpy(), b.numpy(), atol=1e-8) for a, b in zip(first, warm.params_, strict=True))
     cold = QuantileSampler(random_state=np.random.default_rng(1), **kw).fit(x)
-    cold.fit(x)       # without warm_start the second fit draws new initial weights
-    assert not all(np.allclose(a.numpy(), b.numpy(), atol=1e-3) for a, b in zip(first, cold.params_, strict=True))
+    cold.fit(x)  # without warm_start the second fit draws new initial weights
+    assert not all(
+        np.allclose(a.numpy(), b.numpy(), atol=1e-3) for a, b in zip(first, cold.params_, strict=True)
+    )

@@ -12,8 +12,25 @@ from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import grid_masses, mmd_grid, w1_grid
 from recursive_lib.simulation import simulate
 
-COLUMNS = ["rep", "n", "M", "w1", "mmd", "mean", "var", "estimator", "alpha", "m1", "m2", "regime",
-           "p", "h0", "bandwidth_exponent", "seed", "engine"]
+COLUMNS = [
+    "rep",
+    "n",
+    "M",
+    "w1",
+    "mmd",
+    "mean",
+    "var",
+    "estimator",
+    "alpha",
+    "m1",
+    "m2",
+    "regime",
+    "p",
+    "h0",
+    "bandwidth_exponent",
+    "seed",
+    "engine",
+]
 
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
@@ -46,8 +63,11 @@ def test_repetition_does_not_depend_on_reps_or_T():
     big = simulate(T=70, reps=5, **kwargs)
     common = big[(big.rep < 2) & (big.n <= 40)].reset_index(drop=True)
     # equal up to rounding (matrix products are blocked differently for another number of rows)
-    np.testing.assert_allclose(small[["w1", "mmd", "mean", "var"]].to_numpy(),
-                               common[["w1", "mmd", "mean", "var"]].to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        small[["w1", "mmd", "mean", "var"]].to_numpy(),
+        common[["w1", "mmd", "mean", "var"]].to_numpy(),
+        rtol=1e-10,
+    )
 
 
 def test_stream_keys():
@@ -65,24 +85,30 @@ def test_other_configurations_get_other_streams():
     assert a.w1.iloc[0] != b.w1.iloc[0]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(alpha=0), r"alpha must be in \(0, 1\], got 0"),
-    (dict(alpha=1.5), r"alpha must be in \(0, 1\], got 1.5"),
-    (dict(m1=0), "m1 must be an integer >= 1"),
-    (dict(m1=2.5), "m1 must be an integer >= 1"),
-    (dict(T=0), "T must be an integer >= 1"),
-    (dict(reps=0), "reps must be an integer >= 1"),
-    (dict(seed=-1), "seed must be an integer >= 0"),
-    (dict(p=0), r"p must be in \(0, inf\]"),
-    (dict(h0=-1), r"h0 must be in \(0, inf\]"),
-    (dict(bandwidth_exponent=-0.1), r"bandwidth_exponent must be in \[0, inf\]"),
-    (dict(grid_size=5), "grid_size must be an integer >= 10"),
-    (dict(mmd_width=0), r"mmd_width must be in \(0, inf\]"),
-    (dict(estimator="gmm-unknown"), "estimator must be one of 'ecdf', 'kde'"),
-    (dict(engine="slow"), "engine must be one of 'fast', 'reference'"),
-    (dict(regime="recycle"), "regime must be one of .accumulate., .fresh., .replace., .accumulate-initial."),
-    (dict(truth=object()), "truth must have sample, pdf, cdf"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(alpha=0), r"alpha must be in \(0, 1\], got 0"),
+        (dict(alpha=1.5), r"alpha must be in \(0, 1\], got 1.5"),
+        (dict(m1=0), "m1 must be an integer >= 1"),
+        (dict(m1=2.5), "m1 must be an integer >= 1"),
+        (dict(T=0), "T must be an integer >= 1"),
+        (dict(reps=0), "reps must be an integer >= 1"),
+        (dict(seed=-1), "seed must be an integer >= 0"),
+        (dict(p=0), r"p must be in \(0, inf\]"),
+        (dict(h0=-1), r"h0 must be in \(0, inf\]"),
+        (dict(bandwidth_exponent=-0.1), r"bandwidth_exponent must be in \[0, inf\]"),
+        (dict(grid_size=5), "grid_size must be an integer >= 10"),
+        (dict(mmd_width=0), r"mmd_width must be in \(0, inf\]"),
+        (dict(estimator="gmm-unknown"), "estimator must be one of 'ecdf', 'kde'"),
+        (dict(engine="slow"), "engine must be one of 'fast', 'reference'"),
+        (
+            dict(regime="recycle"),
+            "regime must be one of .accumulate., .fresh., .replace., .accumulate-initial.",
+        ),
+        (dict(truth=object()), "truth must have sample, pdf, cdf"),
+    ],
+)
 def test_invalid_arguments_name_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simulate(**{"T": 2, "reps": 1, **kwargs})
@@ -143,8 +169,12 @@ def test_fast_kde_window_is_exact_for_the_binned_pool(h):
     grid = PAPER_TRUTH.grid(100)
     bins = _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=2.0, h_min=0.04)
     rng = np.random.default_rng(3)
-    idx = np.concatenate([rng.integers(0, bins.B, 300),                    # anywhere, tails too
-                          np.searchsorted(bins.centres, PAPER_TRUTH.sample(500, rng))])
+    idx = np.concatenate(
+        [
+            rng.integers(0, bins.B, 300),  # anywhere, tails too
+            np.searchsorted(bins.centres, PAPER_TRUTH.sample(500, rng)),
+        ]
+    )
     counts = np.bincount(idx, minlength=bins.B)[None, :].astype(float)
     cdf, dens = bins.curves(counts, idx.size, h)
     z = (grid[:, None] - bins.centres[idx][None, :]) / h
@@ -169,9 +199,10 @@ def test_reference_loop_bookkeeping():
     grid = PAPER_TRUTH.grid(50)
     out = run_reference(ECDF(), 0.25, 10, 4, PAPER_TRUTH, grid, np.random.default_rng(0))
     np.testing.assert_array_equal(out["n"], [1, 2, 3, 4])
-    np.testing.assert_array_equal(out["M"], [10, 50, 90, 130])       # m2 = 30
-    out = run_reference(GaussianKDE(), 1.0, 10, 3, PAPER_TRUTH, grid, np.random.default_rng(0),
-                        bandwidth=lambda n: 0.5 / n)
+    np.testing.assert_array_equal(out["M"], [10, 50, 90, 130])  # m2 = 30
+    out = run_reference(
+        GaussianKDE(), 1.0, 10, 3, PAPER_TRUTH, grid, np.random.default_rng(0), bandwidth=lambda n: 0.5 / n
+    )
     np.testing.assert_array_equal(out["M"], [10, 20, 30])
     with pytest.raises(ValueError, match="regime must be one of 'accumulate'"):
         run_reference(ECDF(), 0.5, 10, 2, PAPER_TRUTH, grid, np.random.default_rng(0), regime="recycle")
@@ -179,19 +210,23 @@ def test_reference_loop_bookkeeping():
 
 # --------------------------------------------------------------------------------- THE KEY TEST
 def _trajectories(estimator, alpha, T, reps, grid_size, engine):
-    df = simulate(estimator=estimator, alpha=alpha, m1=50, T=T, reps=reps, seed=11, grid_size=grid_size,
-                  engine=engine)
+    df = simulate(
+        estimator=estimator, alpha=alpha, m1=50, T=T, reps=reps, seed=11, grid_size=grid_size, engine=engine
+    )
     g = df.groupby("n")[["w1", "mmd", "mean", "var"]]
     return g.mean(), g.std(ddof=1) / np.sqrt(reps)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("estimator, alpha, T, reps, grid_size, checkpoints", [
-    ("ecdf", 0.3, 40, 200, 200, [1, 5, 15, 40]),
-    ("ecdf", 1.0, 40, 200, 200, [1, 5, 15, 40]),
-    ("kde", 0.3, 25, 60, 100, [1, 3, 10, 25]),
-    ("kde", 1.0, 30, 120, 100, [1, 3, 10, 30]),
-])
+@pytest.mark.parametrize(
+    "estimator, alpha, T, reps, grid_size, checkpoints",
+    [
+        ("ecdf", 0.3, 40, 200, 200, [1, 5, 15, 40]),
+        ("ecdf", 1.0, 40, 200, 200, [1, 5, 15, 40]),
+        ("kde", 0.3, 25, 60, 100, [1, 3, 10, 25]),
+        ("kde", 1.0, 30, 120, 100, [1, 3, 10, 30]),
+    ],
+)
 def test_fast_engine_agrees_with_reference_loop(estimator, alpha, T, reps, grid_size, checkpoints):
     """Mean W1, MMD, mean and var of the fit agree at several n (fast engine: 4x the repetitions).
 
@@ -222,13 +257,12 @@ def test_fast_synthetic_batches_have_the_right_law():
     h = 0.5
     bins = _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=h, h_min=h)
     pool = np.bincount(np.floor((x - bins.lo) / bins.d).astype(int), minlength=bins.B)[None, :]
-    drawn = bins.synthetic(pool.astype(float), x.size, h, rng.random((1, k)),
-                           rng.standard_normal((1, k)))[0]
+    drawn = bins.synthetic(pool.astype(float), x.size, h, rng.random((1, k)), rng.standard_normal((1, k)))[0]
     pool_mean = pool[0] @ bins.centres / x.size
     pool_var = pool[0] @ bins.centres**2 / x.size - pool_mean**2
     mean = drawn @ bins.centres / k
     var = drawn @ bins.centres**2 / k - mean**2
     fourth = drawn @ (bins.centres - mean) ** 4 / k
-    target_var = pool_var + h**2 + bins.d**2 / 12          # re-binning adds d^2 / 12
+    target_var = pool_var + h**2 + bins.d**2 / 12  # re-binning adds d^2 / 12
     assert abs(mean - pool_mean) < 4 * np.sqrt(target_var / k)
     assert abs(var - target_var) < 4 * np.sqrt((fourth - var**2) / k)

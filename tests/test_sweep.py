@@ -1,14 +1,13 @@
 """Sweeps: stable hashes, cache hits, atomic writes, resuming after a failure, parallel = serial."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from recursive_lib import _io, sweep
 
-CALLS: list[dict] = []   # configurations the fake run saw (serial runs only)
-FAIL_AT: set = set()     # values of x for which the fake run raises
+CALLS: list[dict] = []  # configurations the fake run saw (serial runs only)
+FAIL_AT: set = set()  # values of x for which the fake run raises
 
 
 def fake_run(x: float, seed: int, reps: int = 3) -> pd.DataFrame:
@@ -17,8 +16,9 @@ def fake_run(x: float, seed: int, reps: int = 3) -> pd.DataFrame:
     if x in FAIL_AT:
         raise RuntimeError(f"planned failure at x={x}")
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"rep": np.arange(reps), "value": x + rng.standard_normal(reps),
-                         "x": x, "seed": seed})
+    return pd.DataFrame(
+        {"rep": np.arange(reps), "value": x + rng.standard_normal(reps), "x": x, "seed": seed}
+    )
 
 
 def bare_run(seed: int, label: str) -> pd.DataFrame:
@@ -41,10 +41,15 @@ def cached(folder):
 def test_grid_is_cartesian_in_order():
     configs = sweep.grid(estimator=["ecdf", "kde"], alpha=[0.1, 0.5], m1=50)
     assert configs == [
-        {"estimator": "ecdf", "alpha": 0.1, "m1": 50}, {"estimator": "ecdf", "alpha": 0.5, "m1": 50},
-        {"estimator": "kde", "alpha": 0.1, "m1": 50}, {"estimator": "kde", "alpha": 0.5, "m1": 50}]
-    assert sweep.grid(hidden=[(64, 64)], seed=range(2)) == [{"hidden": (64, 64), "seed": 0},
-                                                            {"hidden": (64, 64), "seed": 1}]
+        {"estimator": "ecdf", "alpha": 0.1, "m1": 50},
+        {"estimator": "ecdf", "alpha": 0.5, "m1": 50},
+        {"estimator": "kde", "alpha": 0.1, "m1": 50},
+        {"estimator": "kde", "alpha": 0.5, "m1": 50},
+    ]
+    assert sweep.grid(hidden=[(64, 64)], seed=range(2)) == [
+        {"hidden": (64, 64), "seed": 0},
+        {"hidden": (64, 64), "seed": 1},
+    ]
     assert type(sweep.grid(alpha=np.array([0.5]))[0]["alpha"]) is float
     with pytest.raises(ValueError, match="grid axis 'alpha' must hold at least one value"):
         sweep.grid(alpha=[])
@@ -163,8 +168,9 @@ def test_editing_a_library_file_misses_the_cache(tmp_path):
 
     from conftest import ROOT
 
-    shutil.copytree(ROOT / "recursive_lib", tmp_path / "recursive_lib",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "recursive_lib", tmp_path / "recursive_lib", ignore=shutil.ignore_patterns("__pycache__")
+    )
     script = (
         "import sys, pandas as pd\n"
         "from recursive_lib import sweep\n"
@@ -174,16 +180,23 @@ def test_editing_a_library_file_misses_the_cache(tmp_path):
         "    calls.append(seed)\n"
         "    return pd.DataFrame({'v': log_points(10 + seed, 3).astype(float)})\n"
         "sweep.run_sweep([{'seed': 1}], run=run, cache_dir=sys.argv[1])\n"
-        "print(len(calls))\n")
+        "print(len(calls))\n"
+    )
+
     def calls():
-        out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "cache")], cwd=tmp_path,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "cache")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return int(out.stdout.split()[-1])
 
-    assert calls() == 1 and calls() == 0          # computed, then served from the cache
+    assert calls() == 1 and calls() == 0  # computed, then served from the cache
     theory = tmp_path / "recursive_lib" / "theory.py"
     theory.write_text(theory.read_text() + "\n# an edit\n")
-    assert calls() == 1                           # the code changed: computed again
+    assert calls() == 1  # the code changed: computed again
 
 
 @pytest.mark.slow
@@ -193,8 +206,9 @@ def test_parallel_matches_serial(tmp_path):
     parallel = sweep.run_sweep(configs, run=fake_run, n_jobs=2, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(serial, parallel)
     assert len(cached(tmp_path)) == 6
-    pd.testing.assert_frame_equal(serial, sweep.run_sweep(configs, run=fake_run, n_jobs=2,
-                                                          cache_dir=tmp_path))
+    pd.testing.assert_frame_equal(
+        serial, sweep.run_sweep(configs, run=fake_run, n_jobs=2, cache_dir=tmp_path)
+    )
 
 
 @pytest.mark.slow
@@ -224,12 +238,15 @@ def test_empty_sweep():
     assert sweep.run_sweep([], run=fake_run).empty
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_jobs=0), "n_jobs must be an integer >= 1, or -1"),
-    (dict(n_jobs=1.5), "n_jobs must be an integer >= 1, or -1"),
-    (dict(run=3), "run must be callable"),
-    (dict(backend=""), "backend must be the name of a joblib backend"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_jobs=0), "n_jobs must be an integer >= 1, or -1"),
+        (dict(n_jobs=1.5), "n_jobs must be an integer >= 1, or -1"),
+        (dict(run=3), "run must be callable"),
+        (dict(backend=""), "backend must be the name of a joblib backend"),
+    ],
+)
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sweep.run_sweep([{"x": 1.0, "seed": 0}], **{"run": fake_run, **kwargs})
@@ -237,8 +254,9 @@ def test_errors(kwargs, match):
 
 def test_parallel_runs_lambdas_and_closures():
     offset = 10.0
-    out = sweep.run_sweep(sweep.grid(seed=[0, 1, 2]),
-                          run=lambda seed: pd.DataFrame({"v": [seed + offset]}), n_jobs=2)
+    out = sweep.run_sweep(
+        sweep.grid(seed=[0, 1, 2]), run=lambda seed: pd.DataFrame({"v": [seed + offset]}), n_jobs=2
+    )
     assert out["v"].tolist() == [10.0, 11.0, 12.0]
 
 

@@ -33,8 +33,9 @@ def _marking_run(folder, fail_at=None):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as local:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as local:
         yield local
 
 
@@ -51,20 +52,27 @@ def test_dask_cluster_equals_serial_and_resumes_on_a_new_client(cluster, tmp_pat
     with Client(cluster) as client:
         assert client.scheduler_info()["address"].startswith("tcp://127.0.0.1")
         with pytest.raises(RuntimeError, match="planned failure"):
-            sweep.run_sweep(configs, run=_marking_run(str(marks), fail_at=("kde", 1.0)),
-                            cache_dir=cache, backend="dask", n_jobs=2)
+            sweep.run_sweep(
+                configs,
+                run=_marking_run(str(marks), fail_at=("kde", 1.0)),
+                cache_dir=cache,
+                backend="dask",
+                n_jobs=2,
+            )
         # tasks already running when the failure arrived finish (and are cached): wait for them
         deadline = time.monotonic() + 60
         while any(client.processing().values()) and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
     done_before = sorted(p.name for p in marks.iterdir())
-    cached = sorted("{estimator}-{alpha}".format(**sweep.read_meta(p)["config"])
-                    for p in cache.glob("*.parquet"))
+    cached = sorted(
+        "{estimator}-{alpha}".format(**sweep.read_meta(p)["config"]) for p in cache.glob("*.parquet")
+    )
     assert "kde-1.0" not in done_before and cached == done_before
     with Client(cluster):
-        resumed = sweep.run_sweep(configs, run=_marking_run(str(marks)), cache_dir=cache,
-                                  backend="dask", n_jobs=2)
+        resumed = sweep.run_sweep(
+            configs, run=_marking_run(str(marks)), cache_dir=cache, backend="dask", n_jobs=2
+        )
     computed_now = [p.name for p in marks.iterdir() if p.name not in done_before]
     assert "kde-1.0" in computed_now and len(computed_now) == len(configs) - len(done_before)
     pd.testing.assert_frame_equal(resumed, serial)
@@ -76,8 +84,9 @@ def test_every_backend_gives_the_serial_result(backend, n_jobs):
 
     configs = sweep.grid(**SIM)
     serial = sweep.run_sweep(configs, run=simulate)
-    pd.testing.assert_frame_equal(sweep.run_sweep(configs, run=simulate, backend=backend,
-                                                  n_jobs=n_jobs), serial)
+    pd.testing.assert_frame_equal(
+        sweep.run_sweep(configs, run=simulate, backend=backend, n_jobs=n_jobs), serial
+    )
 
 
 def test_a_notebook_function_runs_on_loky_workers(tmp_path):
@@ -96,12 +105,16 @@ def test_a_notebook_function_runs_on_loky_workers(tmp_path):
         "import json; print(json.dumps({'rows': len(parallel)}))",
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source, out = tmp_path / "fork.ipynb", tmp_path / "fork-out.ipynb"
     nbformat.write(notebook, source)
-    papermill.execute_notebook(str(source), str(out), kernel_name="python3", progress_bar=False,
-                               cwd=str(tmp_path))
-    printed = [o["text"] for c in nbformat.read(out, as_version=4).cells for o in c.get("outputs", [])
-               if o.get("name") == "stdout"]
+    papermill.execute_notebook(
+        str(source), str(out), kernel_name="python3", progress_bar=False, cwd=str(tmp_path)
+    )
+    printed = [
+        o["text"]
+        for c in nbformat.read(out, as_version=4).cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stdout"
+    ]
     assert json.loads(printed[-1]) == {"rows": 12}

@@ -18,8 +18,18 @@ from recursive_lib.continual.char_lm import CharLM
 from recursive_lib.data import corpus as corpus_module
 from recursive_lib.experiments import text
 
-TINY = dict(T=3, m_total=16, block_len=24, epochs=1, hidden=16, embed=8, n_heldout=20,
-            n_generate=12, snapshot_at=[1, 3], n_snippets=2)
+TINY = dict(
+    T=3,
+    m_total=16,
+    block_len=24,
+    epochs=1,
+    hidden=16,
+    embed=8,
+    n_heldout=20,
+    n_generate=12,
+    snapshot_at=[1, 3],
+    n_snippets=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +43,7 @@ def pool(corpus):
 
 
 # -- corpus --------------------------------------------------------------------------------------
+
 
 def test_corpus_is_offline_english_split_by_topic_deterministically(corpus):
     assert len(corpus.train_text) > 200_000 and len(corpus.heldout_text) > 20_000
@@ -51,10 +62,12 @@ def test_corpus_is_offline_english_split_by_topic_deterministically(corpus):
 
 
 def test_cleaning_keeps_prose_and_drops_code_grammar_and_headings():
-    raw = ('The "pass" statement\n********************\n\n'
-           '   pass_stmt ::= "pass"\n\n'
-           '"pass" is a null operation \u2014 when it is executed,\nnothing happens. It is useful.\n\n'
-           '   def f(arg): pass    # a function that does nothing (yet)\n')
+    raw = (
+        'The "pass" statement\n********************\n\n'
+        '   pass_stmt ::= "pass"\n\n'
+        '"pass" is a null operation \u2014 when it is executed,\nnothing happens. It is useful.\n\n'
+        "   def f(arg): pass    # a function that does nothing (yet)\n"
+    )
     cleaned = corpus_module.clean_topic(raw)
     assert cleaned == '"pass" is a null operation - when it is executed, nothing happens. it is useful.'
     with pytest.raises(ValueError, match="raw must be a string"):
@@ -76,11 +89,12 @@ def test_encode_decode_round_trip_and_blocks(corpus):
 
 # -- metrics -------------------------------------------------------------------------------------
 
+
 def test_distinct_n_on_hand_computed_examples():
     assert metrics.distinct_n(["a b a b"], 1) == 2 / 4
-    assert metrics.distinct_n(["a b a b"], 2) == 2 / 3      # "a b", "b a", "a b"
+    assert metrics.distinct_n(["a b a b"], 2) == 2 / 3  # "a b", "b a", "a b"
     assert metrics.distinct_n("a b a b", 3) == 2 / 2
-    assert metrics.distinct_n(["a b", "b a"], 2) == 1.0     # no n-gram across two texts
+    assert metrics.distinct_n(["a b", "b a"], 2) == 1.0  # no n-gram across two texts
     assert metrics.distinct_n(["The cat, the cat."], 1) == 2 / 4  # words: lower case, no punctuation
     assert math.isnan(metrics.distinct_n(["one"], 2))
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
@@ -122,6 +136,7 @@ def test_real_distinct_reference_depends_on_sample_size(corpus):
 
 # -- the language model ----------------------------------------------------------------------------
 
+
 def test_the_model_learns_held_out_perplexity_falls(corpus, pool):
     heldout = corpus_module.to_blocks(corpus.encode(corpus.heldout_text), 32)[:200]
     rng = np.random.default_rng(0)
@@ -153,11 +168,15 @@ def test_training_and_sampling_are_reproducible_and_survive_pickling(corpus, poo
 
     (a, la), (b, lb) = fitted(5), fitted(5)
     assert la == lb
-    np.testing.assert_array_equal(a.sample(5, np.random.default_rng(9)), b.sample(5, np.random.default_rng(9)))
+    np.testing.assert_array_equal(
+        a.sample(5, np.random.default_rng(9)), b.sample(5, np.random.default_rng(9))
+    )
     c, lc = fitted(6)
     assert lc != la
     copy = pickle.loads(pickle.dumps(a))
-    assert copy.partial_fit(pool[32:64], np.random.default_rng(3)) == a.partial_fit(pool[32:64], np.random.default_rng(3))
+    assert copy.partial_fit(pool[32:64], np.random.default_rng(3)) == a.partial_fit(
+        pool[32:64], np.random.default_rng(3)
+    )
 
 
 def test_bad_inputs_raise_errors_that_name_the_parameter(corpus, pool):
@@ -182,6 +201,7 @@ def test_bad_inputs_raise_errors_that_name_the_parameter(corpus, pool):
 
 # -- runs ------------------------------------------------------------------------------------------
 
+
 def test_run_text_is_tidy_reproducible_and_keeps_snippets(tmp_path):
     a = text.run_text(alpha=0.5, seed=3, rep=1, warmup=1, checkpoint_dir=str(tmp_path), **TINY)
     b = text.run_text(alpha=0.5, seed=3, rep=1, warmup=1, **TINY)
@@ -203,8 +223,15 @@ def _fake_runs():
         for rep in range(4):
             for n in range(1, 21):
                 ppl = 10 * n ** (-rate) * (1 + 0.01 * rep)
-                rows.append(dict(iteration=n, alpha=alpha, rep=rep, perplexity=ppl,
-                                 **{m: 0.5 for m in text.METRICS if m != "perplexity"}))
+                rows.append(
+                    dict(
+                        iteration=n,
+                        alpha=alpha,
+                        rep=rep,
+                        perplexity=ppl,
+                        **{m: 0.5 for m in text.METRICS if m != "perplexity"},
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -213,9 +240,9 @@ def test_trend_and_final_levels_recover_a_known_power_law():
     slopes = text.trend(runs, burn_in=2).set_index("alpha")
     assert slopes.loc[0.0, "slope"] == pytest.approx(-0.1) and slopes.loc[1.0, "slope"] == pytest.approx(0.2)
     levels = text.final_levels(runs, metrics=["perplexity"], last=1).set_index("alpha")
-    per_rep = 10 * 20 ** 0.1 * (1 + 0.01 * np.arange(4))     # each repetition's last level
+    per_rep = 10 * 20**0.1 * (1 + 0.01 * np.arange(4))  # each repetition's last level
     se = per_rep.std(ddof=1) / 2
-    half = stats.t.ppf(0.975, 3) * se                       # Student-t, 3 degrees of freedom
+    half = stats.t.ppf(0.975, 3) * se  # Student-t, 3 degrees of freedom
     row = levels.loc[0.0]
     assert row["mean"] == pytest.approx(per_rep.mean()) and row["se"] == pytest.approx(se)
     assert (row["lo"], row["hi"]) == pytest.approx((per_rep.mean() - half, per_rep.mean() + half))
@@ -242,6 +269,7 @@ def test_presets_allow_alpha_zero_and_check_the_text_knobs():
 
 # -- the optional GPT-2 path ---------------------------------------------------------------------
 
+
 def test_the_gpt2_path_says_how_to_install_what_is_missing(monkeypatch):
     from recursive_lib._hf import require_hf
     from recursive_lib.continual.gpt2 import GPT2LM
@@ -257,9 +285,11 @@ def test_the_gpt2_path_says_how_to_install_what_is_missing(monkeypatch):
 
 
 def test_importing_the_library_never_imports_hugging_face():
-    code = ("import sys, recursive_lib, recursive_lib.experiments.text, recursive_lib.experiments.gpt2, "
-            "recursive_lib.continual.gpt2, recursive_lib.data.wikitext, recursive_lib.continual.char_lm; "
-            "print(any(m in sys.modules for m in ('transformers', 'datasets')))")
+    code = (
+        "import sys, recursive_lib, recursive_lib.experiments.text, recursive_lib.experiments.gpt2, "
+        "recursive_lib.continual.gpt2, recursive_lib.data.wikitext, recursive_lib.continual.char_lm; "
+        "print(any(m in sys.modules for m in ('transformers', 'datasets')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -73,8 +73,9 @@ def simulate_point_errors(F: float, m1: int, m2: int, T: int, R: int, seed: int)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("m1, m2", [(20, m2_of(0.1, 20)), (20, m2_of(0.3, 20)), (20, 20), (20, 0),
-                                    (1, 1), (1, 3)])
+@pytest.mark.parametrize(
+    "m1, m2", [(20, m2_of(0.1, 20)), (20, m2_of(0.3, 20)), (20, 20), (20, 0), (1, 1), (1, 3)]
+)
 def test_recursion_matches_monte_carlo(m1, m2):
     # Tolerance: Var F_hat_n(x) is estimated by mean(e^2) over R = 20000 independent runs (E e = 0
     # is known), whose standard error is std(e^2) / sqrt(R) -- about var * sqrt(2 / R), i.e. 1% of
@@ -123,8 +124,7 @@ def test_ise_and_w1_on_grid_against_simulation(alpha):
     assert np.all(np.abs(ise.mean(axis=1) - expected) < 4 * se)
     mean_w1 = w1.mean(axis=1)
     assert np.all(mean_w1 <= theory.ecdf_w1_bound(PAPER_TRUTH, grid, m1, m2, T))
-    np.testing.assert_allclose(mean_w1, theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, m2, T),
-                               rtol=0.06)
+    np.testing.assert_allclose(mean_w1, theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, m2, T), rtol=0.06)
 
 
 @pytest.mark.slow
@@ -140,14 +140,14 @@ def test_theory_matches_simulate_ecdf(alpha):
     mean_w1 = df.groupby("n")["w1"].mean().to_numpy()
     np.testing.assert_array_equal(df.groupby("n")["M"].first(), theory.pool_sizes(m1, m2, T))
     assert np.all(mean_w1 <= theory.ecdf_w1_bound(PAPER_TRUTH, grid, m1, m2, T))
-    np.testing.assert_allclose(mean_w1, theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, m2, T),
-                               rtol=0.08)
+    np.testing.assert_allclose(mean_w1, theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, m2, T), rtol=0.08)
 
 
 def test_w1_gaussian_is_bound_times_sqrt_2_over_pi():
     grid = PAPER_TRUTH.grid(50)
-    ratio = (theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, 10, 10, 5)
-             / theory.ecdf_w1_bound(PAPER_TRUTH, grid, 10, 10, 5))
+    ratio = theory.ecdf_w1_gaussian(PAPER_TRUTH, grid, 10, 10, 5) / theory.ecdf_w1_bound(
+        PAPER_TRUTH, grid, 10, 10, 5
+    )
     np.testing.assert_allclose(ratio, np.sqrt(2 / np.pi))
 
 
@@ -177,7 +177,7 @@ def test_heuristic_error_closed_form_matches_loop():
     p, alpha, T = 0.5, 0.3, 3000
     e, total = np.empty(T), 0.0
     for n in range(1, T + 1):
-        e[n - 1] = (1 - alpha) * total / n + n ** -p
+        e[n - 1] = (1 - alpha) * total / n + n**-p
         total += e[n - 1]
     out = theory.heuristic_error(p, alpha, T)
     assert list(out.columns) == ["n", "error"]
@@ -186,34 +186,39 @@ def test_heuristic_error_closed_form_matches_loop():
 
 
 def test_local_exponents_of_heuristic_approach_prediction():
-    curves = pd.concat([theory.heuristic_error(0.5, a, 100_000).assign(alpha=a)
-                        for a in (0.1, 0.8, 1.0)])
+    curves = pd.concat([theory.heuristic_error(0.5, a, 100_000).assign(alpha=a) for a in (0.1, 0.8, 1.0)])
     out = theory.local_exponents(curves, by="alpha", x="n", y="error", last_fraction=0.1)
     assert out["alpha"].tolist() == [0.1, 0.8, 1.0]
-    np.testing.assert_allclose(out["exponent"], theory.predicted_exponent(0.5, out["alpha"]),
-                               atol=0.02)
+    np.testing.assert_allclose(out["exponent"], theory.predicted_exponent(0.5, out["alpha"]), atol=0.02)
 
 
 def test_local_exponents_exact_power_law():
     n = np.arange(1, 1001)
-    curve = pd.DataFrame({"n": n, "y": 3.0 * n ** -0.7, "g": 1})
+    curve = pd.DataFrame({"n": n, "y": 3.0 * n**-0.7, "g": 1})
     out = theory.local_exponents(curve, by="g", y="y", last_fraction=0.5)
     assert out["exponent"].item() == pytest.approx(0.7)
     assert out["points"].item() == 501
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: theory.ecdf_variance_coefficients(0, 1, 5), "m1 must be an integer >= 1"),
-    (lambda: theory.ecdf_variance_coefficients(5, -1, 5), "m2 must be an integer >= 0"),
-    (lambda: theory.ecdf_variance_coefficients(5, 1, 0), "T must be an integer >= 1"),
-    (lambda: theory.ecdf_variance_exponent(1.5), "alpha must lie in"),
-    (lambda: theory.heuristic_error(0.0, 0.5, 10), "p must be in"),
-    (lambda: theory.heuristic_error(0.5, 1.5, 10), "alpha must be in"),
-    (lambda: theory.ecdf_expected_ise(PAPER_TRUTH, [1.0, 0.0], 5, 5, 3), "grid must be"),
-    (lambda: theory.local_exponents(pd.DataFrame({"n": [1]}), by=None), "must name columns"),
-    (lambda: theory.local_exponents(pd.DataFrame({"n": [1], "error": [1.0]}), by=None,
-                                    last_fraction=1.0), r"last_fraction must be in \(0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: theory.ecdf_variance_coefficients(0, 1, 5), "m1 must be an integer >= 1"),
+        (lambda: theory.ecdf_variance_coefficients(5, -1, 5), "m2 must be an integer >= 0"),
+        (lambda: theory.ecdf_variance_coefficients(5, 1, 0), "T must be an integer >= 1"),
+        (lambda: theory.ecdf_variance_exponent(1.5), "alpha must lie in"),
+        (lambda: theory.heuristic_error(0.0, 0.5, 10), "p must be in"),
+        (lambda: theory.heuristic_error(0.5, 1.5, 10), "alpha must be in"),
+        (lambda: theory.ecdf_expected_ise(PAPER_TRUTH, [1.0, 0.0], 5, 5, 3), "grid must be"),
+        (lambda: theory.local_exponents(pd.DataFrame({"n": [1]}), by=None), "must name columns"),
+        (
+            lambda: theory.local_exponents(
+                pd.DataFrame({"n": [1], "error": [1.0]}), by=None, last_fraction=1.0
+            ),
+            r"last_fraction must be in \(0, 1\)",
+        ),
+    ],
+)
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

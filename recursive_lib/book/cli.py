@@ -34,7 +34,7 @@ from pathlib import Path
 from recursive_lib.book import params
 from recursive_lib.book.params import PRESET_NAMES
 
-FINDINGS = "findings"   # the page generated from the executed chapters' claims
+FINDINGS = "findings"  # the page generated from the executed chapters' claims
 #: merged over ``_config.yml`` by ``build --online``: repository and launch buttons (Binder, Colab)
 ONLINE_CONFIG = "_config.online.yml"
 #: the knob a chapter caches its finished runs in; ``--cache-dir`` sets it for every chapter having it
@@ -99,8 +99,9 @@ def parse_parameters(pairs: list[list[str]]) -> dict:
         try:
             out[name] = yaml.safe_load(value)
         except yaml.YAMLError as error:
-            raise ValueError(f"-p {name}: {value!r} is not a valid YAML value "
-                             f"({getattr(error, 'problem', error)})") from None
+            raise ValueError(
+                f"-p {name}: {value!r} is not a valid YAML value ({getattr(error, 'problem', error)})"
+            ) from None
     return out
 
 
@@ -108,10 +109,11 @@ def knob_table(source: Path) -> str:
     """A chapter's knobs as aligned text: name, smoke / book / paper values, meaning."""
     rows = [["knob", *params.PRESET_NAMES, "meaning"]]
     for knob in params.chapter_table(source).values():
-        rows.append([knob.name, *(json.dumps(knob.values[p]) for p in params.PRESET_NAMES),
-                     knob.meaning])
+        rows.append([knob.name, *(json.dumps(knob.values[p]) for p in params.PRESET_NAMES), knob.meaning])
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows
+    )
 
 
 def chapter_fingerprint(source: Path, preset: str | None, parameters: dict | None) -> str:
@@ -124,9 +126,11 @@ def chapter_fingerprint(source: Path, preset: str | None, parameters: dict | Non
     from recursive_lib._io import code_version
 
     kept = {k: v for k, v in (parameters or {}).items() if k not in LOCATION_KNOBS}
-    text = json.dumps({"source": source.read_text(), "preset": preset,
-                       "parameters": kept, "code": code_version()},
-                      sort_keys=True, default=str)
+    text = json.dumps(
+        {"source": source.read_text(), "preset": preset, "parameters": kept, "code": code_version()},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -138,8 +142,9 @@ def is_current(output: Path, fingerprint: str) -> bool:
         metadata = json.loads(output.read_text()).get("metadata", {})
     except (json.JSONDecodeError, OSError):
         return False
-    return metadata.get("recursive_book", {}).get("fingerprint") == fingerprint and \
-        not metadata.get("papermill", {}).get("exception")
+    return metadata.get("recursive_book", {}).get("fingerprint") == fingerprint and not metadata.get(
+        "papermill", {}
+    ).get("exception")
 
 
 def _kernel_manager():
@@ -166,8 +171,14 @@ def _interactive() -> bool:
     return sys.stderr.isatty() and not in_ci()
 
 
-def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
-                parameters: dict | None = None, quiet: bool = False) -> Path:
+def run_chapter(
+    root: Path,
+    name: str,
+    out_dir: Path,
+    preset: str | None = None,
+    parameters: dict | None = None,
+    quiet: bool = False,
+) -> Path:
     """Execute one chapter with papermill; return the executed notebook's path.
 
     The executed notebook goes to ``out_dir/<name>.ipynb`` (written even when a cell fails, so
@@ -192,22 +203,34 @@ def run_chapter(root: Path, name: str, out_dir: Path, preset: str | None = None,
     output = out_dir / f"{source.stem}.ipynb"
     fingerprint = chapter_fingerprint(source, preset, parameters)
     notebook = jupytext.read(source)
-    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
-                                                "language": "python"})
-    notebook.metadata["recursive_book"] = {"fingerprint": fingerprint, "preset": preset,
-                                           "parameters": parameters or {}}
+    notebook.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    notebook.metadata["recursive_book"] = {
+        "fingerprint": fingerprint,
+        "preset": preset,
+        "parameters": parameters or {},
+    }
     started = time.perf_counter()
     if not quiet:
-        print(f"{source.stem}: executing with preset {preset or 'book'}"
-              + "".join(f", {k} = {v!r}" for k, v in (parameters or {}).items()), flush=True)
+        print(
+            f"{source.stem}: executing with preset {preset or 'book'}"
+            + "".join(f", {k} = {v!r}" for k, v in (parameters or {}).items()),
+            flush=True,
+        )
     with tempfile.TemporaryDirectory() as tmp:
         converted = Path(tmp) / f"{source.stem}.ipynb"
         nbformat.write(notebook, converted)
         try:
             papermill.execute_notebook(
-                str(converted), str(output), parameters=params, cwd=str(source.parent),
-                kernel_name="python3", progress_bar=not quiet and _interactive(),
-                log_output=False, request_save_on_cell_execute=False,
+                str(converted),
+                str(output),
+                parameters=params,
+                cwd=str(source.parent),
+                kernel_name="python3",
+                progress_bar=not quiet and _interactive(),
+                log_output=False,
+                request_save_on_cell_execute=False,
                 kernel_manager_class=_kernel_manager(),
             )
         except PapermillExecutionError as err:
@@ -287,8 +310,9 @@ def _export_chart_data(html, folder: Path, stem: str) -> list[Path]:
         return []
     frames = plots.figure_frames(chart[0])
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / (f"{stem}.csv" if len(frames) == 1 else f"{stem}-{i}.csv")
-             for i in range(1, len(frames) + 1)]
+    paths = [
+        folder / (f"{stem}.csv" if len(frames) == 1 else f"{stem}-{i}.csv") for i in range(1, len(frames) + 1)
+    ]
     for frame, path in zip(frames, paths, strict=True):
         frame.to_csv(path, index=False)
     return paths
@@ -309,8 +333,9 @@ def _run_quietly(args: tuple) -> tuple[Path | None, str | None, float, bool]:
         return None, str(err), time.perf_counter() - started, False
 
 
-def chapter_parameters(root: Path, name: str, parameters: dict | None = None,
-                       cache_dir: Path | None = None) -> dict:
+def chapter_parameters(
+    root: Path, name: str, parameters: dict | None = None, cache_dir: Path | None = None
+) -> dict:
     """``parameters`` for chapter ``name``, plus ``cache_dir = <cache_dir>/<name>`` (an absolute
     path: papermill runs the chapter in its own folder) if ``cache_dir`` is given and the chapter
     has that knob. Chapters without it are left as they are."""
@@ -320,9 +345,15 @@ def chapter_parameters(root: Path, name: str, parameters: dict | None = None,
     return out
 
 
-def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
-                parameters: dict | None = None, force: bool = False,
-                cache_dir: Path | None = None) -> list[Path]:
+def execute_all(
+    root: Path,
+    out_dir: Path,
+    preset: str | None,
+    jobs: int = 1,
+    parameters: dict | None = None,
+    force: bool = False,
+    cache_dir: Path | None = None,
+) -> list[Path]:
     """Run every notebook chapter of ``_toc.yml``; report all failures, not only the first.
 
     A chapter whose executed notebook in ``out_dir`` carries the fingerprint of its source,
@@ -336,8 +367,17 @@ def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
     from concurrent.futures import as_completed
 
     names = executable_chapters(root)
-    tasks = {name: (root, name, out_dir.resolve(), preset,
-                    chapter_parameters(root, name, parameters, cache_dir), force) for name in names}
+    tasks = {
+        name: (
+            root,
+            name,
+            out_dir.resolve(),
+            preset,
+            chapter_parameters(root, name, parameters, cache_dir),
+            force,
+        )
+        for name in names
+    }
     started = time.perf_counter()
     results = {}
 
@@ -356,8 +396,11 @@ def execute_all(root: Path, out_dir: Path, preset: str | None, jobs: int = 1,
         for name, task in tasks.items():
             report(name, _run_quietly(task))
     skipped = sum(results[n][3] for n in names)
-    print(f"executed {len(names) - skipped} chapters ({skipped} unchanged) with preset "
-          f"{preset or 'default'} in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"executed {len(names) - skipped} chapters ({skipped} unchanged) with preset "
+        f"{preset or 'default'} in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     failures = [results[n][1] for n in names if results[n][1]]
     if failures:
         raise ChapterFailed("\n".join(failures))
@@ -405,8 +448,7 @@ def staged_config(root: Path, online: bool = False, repository: str | None = Non
     config.setdefault("execute", {})["execute_notebooks"] = "off"
     config["exclude_patterns"] = [*config.get("exclude_patterns", []), f"{MYST_FOLDER}/**"]
     sphinx = config.setdefault("sphinx", {})
-    sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []),
-                                  "recursive_lib.book.sphinx_downloads"]
+    sphinx["extra_extensions"] = [*sphinx.get("extra_extensions", []), "recursive_lib.book.sphinx_downloads"]
     if repository is not None and not online:
         raise ValueError("repository applies to the online build only: pass online=True (--online)")
     if online:
@@ -418,13 +460,16 @@ def staged_config(root: Path, online: bool = False, repository: str | None = Non
             config.setdefault("repository", {})["url"] = repository
         url = config.get("repository", {}).get("url", "")
         if not str(url).startswith("https://"):
-            raise ValueError(f"repository url must be an https:// address for the online build, "
-                             f"got {url!r} (set it in {ONLINE_CONFIG} or pass --repository)")
+            raise ValueError(
+                f"repository url must be an https:// address for the online build, "
+                f"got {url!r} (set it in {ONLINE_CONFIG} or pass --repository)"
+            )
     return config
 
 
-def stage(root: Path, executed: Path, staged: Path, online: bool = False,
-          repository: str | None = None) -> Path:
+def stage(
+    root: Path, executed: Path, staged: Path, online: bool = False, repository: str | None = None
+) -> Path:
     """A copy of the book whose chapters are the executed notebooks, with execution off, and
     the chapters' MyST sources under ``_myst/`` for download (see :func:`staged_config`)."""
     import yaml
@@ -460,8 +505,9 @@ def stage(root: Path, executed: Path, staged: Path, online: bool = False,
     return staged
 
 
-def build(root: Path, executed: Path, build_dir: Path, online: bool = False,
-          repository: str | None = None) -> Path:
+def build(
+    root: Path, executed: Path, build_dir: Path, online: bool = False, repository: str | None = None
+) -> Path:
     """Build HTML from executed notebooks with warnings as errors; return the html folder.
 
     ``online`` adds the launch buttons of ``_config.online.yml`` (the published book); the
@@ -472,8 +518,18 @@ def build(root: Path, executed: Path, build_dir: Path, online: bool = False,
     html = build_dir / "html"
     if html.exists():
         shutil.rmtree(html)
-    jb = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(staged),
-          "--path-output", str(build_dir.parent), "-W", "-n", "--keep-going"]
+    jb = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(staged),
+        "--path-output",
+        str(build_dir.parent),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     result = subprocess.run(jb, cwd=root)
     if result.returncode != 0:
         raise ChapterFailed(f"jupyter-book build failed with status {result.returncode}")
@@ -495,10 +551,21 @@ def linkcheck(root: Path, out: Path) -> tuple[int, Path]:
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "_config.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    jb = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
-          "--builder", "linkcheck", "--config", str(config_path), "--path-output", str(out)]
+    jb = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(root),
+        "--builder",
+        "linkcheck",
+        "--config",
+        str(config_path),
+        "--path-output",
+        str(out),
+    ]
     status = subprocess.run(jb, cwd=root).returncode
-    return status, out / "_build" / "html" / "output.txt"    # jupyter-book's folder name
+    return status, out / "_build" / "html" / "output.txt"  # jupyter-book's folder name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,8 +578,15 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute one chapter with parameters")
     run.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
     run.add_argument("--preset", choices=PRESET_NAMES, help="smoke | book | paper (default: the chapter's)")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("NAME", "VALUE"), help="override a knob of the parameters cell (YAML value)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a knob of the parameters cell (YAML value)",
+    )
     run.add_argument("--out", type=Path, default=Path("results"), help="output folder")
 
     knobs = sub.add_parser("params", help="list a chapter's knobs and their smoke / book / paper values")
@@ -522,10 +596,15 @@ def main(argv: list[str] | None = None) -> int:
     execute.add_argument("--preset", choices=PRESET_NAMES)
     execute.add_argument("--out", type=Path, default=Path("_build/executed"))
     execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
-    execute.add_argument("--force", action="store_true",
-                         help="execute every chapter, even those whose executed notebook is up to date")
-    cache_help = ("folder where every chapter with a cache_dir knob keeps its finished runs "
-                  "(in <folder>/<chapter>); a later build reuses them")
+    execute.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every chapter, even those whose executed notebook is up to date",
+    )
+    cache_help = (
+        "folder where every chapter with a cache_dir knob keeps its finished runs "
+        "(in <folder>/<chapter>); a later build reuses them"
+    )
     execute.add_argument("--cache-dir", type=Path, help=cache_help)
 
     bld = sub.add_parser("build", help="build the HTML book (executing first unless --executed)")
@@ -534,10 +613,16 @@ def main(argv: list[str] | None = None) -> int:
     bld.add_argument("--jobs", type=int, default=1)
     bld.add_argument("--force", action="store_true", help="execute every chapter again")
     bld.add_argument("--cache-dir", type=Path, help=cache_help)
-    bld.add_argument("--online", action="store_true",
-                     help=f"merge {ONLINE_CONFIG} (launch buttons: Binder, Colab) over _config.yml")
-    bld.add_argument("--repository", metavar="URL",
-                     help=f"with --online: the repository URL (default: the one in {ONLINE_CONFIG})")
+    bld.add_argument(
+        "--online",
+        action="store_true",
+        help=f"merge {ONLINE_CONFIG} (launch buttons: Binder, Colab) over _config.yml",
+    )
+    bld.add_argument(
+        "--repository",
+        metavar="URL",
+        help=f"with --online: the repository URL (default: the one in {ONLINE_CONFIG})",
+    )
 
     sub.add_parser("linkcheck", help="check the outbound links of the book's sources (execution off)")
 
@@ -552,10 +637,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "run":
-            try:     # the chapter's own validation, before a kernel starts
+            try:  # the chapter's own validation, before a kernel starts
                 overrides = parse_parameters(args.parameter)
-                params.for_chapter(chapter_source(root, args.chapter), args.preset or "book",
-                                   **overrides)
+                params.for_chapter(chapter_source(root, args.chapter), args.preset or "book", **overrides)
             except ValueError as err:
                 print(f"recursive-book: {err}", file=sys.stderr)
                 return 2
@@ -563,23 +647,26 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "params":
             print(knob_table(chapter_source(root, args.chapter)))
         elif args.command == "execute":
-            execute_all(root, args.out, args.preset, args.jobs, force=args.force,
-                        cache_dir=args.cache_dir)
+            execute_all(root, args.out, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir)
         elif args.command == "build":
             executed = args.executed
             if executed is None:
                 executed = root / "_build" / "executed"
-                execute_all(root, executed, args.preset, args.jobs, force=args.force,
-                            cache_dir=args.cache_dir)
+                execute_all(
+                    root, executed, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir
+                )
             elif args.cache_dir is not None:
-                raise ValueError("--cache-dir applies when chapters are executed; "
-                                 "with --executed nothing is executed")
+                raise ValueError(
+                    "--cache-dir applies when chapters are executed; with --executed nothing is executed"
+                )
             html = build(root, executed.resolve(), root / "_build", args.online, args.repository)
             print(f"book built: {html / 'index.html'}")
         elif args.command == "linkcheck":
             status, report = linkcheck(root, root / "_build" / "linkcheck")
-            print(f"link check: {'every link answered' if status == 0 else 'broken links'} "
-                  f"(details in {report})")
+            print(
+                f"link check: {'every link answered' if status == 0 else 'broken links'} "
+                f"(details in {report})"
+            )
             return status
         elif args.command == "check-offline":
             from recursive_lib.book.offline import scan
@@ -593,8 +680,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recursive-book: {err}", file=sys.stderr)
         return 1
     except ImportError as err:
-        print(f"recursive-book: {err.name or err} is not installed: the book's commands need "
-              f"the book extra, pip install -e \".[book]\" ({err})", file=sys.stderr)
+        print(
+            f"recursive-book: {err.name or err} is not installed: the book's commands need "
+            f'the book extra, pip install -e ".[book]" ({err})',
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -40,12 +40,16 @@ def page(findings: dict[str, dict[str, Any] | None], reference: dict | None = No
     for record in findings.values():
         for claim in (record or {}).get("claims", []):
             total[claim["verdict"]] += 1
-    lines = ["# What this build found", "",
-             "Every sentence of this book that describes a result is a *claim*: a statement checked "
-             "against the results of the run that built the page, with a test that respects their "
-             "uncertainty. The run decides the wording each chapter shows; this page lists them all. "
-             f"This build: {total['holds']} hold, {total['fails']} fail, "
-             f"{total['inconclusive']} are inconclusive.", ""]
+    lines = [
+        "# What this build found",
+        "",
+        "Every sentence of this book that describes a result is a *claim*: a statement checked "
+        "against the results of the run that built the page, with a test that respects their "
+        "uncertainty. The run decides the wording each chapter shows; this page lists them all. "
+        f"This build: {total['holds']} hold, {total['fails']} fail, "
+        f"{total['inconclusive']} are inconclusive.",
+        "",
+    ]
     for chapter, record in findings.items():
         lines += [f"## {{doc}}`{chapter}`", ""]
         if not record:
@@ -61,9 +65,12 @@ def page(findings: dict[str, dict[str, Any] | None], reference: dict | None = No
             old = before.get(claim["name"])
             if old is not None and old["verdict"] != claim["verdict"]:
                 change = f" (was: {old['verdict']})"
-            lines += [f"- **{claim['statement']}**{figure}: {MARK[claim['verdict']]}{change}.",
-                      f"  {claim['sentence']}",
-                      f"  *Test:* {claim['test']}. *Numbers:* {_numbers(claim['numbers'])}.", ""]
+            lines += [
+                f"- **{claim['statement']}**{figure}: {MARK[claim['verdict']]}{change}.",
+                f"  {claim['sentence']}",
+                f"  *Test:* {claim['test']}. *Numbers:* {_numbers(claim['numbers'])}.",
+                "",
+            ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -72,5 +79,8 @@ def compare(new: dict[str, Any] | None, old: dict[str, Any] | None) -> list[str]
     if not new or not old:
         return []
     before = {c["name"]: c["verdict"] for c in old.get("claims", [])}
-    return [f"{c['name']}: {before[c['name']]} -> {c['verdict']} ({c['statement']})"
-            for c in new.get("claims", []) if c["name"] in before and before[c["name"]] != c["verdict"]]
+    return [
+        f"{c['name']}: {before[c['name']]} -> {c['verdict']} ({c['statement']})"
+        for c in new.get("claims", [])
+        if c["name"] in before and before[c["name"]] != c["verdict"]
+    ]

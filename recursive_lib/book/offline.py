@@ -33,8 +33,17 @@ _CDN_HOSTS = re.compile(
     r"""ajax\.googleapis\.com|stackpath\.bootstrapcdn\.com|use\.fontawesome\.com)[^'"`\s]*)\1""",
     re.IGNORECASE,
 )
-_LOADING_REL = {"stylesheet", "preload", "modulepreload", "icon", "shortcut", "apple-touch-icon",
-                "prefetch", "manifest", "mask-icon"}
+_LOADING_REL = {
+    "stylesheet",
+    "preload",
+    "modulepreload",
+    "icon",
+    "shortcut",
+    "apple-touch-icon",
+    "prefetch",
+    "manifest",
+    "mask-icon",
+}
 _SRC_TAGS = {"script", "img", "iframe", "embed", "source", "audio", "video", "track", "input"}
 
 

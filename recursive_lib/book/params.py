@@ -39,8 +39,8 @@ PRESET_NAMES = ("smoke", "book", "paper")
 #: the variable of the parameters cell that holds the table
 TABLE_NAME = "PRESETS"
 _PLAIN = (bool, int, float, str, list, tuple, dict, type(None))
-_IGNORED = {"preset", TABLE_NAME, "In", "Out"}   # IPython's history lists are plain data too
-_CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]+$")      # imported constants (REGIMES), not parameters
+_IGNORED = {"preset", TABLE_NAME, "In", "Out"}  # IPython's history lists are plain data too
+_CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]+$")  # imported constants (REGIMES), not parameters
 
 
 def _check_alphas(name: str, values: Any) -> tuple[float, ...]:
@@ -190,15 +190,18 @@ def parse_table(table: str) -> dict[str, Knob]:
     rows = [line.strip() for line in table.strip().splitlines() if line.strip()]
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
     if len(cells) < 2 or cells[0] != ["knob", *PRESET_NAMES, "meaning"]:
-        raise ValueError(f"{TABLE_NAME} must be a Markdown table with the columns knob | "
-                         f"{' | '.join(PRESET_NAMES)} | meaning; its first row is {rows[:1]}")
+        raise ValueError(
+            f"{TABLE_NAME} must be a Markdown table with the columns knob | "
+            f"{' | '.join(PRESET_NAMES)} | meaning; its first row is {rows[:1]}"
+        )
     knobs: dict[str, Knob] = {}
     for row in cells[1:]:
         if set("".join(row)) <= set("-: "):
-            continue                                   # the |---|---| rule under the header
+            continue  # the |---|---| rule under the header
         if len(row) != 5:
-            raise ValueError(f"{TABLE_NAME}: every row needs 5 cells (knob, smoke, book, paper, "
-                             f"meaning), got {row}")
+            raise ValueError(
+                f"{TABLE_NAME}: every row needs 5 cells (knob, smoke, book, paper, meaning), got {row}"
+            )
         name = row[0].strip("`")
         if not name.isidentifier() or name in knobs:
             raise ValueError(f"{TABLE_NAME}: knob {name!r} must be a Python name, listed once")
@@ -207,8 +210,10 @@ def parse_table(table: str) -> dict[str, Knob]:
             try:
                 values[preset] = yaml.safe_load(text.strip("`"))
             except yaml.YAMLError as error:
-                raise ValueError(f"{TABLE_NAME}: the {preset} value of {name!r} is not valid YAML "
-                                 f"({text!r}): {error.problem}") from None
+                raise ValueError(
+                    f"{TABLE_NAME}: the {preset} value of {name!r} is not valid YAML "
+                    f"({text!r}): {error.problem}"
+                ) from None
         knobs[name] = Knob(name=name, meaning=row[4], values=values)
     return knobs
 
@@ -226,8 +231,7 @@ class Params(SimpleNamespace):
             used = _show(getattr(self, knob.name))
             if knob.name in self._overridden:
                 used = f"**{used}** (set)"
-            cells = [f"`{knob.name}`", *(_show(knob.values[p]) for p in PRESET_NAMES), used,
-                     knob.meaning]
+            cells = [f"`{knob.name}`", *(_show(knob.values[p]) for p in PRESET_NAMES), used, knob.meaning]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -237,8 +241,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def resolve(table: str, preset: str, namespace: Mapping[str, Any],
-            checks: Mapping[str, Callable[[str, Any], Any]] | None = None) -> Params:
+def resolve(
+    table: str,
+    preset: str,
+    namespace: Mapping[str, Any],
+    checks: Mapping[str, Callable[[str, Any], Any]] | None = None,
+) -> Params:
     """The knobs of ``table`` under ``preset``, with the overrides found in ``namespace``, validated.
 
     ``namespace``: the notebook's ``globals()``. A knob bound there to plain data (a number,
@@ -250,23 +258,33 @@ def resolve(table: str, preset: str, namespace: Mapping[str, Any],
     check_choice("preset", preset, PRESET_NAMES)
     knobs = parse_table(table)
     checks = {**CHECKS, **(checks or {})}
-    unknown = [name for name, value in namespace.items()
-               if not name.startswith("_") and name not in _IGNORED and name not in knobs
-               and not _CONSTANT.match(name) and isinstance(value, _PLAIN) and value is not table]
+    unknown = [
+        name
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and name not in _IGNORED
+        and name not in knobs
+        and not _CONSTANT.match(name)
+        and isinstance(value, _PLAIN)
+        and value is not table
+    ]
     if unknown:
         name = unknown[0]
         close = difflib.get_close_matches(name, list(knobs), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown parameter {name!r}{hint}; this chapter's knobs are "
-                         f"{', '.join(knobs)} (and preset)")
+        raise ValueError(
+            f"unknown parameter {name!r}{hint}; this chapter's knobs are {', '.join(knobs)} (and preset)"
+        )
     values, overridden = {}, []
     for name, knob in knobs.items():
         value = knob.values[preset]
         if name in namespace:
             given = namespace[name]
             if not isinstance(given, _PLAIN):
-                raise ValueError(f"knob {name!r} is also the name of a {type(given).__name__} in "
-                                 "the notebook; rename one of them")
+                raise ValueError(
+                    f"knob {name!r} is also the name of a {type(given).__name__} in "
+                    "the notebook; rename one of them"
+                )
             value = given
             overridden.append(name)
         check = checks.get(name)
@@ -284,8 +302,9 @@ def chapter_table_text(source: str | Path) -> str:
         if cell.cell_type != "code" or "parameters" not in cell.metadata.get("tags", []):
             continue
         for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == TABLE_NAME
-                                                    for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == TABLE_NAME for t in node.targets
+            ):
                 return ast.literal_eval(node.value)
         raise ValueError(f"{source}: the parameters cell has no {TABLE_NAME} table")
     raise ValueError(f"{source}: no code cell tagged parameters")

@@ -54,7 +54,7 @@ DATA_DIR = "figure-data"
 MAX_INTERACTIVE_CHARS = 400_000
 #: The identifier vega-lite writes as ``$schema`` of compiled Vega specs, and its local stand-in.
 SCHEMA_URL = "https://vega.github.io/schema/vega/v6.json"
-SCHEMA_LOCAL = "vega/schema/vega/v6.json"   # keeps the form vega-embed parses (library, version)
+SCHEMA_LOCAL = "vega/schema/vega/v6.json"  # keeps the form vega-embed parses (library, version)
 
 INIT_JS = """\
 /* Draw every chart of the page with the local vega-embed bundle; keep the SVG if that fails. */
@@ -94,11 +94,15 @@ def bundle_text() -> str:
     # the same Vega-Lite version that rendered the static SVG
     text = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
     if SCHEMA_URL not in text:
-        raise RuntimeError(f"the vl-convert bundle no longer holds {SCHEMA_URL!r}: check it for "
-                           "other remote addresses and update recursive_lib/book/sphinx_charts.py")
+        raise RuntimeError(
+            f"the vl-convert bundle no longer holds {SCHEMA_URL!r}: check it for "
+            "other remote addresses and update recursive_lib/book/sphinx_charts.py"
+        )
     if re.search(r"(^|[;}\s])(import|export)\s*[{(*\"'\w]", text, re.M):
-        raise RuntimeError("the vl-convert bundle has import/export statements: it cannot be "
-                           "wrapped into a classic script any more")
+        raise RuntimeError(
+            "the vl-convert bundle has import/export statements: it cannot be "
+            "wrapped into a classic script any more"
+        )
     # The bundle is written as an ES module (strict, top-level names private to it). Wrapped in a
     # strict function it runs as a classic script: its top-level names (e.g. `_`) do not clash
     # with Sphinx's globals, and it also loads from file:// (where module scripts are refused).
@@ -133,8 +137,10 @@ def chart_html(spec: dict, svg: str, name: str, page_dir: str, outdir: Path) -> 
     payload = _json_for_script(page_spec)
     if len(payload) <= MAX_INTERACTIVE_CHARS:
         parts.append(f'<script type="application/json" class="{SPEC_CLASS}">{payload}</script>')
-    parts.append(f'<div class="{STATIC_CLASS}"><img src="{posixpath.relpath(svg_rel, page_dir)}" '
-                 f'alt="{alt_text}" width="{width:g}" height="{height:g}"></div>')
+    parts.append(
+        f'<div class="{STATIC_CLASS}"><img src="{posixpath.relpath(svg_rel, page_dir)}" '
+        f'alt="{alt_text}" width="{width:g}" height="{height:g}"></div>'
+    )
     frames = figure_frames(spec)
     links = []
     for i, frame in enumerate(frames, start=1):
@@ -143,11 +149,16 @@ def chart_html(spec: dict, svg: str, name: str, page_dir: str, outdir: Path) -> 
         (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(outdir / rel, index=False)
         href = html.escape(posixpath.relpath(rel, page_dir or "."), quote=True)
-        links.append(f'<a class="book-chart-csv" href="{href}" download>{html.escape(stem)}.csv</a> '
-                     f'({len(frame)} rows; columns {html.escape(", ".join(map(str, frame.columns)))})')
+        links.append(
+            f'<a class="book-chart-csv" href="{href}" download>{html.escape(stem)}.csv</a> '
+            f"({len(frame)} rows; columns {html.escape(', '.join(map(str, frame.columns)))})"
+        )
     if links:
-        label = ("Data behind this figure (CSV)" if len(links) == 1
-                 else "Data behind this figure, one CSV per table")
+        label = (
+            "Data behind this figure (CSV)"
+            if len(links) == 1
+            else "Data behind this figure, one CSV per table"
+        )
         parts.append(f'<p class="book-chart-data">{label}: ' + "; ".join(links) + "</p>")
     parts.append("</div>")
     return "".join(parts)

@@ -31,21 +31,23 @@ def add_myst_download(app, pagename: str, templatename: str, context: dict[str, 
     source = myst_source(app.confdir, pagename)
     if source is None or not context.get("sourcename", "").endswith(".ipynb"):
         return
-    menu = next((b for b in context.get("header_buttons", [])
-                 if b.get("label") == "download-buttons"), None)
-    if menu is None:     # the theme's download button is switched off: nothing to add to
+    menu = next((b for b in context.get("header_buttons", []) if b.get("label") == "download-buttons"), None)
+    if menu is None:  # the theme's download button is switched off: nothing to add to
         return
     target = Path(app.outdir) / "_sources" / f"{pagename}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target)
-    menu["buttons"].insert(1, {
-        "type": "link",
-        "url": f"{context['pathto']('_sources', 1)}/{pagename}.md",
-        "text": ".md",
-        "tooltip": "Download the MyST source (jupytext)",
-        "icon": "fas fa-file-code",
-        "label": BUTTON_LABEL,
-    })
+    menu["buttons"].insert(
+        1,
+        {
+            "type": "link",
+            "url": f"{context['pathto']('_sources', 1)}/{pagename}.md",
+            "text": ".md",
+            "tooltip": "Download the MyST source (jupytext)",
+            "icon": "fas fa-file-code",
+            "label": BUTTON_LABEL,
+        },
+    )
 
 
 def setup(app) -> dict[str, Any]:

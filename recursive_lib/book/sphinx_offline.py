@@ -19,8 +19,15 @@ from pathlib import Path
 from sphinx.application import Sphinx
 
 COMPONENTS = ["input/tex", "output/chtml", "a11y/assistive-mml"]
-FILES = ["startup.js", "core.js", "input/tex.js", "input/tex/extensions", "output/chtml.js",
-         "output/chtml/fonts", "a11y/assistive-mml.js"]
+FILES = [
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "input/tex/extensions",
+    "output/chtml.js",
+    "output/chtml/fonts",
+    "a11y/assistive-mml.js",
+]
 
 
 def mathjax_source() -> Path:
@@ -38,9 +45,12 @@ def _configure(app: Sphinx, config) -> None:
 
 def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     scripts = context.get("script_files", [])
-    keep = [s for s in scripts
-            if "THEBE_JS_URL" not in str(getattr(s, "attributes", {}).get("body", ""))
-            and not str(getattr(s, "filename", s)).endswith("sphinx-thebe.js")]
+    keep = [
+        s
+        for s in scripts
+        if "THEBE_JS_URL" not in str(getattr(s, "attributes", {}).get("body", ""))
+        and not str(getattr(s, "filename", s)).endswith("sphinx-thebe.js")
+    ]
     scripts[:] = keep
 
 

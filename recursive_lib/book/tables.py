@@ -29,9 +29,18 @@ SHORT = 24
 
 #: readable headers of the tidy results' usual columns (a chapter's ``columns`` overrides them)
 NAMES = {
-    "alpha": "α", "bias_rate": "bias rate q", "burn_in": "burn-in", "estimator": "estimator",
-    "exponent": "fitted exponent", "hi": "upper", "lo": "lower", "metric": "distance",
-    "n": "n", "predicted": "predicted", "reps": "repetitions", "se": "std. error",
+    "alpha": "α",
+    "bias_rate": "bias rate q",
+    "burn_in": "burn-in",
+    "estimator": "estimator",
+    "exponent": "fitted exponent",
+    "hi": "upper",
+    "lo": "lower",
+    "metric": "distance",
+    "n": "n",
+    "predicted": "predicted",
+    "reps": "repetitions",
+    "se": "std. error",
     "slope": "fitted slope",
 }
 
@@ -40,8 +49,7 @@ def _label(column: Any, names: Sequence[str | None]) -> str:
     """``("ecdf", "w1")`` under levels ``(estimator, metric)`` -> ``"ecdf, w1"``; ``0.25`` under
     a level named ``alpha`` -> ``"alpha = 0.25"``."""
     parts = column if isinstance(column, tuple) else (column,)
-    shown = [f"{p:g}" if isinstance(p, numbers.Real) and not isinstance(p, bool) else str(p)
-             for p in parts]
+    shown = [f"{p:g}" if isinstance(p, numbers.Real) and not isinstance(p, bool) else str(p) for p in parts]
     numeric = all(isinstance(p, numbers.Real) and not isinstance(p, bool) for p in parts)
     if numeric and len(names) == len(parts) and all(names):
         return ", ".join(f"{n} = {s}" for n, s in zip(names, shown, strict=True))
@@ -61,7 +69,7 @@ def _number(value: Any, digits: int) -> str:
             return "inf" if value > 0 else "-inf"
         if value == 0:
             return "0"
-        if value == round(value) and abs(value) < 10 ** digits:
+        if value == round(value) and abs(value) < 10**digits:
             return f"{value:.0f}"
         magnitude = math.floor(math.log10(abs(value)))
         decimals = max(digits - 1 - magnitude, 0)
@@ -69,8 +77,13 @@ def _number(value: Any, digits: int) -> str:
     return str(value)
 
 
-def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[str, int] = 3,
-         group: Sequence[str] | None = None, caption: str | None = None):
+def show(
+    frame,
+    columns: Mapping[str, str] | None = None,
+    digits: int | Mapping[str, int] = 3,
+    group: Sequence[str] | None = None,
+    caption: str | None = None,
+):
     """A ``Styler`` that shows ``frame`` as a table for reading.
 
     Parameters
@@ -95,7 +108,7 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
         frame = frame.to_frame()
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame or Series, got {type(frame).__name__}")
-    for name, d in (digits.items() if isinstance(digits, Mapping) else [("digits", digits)]):
+    for name, d in digits.items() if isinstance(digits, Mapping) else [("digits", digits)]:
         if isinstance(d, bool) or not isinstance(d, numbers.Integral) or not 1 <= d <= 15:
             raise ValueError(f"digits ({name}) must be an integer in [1, 15], got {d!r}")
     data = frame.copy()
@@ -121,10 +134,10 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
         values, d = data[column], places(column)
         # a column of short values (real fractions 0.25, 0.5) reads best as typed
         short = pd.api.types.is_float_dtype(values) and all(
-            math.isnan(v) or math.isinf(v) or float(f"{v:.{d}g}") == v for v in values)
+            math.isnan(v) or math.isinf(v) or float(f"{v:.{d}g}") == v for v in values
+        )
         if short:
-            return [_number(v, d) if math.isnan(v) or math.isinf(v) else
-                    f"{v:g}" for v in values]
+            return [_number(v, d) if math.isnan(v) or math.isinf(v) else f"{v:g}" for v in values]
         return [_number(v, d) for v in values]
 
     text = pd.DataFrame({c: cells(c) for c in data.columns}, index=data.index)
@@ -135,8 +148,11 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
         for i, g in enumerate(group):
             outer = data[list(group[: i + 1])].astype(str).agg("\x1f".join, axis=1)
             text.loc[~outer.ne(outer.shift()), g] = ""
-    numeric = [c for c in data.columns if pd.api.types.is_numeric_dtype(data[c])
-               and not pd.api.types.is_bool_dtype(data[c])]
+    numeric = [
+        c
+        for c in data.columns
+        if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])
+    ]
     names = {**NAMES, **(columns or {})}
     text = text.rename(columns={c: names.get(c, c) for c in text.columns})
     shown_numeric = [names.get(c, c) for c in numeric]
@@ -150,11 +166,19 @@ def show(frame, columns: Mapping[str, str] | None = None, digits: int | Mapping[
         return css
 
     uid = hashlib.sha256(text.to_json().encode()).hexdigest()[:10]
-    styler = (text.style.hide(axis="index").apply(rules, axis=None)
-              .set_properties(subset=shown_numeric, **{"text-align": "right"})
-              .set_table_styles([{"selector": "", "props": "font-size: 0.9em;"},
-                                 {"selector": "td, th", "props": "padding: 0.2em 0.6em;"}])
-              .set_table_attributes('class="dataframe book-table"').set_uuid(uid))
+    styler = (
+        text.style.hide(axis="index")
+        .apply(rules, axis=None)
+        .set_properties(subset=shown_numeric, **{"text-align": "right"})
+        .set_table_styles(
+            [
+                {"selector": "", "props": "font-size: 0.9em;"},
+                {"selector": "td, th", "props": "padding: 0.2em 0.6em;"},
+            ]
+        )
+        .set_table_attributes('class="dataframe book-table"')
+        .set_uuid(uid)
+    )
     if caption:
         styler = styler.set_caption(caption)
     return styler

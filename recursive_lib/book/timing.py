@@ -45,8 +45,10 @@ class Stopwatch:
     def describe(self, preset: str) -> str:
         from recursive_lib._torch import placement
 
-        return (f"{duration(self.seconds)} with the {preset} preset on this build's "
-                f"{placement().device.type.upper()}")
+        return (
+            f"{duration(self.seconds)} with the {preset} preset on this build's "
+            f"{placement().device.type.upper()}"
+        )
 
 
 def paper_projection(chapter: str, results: str | Path = RESULTS) -> str:
@@ -54,27 +56,35 @@ def paper_projection(chapter: str, results: str | Path = RESULTS) -> str:
     measured on and how, from the benchmark's JSON (or why there is none)."""
     path = Path(results)
     if not path.exists():
-        return ("not measured yet: python benchmarks/bench_paper_scale.py measures it on the "
-                "machine at hand")
+        return "not measured yet: python benchmarks/bench_paper_scale.py measures it on the machine at hand"
     report = json.loads(path.read_text())
     entry = next((c for c in report["chapters"] if c["chapter"] == chapter), None)
     if entry is None or entry.get("status") != "ok":
         status = "not in the benchmark's results" if entry is None else entry["status"]
         return f"not measured ({status}; python benchmarks/bench_paper_scale.py measures it)"
     on_cpu = entry["device"].split(":")[0] == "cpu"
-    where = f"a {entry['device'].upper()}" + (f" ({entry['device_name']})" if entry.get("device_name") else "")
+    where = f"a {entry['device'].upper()}" + (
+        f" ({entry['device_name']})" if entry.get("device_name") else ""
+    )
     if "torch_threads" in entry:
         where += f" with {entry['torch_threads']} torch thread(s) per run"
     if "load_average_1min" in entry and on_cpu:
-        where += (f", other work on its {entry['cpu_count']} cores at a load average of "
-                  f"{entry['load_average_1min']:.1f} as it began")
+        where += (
+            f", other work on its {entry['cpu_count']} cores at a load average of "
+            f"{entry['load_average_1min']:.1f} as it began"
+        )
     total = duration(entry["projected_seconds"])
-    serial = (f"{entry['runs']} runs of {entry['iterations']} iterations at "
-              f"{duration(entry['seconds_per_iteration'])} per iteration")
+    serial = (
+        f"{entry['runs']} runs of {entry['iterations']} iterations at "
+        f"{duration(entry['seconds_per_iteration'])} per iteration"
+    )
     memory = f"peak memory {entry['peak_memory_mb']:.0f} MB ({entry['memory_measure']})"
     stand_in = f"; stand-in: {entry['stand_in']}" if entry.get("stand_in") else ""
-    gpu = ("" if not on_cpu else
-           "; no GPU was at hand, and running the benchmark on one replaces these figures")
+    gpu = (
+        "" if not on_cpu else "; no GPU was at hand, and running the benchmark on one replaces these figures"
+    )
     when = entry.get("measured_at") or report.get("measured_at")
-    return (f"{total} one run after another ({serial}; {memory}), measured by "
-            f"benchmarks/bench_paper_scale.py on {when} on {where}{stand_in}{gpu}")
+    return (
+        f"{total} one run after another ({serial}; {memory}), measured by "
+        f"benchmarks/bench_paper_scale.py on {when} on {where}{stand_in}{gpu}"
+    )

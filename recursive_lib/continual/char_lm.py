@@ -82,9 +82,19 @@ class CharLM:
         Optimizer steps so far.
     """
 
-    def __init__(self, vocab_size: int, block_len: int = 64, embed: int = 32, hidden: int = 128,
-                 layers: int = 1, lr: float = 3e-3, grad_clip: float = 1.0, epochs: int = 2,
-                 batch_size: int = 16, temperature: float = 1.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        block_len: int = 64,
+        embed: int = 32,
+        hidden: int = 128,
+        layers: int = 1,
+        lr: float = 3e-3,
+        grad_clip: float = 1.0,
+        epochs: int = 2,
+        batch_size: int = 16,
+        temperature: float = 1.0,
+    ):
         self.vocab_size = vocab_size
         self.block_len = block_len
         self.embed = embed
@@ -113,13 +123,17 @@ class CharLM:
     def _check_blocks(self, name: str, blocks) -> np.ndarray:
         blocks = np.asarray(blocks)
         if blocks.ndim != 2 or blocks.shape[0] == 0 or blocks.shape[1] != self.block_len:
-            raise ValueError(f"{name} must be an int array of shape (n >= 1, block_len={self.block_len}), "
-                             f"got shape {blocks.shape}")
+            raise ValueError(
+                f"{name} must be an int array of shape (n >= 1, block_len={self.block_len}), "
+                f"got shape {blocks.shape}"
+            )
         if not np.issubdtype(blocks.dtype, np.integer):
             raise ValueError(f"{name} must hold integer token ids, got dtype {blocks.dtype}")
         if blocks.min() < 0 or blocks.max() >= self.vocab_size:
-            raise ValueError(f"{name} must hold token ids in [0, {self.vocab_size - 1}], got values in "
-                             f"[{blocks.min()}, {blocks.max()}]")
+            raise ValueError(
+                f"{name} must hold token ids in [0, {self.vocab_size - 1}], got values in "
+                f"[{blocks.min()}, {blocks.max()}]"
+            )
         return blocks.astype(np.int64, copy=False)
 
     def _check_fitted(self) -> None:
@@ -154,8 +168,9 @@ class CharLM:
                 for index in shuffled_batches(len(batch), self.batch_size, rng, dev):
                     targets = data[index]
                     logits, _ = self.net_(self._inputs(targets))
-                    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size),
-                                                             targets.reshape(-1))
+                    loss = torch.nn.functional.cross_entropy(
+                        logits.reshape(-1, self.vocab_size), targets.reshape(-1)
+                    )
                     self.optimizer_.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(self.net_.parameters(), self.grad_clip)
@@ -205,7 +220,7 @@ class CharLM:
         self.net_.eval()
         with torch.no_grad(), torch_threads():
             for start in range(0, len(blocks), chunk):
-                targets = torch.as_tensor(blocks[start:start + chunk], device=dev)
+                targets = torch.as_tensor(blocks[start : start + chunk], device=dev)
                 logits, _ = self.net_(self._inputs(targets))
                 logp = torch.log_softmax(logits, dim=-1)
                 nll -= logp.gather(-1, targets.unsqueeze(-1)).sum().item()

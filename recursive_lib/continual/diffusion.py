@@ -105,14 +105,20 @@ class UNetDenoiser(nn.Module):
         self.side, self.padded = side, -(-side // 4) * 4
         channels = (width, 2 * width, 2 * width)
         self.unet = diffusers.UNet2DModel(
-            sample_size=self.padded, in_channels=1, out_channels=1, layers_per_block=layers,
-            block_out_channels=channels, norm_num_groups=8,
-            down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3)
+            sample_size=self.padded,
+            in_channels=1,
+            out_channels=1,
+            layers_per_block=layers,
+            block_out_channels=channels,
+            norm_num_groups=8,
+            down_block_types=("DownBlock2D",) * 3,
+            up_block_types=("UpBlock2D",) * 3,
+        )
 
     def forward(self, x, t):
         B, pad = len(x), self.padded - self.side
         image = nn.functional.pad(x.reshape(B, 1, self.side, self.side), (0, pad, 0, pad))
-        out = self.unet(image, 1000.0 * t).sample[:, :, :self.side, :self.side]
+        out = self.unet(image, 1000.0 * t).sample[:, :, : self.side, : self.side]
         return out.reshape(B, -1)
 
 
@@ -158,16 +164,26 @@ class DDPM:
         Optimizer steps so far.
     """
 
-    def __init__(self, diffusion_steps: int = 400, width: int = 256, depth: int = 3,
-                 epochs: int = 100, batch_size: int = 100, lr: float = 2e-4, ema: float = 0.0,
-                 sample_chunk: int = 1000, network: str = "mlp"):
+    def __init__(
+        self,
+        diffusion_steps: int = 400,
+        width: int = 256,
+        depth: int = 3,
+        epochs: int = 100,
+        batch_size: int = 100,
+        lr: float = 2e-4,
+        ema: float = 0.0,
+        sample_chunk: int = 1000,
+        network: str = "mlp",
+    ):
         self.diffusion_steps = check_int("diffusion_steps", diffusion_steps, 2)
         self.network = check_choice("network", network, NETWORKS)
         self.width = check_int("width", width, 2)
         self.depth = check_int("depth", depth, 0 if network == "mlp" else 1)
         if network == "unet" and width % 8:
-            raise ValueError(f"width must be a multiple of 8 for network='unet' (its group norm "
-                             f"has 8 groups), got {width}")
+            raise ValueError(
+                f"width must be a multiple of 8 for network='unet' (its group norm has 8 groups), got {width}"
+            )
         self.epochs = check_int("epochs", epochs, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.lr = check_range("lr", lr, 0.0, 1.0, low_inclusive=False)
@@ -183,22 +199,28 @@ class DDPM:
         self.shape_ = tuple(int(s) for s in shape)
         dim = int(np.prod(self.shape_))
         if self.network == "unet" and (len(self.shape_) != 2 or self.shape_[0] != self.shape_[1]):
-            raise ValueError(f"network='unet' needs square images (B, side, side), got images of "
-                             f"shape {self.shape_}")
+            raise ValueError(
+                f"network='unet' needs square images (B, side, side), got images of shape {self.shape_}"
+            )
         place = placement()
         # Initial weights from rng, without touching torch's global generator.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**63 - 1)))
-            net = (Denoiser(dim, self.width, self.depth) if self.network == "mlp"
-                   else UNetDenoiser(self.shape_[0], self.width, self.depth))
+            net = (
+                Denoiser(dim, self.width, self.depth)
+                if self.network == "mlp"
+                else UNetDenoiser(self.shape_[0], self.width, self.depth)
+            )
             self.net_ = place.module(net)
         self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         self.ema_net_ = copy.deepcopy(self.net_) if self.ema > 0 else None
         self.n_updates_ = 0
 
     def _schedule(self, dev, dtype):
-        return (torch.tensor(self._abar, dtype=dtype, device=dev),
-                torch.tensor(self._betas, dtype=dtype, device=dev))
+        return (
+            torch.tensor(self._abar, dtype=dtype, device=dev),
+            torch.tensor(self._betas, dtype=dtype, device=dev),
+        )
 
     # -- training -------------------------------------------------------------------------------
 
@@ -213,8 +235,10 @@ class DDPM:
         if not hasattr(self, "net_"):
             self._init(batch.shape[1:], rng)
         elif tuple(batch.shape[1:]) != self.shape_:
-            raise ValueError(f"batch must hold images of shape {self.shape_} (the shape the model was "
-                             f"first trained on), got {tuple(batch.shape[1:])}")
+            raise ValueError(
+                f"batch must hold images of shape {self.shape_} (the shape the model was "
+                f"first trained on), got {tuple(batch.shape[1:])}"
+            )
         first = next(self.net_.parameters())
         dev = first.device
         gen = torch_generator(rng, dev)
@@ -227,7 +251,7 @@ class DDPM:
                 order = torch.randperm(len(x), generator=gen, device=dev)
                 total, count = 0.0, 0
                 for start in range(0, len(x), self.batch_size):
-                    x0 = x[order[start:start + self.batch_size]]
+                    x0 = x[order[start : start + self.batch_size]]
                     k = torch.randint(0, K, (len(x0),), generator=gen, device=dev)
                     eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=dev)
                     a = abar[k][:, None]
@@ -238,7 +262,9 @@ class DDPM:
                     self.optimizer_.step()
                     if self.ema_net_ is not None:
                         with torch.no_grad():
-                            for avg, cur in zip(self.ema_net_.parameters(), self.net_.parameters(), strict=True):
+                            for avg, cur in zip(
+                                self.ema_net_.parameters(), self.net_.parameters(), strict=True
+                            ):
                                 avg.lerp_(cur, 1.0 - self.ema)
                     self.n_updates_ += 1
                     total += float(loss.detach()) * len(x0)

@@ -55,9 +55,16 @@ class GPT2LM:
         Number of ``partial_fit`` calls.
     """
 
-    def __init__(self, model="gpt2", block_len: int = 128, lr: float = 5e-5,
-                 weight_decay: float = 0.0, epochs: int = 1, batch_size: int = 8,
-                 temperature: float = 1.0):
+    def __init__(
+        self,
+        model="gpt2",
+        block_len: int = 128,
+        lr: float = 5e-5,
+        weight_decay: float = 0.0,
+        epochs: int = 1,
+        batch_size: int = 8,
+        temperature: float = 1.0,
+    ):
         self.model, self.block_len, self.lr, self.weight_decay = model, block_len, lr, weight_decay
         self.epochs, self.batch_size, self.temperature = epochs, batch_size, temperature
 
@@ -67,12 +74,14 @@ class GPT2LM:
         if isinstance(self.model, str):
             return transformers.AutoModelForCausalLM.from_pretrained(self.model)
         if isinstance(self.model, transformers.PretrainedConfig):
-            with seeded(rng):   # initial weights from rng only
+            with seeded(rng):  # initial weights from rng only
                 return transformers.AutoModelForCausalLM.from_config(self.model)
         if isinstance(self.model, torch.nn.Module):
             return self.model
-        raise ValueError(f"model must be a model name, a transformers config or a torch module, "
-                         f"got {type(self.model).__name__}")
+        raise ValueError(
+            f"model must be a model name, a transformers config or a torch module, "
+            f"got {type(self.model).__name__}"
+        )
 
     def _load(self, rng):
         import torch
@@ -91,11 +100,13 @@ class GPT2LM:
         self.net_ = placement().module(net)
         self.bos_ = int(bos)
         # the key-value cache's keyword: "cache" in transformers 5, "past_key_values" before
-        self._cache_name = ("cache" if "cache" in inspect.signature(self.net_.forward).parameters
-                            else "past_key_values")
+        self._cache_name = (
+            "cache" if "cache" in inspect.signature(self.net_.forward).parameters else "past_key_values"
+        )
         self.vocab_size_ = int(self.net_.config.vocab_size)
-        self.optimizer_ = torch.optim.AdamW(self.net_.parameters(), lr=self.lr,
-                                            weight_decay=self.weight_decay)
+        self.optimizer_ = torch.optim.AdamW(
+            self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
         self.iterations_ = 0
 
     def _with_bos(self, blocks):
@@ -106,13 +117,21 @@ class GPT2LM:
 
     def _check_blocks(self, name, blocks) -> np.ndarray:
         blocks = np.asarray(blocks)
-        if blocks.ndim != 2 or blocks.shape[0] == 0 or blocks.shape[1] != self.block_len \
-                or not np.issubdtype(blocks.dtype, np.integer):
-            raise ValueError(f"{name} must be an int array (n >= 1, block_len={self.block_len}), "
-                             f"got {blocks.dtype} {blocks.shape}")
+        if (
+            blocks.ndim != 2
+            or blocks.shape[0] == 0
+            or blocks.shape[1] != self.block_len
+            or not np.issubdtype(blocks.dtype, np.integer)
+        ):
+            raise ValueError(
+                f"{name} must be an int array (n >= 1, block_len={self.block_len}), "
+                f"got {blocks.dtype} {blocks.shape}"
+            )
         if hasattr(self, "vocab_size_") and (blocks.min() < 0 or blocks.max() >= self.vocab_size_):
-            raise ValueError(f"{name} must hold token ids in [0, {self.vocab_size_ - 1}], got "
-                             f"values in [{blocks.min()}, {blocks.max()}]")
+            raise ValueError(
+                f"{name} must hold token ids in [0, {self.vocab_size_ - 1}], got "
+                f"values in [{blocks.min()}, {blocks.max()}]"
+            )
         return blocks.astype(np.int64, copy=False)
 
     def partial_fit(self, batch, rng: np.random.Generator) -> float:
@@ -124,7 +143,7 @@ class GPT2LM:
         data = place.tensor(batch, integer=True).to(next(self.net_.parameters()).device)
         self.net_.train()
         losses = []
-        with torch_threads(), seeded(rng):   # GPT-2's dropout draws from torch's generators
+        with torch_threads(), seeded(rng):  # GPT-2's dropout draws from torch's generators
             for _ in range(self.epochs):
                 for index in shuffled_batches(len(batch), self.batch_size, rng, data.device):
                     inputs = self._with_bos(data[index])
@@ -162,7 +181,7 @@ class GPT2LM:
                     probs = logp.exp()
                     entropies.append(-(probs * logp).sum(-1).mean().item())
                     token = torch.multinomial(probs, 1, generator=generator)
-                    out[start:start + size, t] = token[:, 0].cpu().numpy()
+                    out[start : start + size, t] = token[:, 0].cpu().numpy()
         mean_entropy = float(np.mean(entropies)) if entropies else float("nan")
         return (out, mean_entropy) if return_entropy else out
 
@@ -178,7 +197,7 @@ class GPT2LM:
         self.net_.eval()
         with torch.no_grad(), torch_threads():
             for start in range(0, len(blocks), chunk):
-                targets = torch.as_tensor(blocks[start:start + chunk], device=dev)
+                targets = torch.as_tensor(blocks[start : start + chunk], device=dev)
                 logits = self.net_(input_ids=self._with_bos(targets)).logits[:, :-1]
                 logp = torch.log_softmax(logits.float(), dim=-1)
                 nll -= logp.gather(-1, targets.unsqueeze(-1)).sum().item()

@@ -21,6 +21,17 @@ from recursive_lib.data.truths import (
     dimension,
 )
 
-__all__ = ["BiasSchedule", "Contaminated", "MIXTURE_2D", "MOONS", "Mixture1D", "MixtureND",
-           "PAPER_TRUTH", "TwoMoons", "as_schedule", "cell_probabilities", "dimension",
-           "importance_weights"]
+__all__ = [
+    "BiasSchedule",
+    "Contaminated",
+    "MIXTURE_2D",
+    "MOONS",
+    "Mixture1D",
+    "MixtureND",
+    "PAPER_TRUTH",
+    "TwoMoons",
+    "as_schedule",
+    "cell_probabilities",
+    "dimension",
+    "importance_weights",
+]

@@ -59,20 +59,21 @@ class BiasSchedule:
     def __post_init__(self):
         checked = dict(
             rate=check_range("bias.rate", self.rate, 0.0, math.inf),
-            scale=check_range("bias.scale", self.scale, 0.0, 1.0, low_inclusive=False,
-                              high_inclusive=False),
+            scale=check_range("bias.scale", self.scale, 0.0, 1.0, low_inclusive=False, high_inclusive=False),
             offset=check_range("bias.offset", self.offset, -1.0, math.inf, low_inclusive=False),
             mean=check_range("bias.mean", self.mean, -math.inf, math.inf),
             sd=check_range("bias.sd", self.sd, 0.0, math.inf, low_inclusive=False),
-            until=None if self.until is None else check_int("bias.until", self.until, 1))
+            until=None if self.until is None else check_int("bias.until", self.until, 1),
+        )
         if math.isinf(checked["mean"]) or math.isinf(checked["sd"]):
             raise ValueError(f"bias.mean and bias.sd must be finite, got {self.mean!r}, {self.sd!r}")
         for name, value in checked.items():
             object.__setattr__(self, name, value)
         first = self.scale * (1.0 + self.offset) ** (-self.rate)
         if first >= 1.0:
-            raise ValueError(f"bias.scale (1 + bias.offset)^(-bias.rate) must be < 1 (b_1 is a "
-                             f"probability), got {first:g}")
+            raise ValueError(
+                f"bias.scale (1 + bias.offset)^(-bias.rate) must be < 1 (b_1 is a probability), got {first:g}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (JSON-like: what a sweep configuration holds)."""
@@ -103,8 +104,10 @@ def as_schedule(bias: BiasSchedule | Mapping[str, Any] | None) -> BiasSchedule |
     if isinstance(bias, Mapping):
         unknown = set(bias) - set(BiasSchedule.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"bias has unknown fields {sorted(unknown)}; allowed: "
-                             f"{list(BiasSchedule.__dataclass_fields__)}")
+            raise ValueError(
+                f"bias has unknown fields {sorted(unknown)}; allowed: "
+                f"{list(BiasSchedule.__dataclass_fields__)}"
+            )
         return BiasSchedule(**bias)
     raise ValueError(f"bias must be None, a BiasSchedule or a dict of its fields, got {bias!r}")
 
@@ -135,8 +138,9 @@ class Contaminated:
 
     @property
     def var(self) -> float:
-        second = ((1 - self.b) * (self.p_dist.var + self.p_dist.mean**2)
-                  + self.b * (self.q_dist.var + self.q_dist.mean**2))
+        second = (1 - self.b) * (self.p_dist.var + self.p_dist.mean**2) + self.b * (
+            self.q_dist.var + self.q_dist.mean**2
+        )
         return second - self.mean**2
 
     def grid(self, size: int = 500) -> np.ndarray:

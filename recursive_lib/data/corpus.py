@@ -40,8 +40,17 @@ __all__ = ["Corpus", "MIN_WORDS", "clean_topic", "load_corpus", "to_blocks"]
 #: A paragraph shorter than this many words is a heading, a label or a fragment, and is dropped.
 MIN_WORDS = 8
 _PROSE = set("abcdefghijklmnopqrstuvwxyz0123456789 .,;:'\"()-?!")
-_ASCII = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...",
-          "\u2014": "-", "\u2013": "-", "\u00df": "ss", "\u00b0": " degrees"}
+_ASCII = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2026": "...",
+    "\u2014": "-",
+    "\u2013": "-",
+    "\u00df": "ss",
+    "\u00b0": " degrees",
+}
 _INNER_SPACES = re.compile(r"(?<![.:?!)\"'\u2019\u201d])  +\S")
 
 
@@ -111,8 +120,9 @@ class Corpus:
         try:
             return np.fromiter((self._index[c] for c in text), dtype=np.int64, count=len(text))
         except KeyError as err:
-            raise ValueError(f"text holds the symbol {err.args[0]!r}, which is not in the "
-                             f"vocabulary of {self.V} symbols") from None
+            raise ValueError(
+                f"text holds the symbol {err.args[0]!r}, which is not in the vocabulary of {self.V} symbols"
+            ) from None
 
     def decode(self, tokens) -> str | list[str]:
         """Text of a 1-D token array; a list of texts (one per row) for a 2-D array."""
@@ -120,8 +130,9 @@ class Corpus:
         if tokens.ndim == 2:
             return [self.decode(row) for row in tokens]
         if tokens.ndim != 1 or (tokens.size and (tokens.min() < 0 or tokens.max() >= self.V)):
-            raise ValueError(f"tokens must be a 1-D or 2-D array of ids in [0, {self.V - 1}], "
-                             f"got shape {tokens.shape}")
+            raise ValueError(
+                f"tokens must be a 1-D or 2-D array of ids in [0, {self.V - 1}], got shape {tokens.shape}"
+            )
         return "".join(self.vocab[i] for i in tokens)
 
 
@@ -144,8 +155,9 @@ def load_corpus(heldout_every: int = 10) -> Corpus:
     # once, and none of the held-out ones in the training text.
     heldout_paragraphs = _unique(p for n in heldout for p in cleaned[n].split("\n"))
     unseen = set(heldout_paragraphs)
-    train_paragraphs = [p for p in _unique(p for n in train for p in cleaned[n].split("\n"))
-                        if p not in unseen]
+    train_paragraphs = [
+        p for p in _unique(p for n in train for p in cleaned[n].split("\n")) if p not in unseen
+    ]
     train_text = "\n".join(train_paragraphs)
     heldout_text = "\n".join(heldout_paragraphs)
     vocab = "".join(sorted(set(train_text) | set(heldout_text)))

@@ -89,8 +89,13 @@ def _pool(images: np.ndarray, side: int) -> np.ndarray:
     return images.reshape(n, side, factor, side, factor).mean(axis=(2, 4))
 
 
-def load_images(dataset: str = "digits", n_test: int = 500, side: int | None = None,
-                seed: int = 0, data_home: str | None = None) -> ImageData:
+def load_images(
+    dataset: str = "digits",
+    n_test: int = 500,
+    side: int | None = None,
+    seed: int = 0,
+    data_home: str | None = None,
+) -> ImageData:
     """Training pool and class-balanced held-out set of ``dataset``, pixels scaled to ``[-1, 1]``.
 
     Parameters
@@ -121,8 +126,9 @@ def load_images(dataset: str = "digits", n_test: int = 500, side: int | None = N
     side = native if side is None else check_int("side", side, 1)
     if native % side:
         divisors = [d for d in range(1, native + 1) if native % d == 0]
-        raise ValueError(f"side must divide the native side {native} of {dataset}, "
-                         f"one of {divisors}; got {side}")
+        raise ValueError(
+            f"side must divide the native side {native} of {dataset}, one of {divisors}; got {side}"
+        )
     check_int("seed", seed, 0)
     if data_home is not None and not isinstance(data_home, (str, os.PathLike)):
         raise ValueError(f"data_home must be a folder path or None, got {data_home!r}")
@@ -139,8 +145,10 @@ def _load(dataset: str, n_test: int, side: int, seed: int, data_home: str | None
     for digit in range(N_CLASSES):
         candidates = np.flatnonzero(eligible & (labels == digit))
         if len(candidates) < per_class:
-            raise ValueError(f"n_test must be at most {N_CLASSES} x {len(candidates)} for {dataset} "
-                             f"(digit {digit} has {len(candidates)} eligible images), got {n_test}")
+            raise ValueError(
+                f"n_test must be at most {N_CLASSES} x {len(candidates)} for {dataset} "
+                f"(digit {digit} has {len(candidates)} eligible images), got {n_test}"
+            )
         test_idx.append(rng.choice(candidates, per_class, replace=False))
     test_idx = np.sort(np.concatenate(test_idx))
     in_test = np.zeros(len(labels), dtype=bool)

@@ -37,17 +37,22 @@ class Mixture1D:
         self.sds = np.asarray(sds, dtype=float)
         k = self.weights.shape
         if self.weights.ndim != 1 or self.means.shape != k or self.sds.shape != k or k[0] == 0:
-            raise ValueError("weights, means and sds must be 1-D sequences of the same length >= 1, "
-                             f"got lengths {self.weights.size}, {self.means.size}, {self.sds.size}")
+            raise ValueError(
+                "weights, means and sds must be 1-D sequences of the same length >= 1, "
+                f"got lengths {self.weights.size}, {self.means.size}, {self.sds.size}"
+            )
         if np.any(self.weights <= 0) or abs(self.weights.sum() - 1.0) > 1e-9:
             raise ValueError(f"weights must be positive and sum to 1, got {self.weights.tolist()}")
         if np.any(self.sds <= 0) or not np.all(np.isfinite(self.means)):
-            raise ValueError(f"sds must be > 0 and means finite, got sds={self.sds.tolist()}, "
-                             f"means={self.means.tolist()}")
+            raise ValueError(
+                f"sds must be > 0 and means finite, got sds={self.sds.tolist()}, means={self.means.tolist()}"
+            )
 
     def __repr__(self) -> str:
-        return (f"Mixture1D(weights={self.weights.tolist()}, means={self.means.tolist()}, "
-                f"sds={self.sds.tolist()})")
+        return (
+            f"Mixture1D(weights={self.weights.tolist()}, means={self.means.tolist()}, "
+            f"sds={self.sds.tolist()})"
+        )
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n,)`` i.i.d. draws from ``P``."""
@@ -118,16 +123,24 @@ class MixtureND:
         self.means = np.asarray(means, dtype=float)
         self.sds = np.asarray(sds, dtype=float)
         k = self.weights.size
-        if self.means.ndim != 2 or self.means.shape[0] != k or self.sds.shape != self.means.shape \
-                or self.means.shape[1] < 2:
-            raise ValueError(f"means and sds must have shape (K, d) with K = len(weights) = {k} and "
-                             f"d >= 2, got {self.means.shape} and {self.sds.shape}")
+        if (
+            self.means.ndim != 2
+            or self.means.shape[0] != k
+            or self.sds.shape != self.means.shape
+            or self.means.shape[1] < 2
+        ):
+            raise ValueError(
+                f"means and sds must have shape (K, d) with K = len(weights) = {k} and "
+                f"d >= 2, got {self.means.shape} and {self.sds.shape}"
+            )
         if np.any(self.weights <= 0) or abs(self.weights.sum() - 1.0) > 1e-9 or np.any(self.sds <= 0):
             raise ValueError("weights must be positive and sum to 1, and sds must be > 0")
 
     def __repr__(self) -> str:
-        return (f"MixtureND(weights={self.weights.tolist()}, means={self.means.tolist()}, "
-                f"sds={self.sds.tolist()})")
+        return (
+            f"MixtureND(weights={self.weights.tolist()}, means={self.means.tolist()}, "
+            f"sds={self.sds.tolist()})"
+        )
 
     @property
     def dim(self) -> int:

@@ -33,8 +33,10 @@ class TokenizerText:
             self.name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
             self.tokenizer = tokenizer
         else:
-            raise ValueError(f"tokenizer must be a tokenizer name or a transformers tokenizer, "
-                             f"got {type(tokenizer).__name__}")
+            raise ValueError(
+                f"tokenizer must be a tokenizer name or a transformers tokenizer, "
+                f"got {type(tokenizer).__name__}"
+            )
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids ``(N,)`` of ``text`` (no special tokens added)."""
@@ -48,8 +50,9 @@ class TokenizerText:
         return self.tokenizer.decode(tokens.tolist())
 
 
-def load_wikitext(tokenizer: TokenizerText, block_len: int = 128,
-                  dataset="wikitext-2-raw-v1") -> tuple[np.ndarray, np.ndarray]:
+def load_wikitext(
+    tokenizer: TokenizerText, block_len: int = 128, dataset="wikitext-2-raw-v1"
+) -> tuple[np.ndarray, np.ndarray]:
     """``(train_blocks, heldout_blocks)``, int arrays ``(N, block_len)`` of token ids.
 
     Train: WikiText's train split; held out: its test split (articles the model is not trained on).
@@ -63,7 +66,9 @@ def load_wikitext(tokenizer: TokenizerText, block_len: int = 128,
         try:
             splits.append(data[split]["text"])
         except (KeyError, TypeError) as err:
-            raise ValueError(f"dataset must have the splits 'train' and 'test', each with a 'text' "
-                             f"column (WikiText's shape); reading {split!r} failed: {err!r}") from None
+            raise ValueError(
+                f"dataset must have the splits 'train' and 'test', each with a 'text' "
+                f"column (WikiText's shape); reading {split!r} failed: {err!r}"
+            ) from None
     train, test = (to_blocks(tokenizer.encode("".join(lines)), block_len) for lines in splits)
     return train, test

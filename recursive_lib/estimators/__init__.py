@@ -19,8 +19,14 @@ from recursive_lib.estimators.kde import GaussianKDE
 from recursive_lib.estimators.quantile import QuantileSampler
 
 #: Registry name -> estimator class.
-ESTIMATORS = {"ecdf": ECDF, "kde": GaussianKDE, "quantile": QuantileSampler, "gmm": GMM,
-              "flow": Flow, "gaussian": Gaussian}
+ESTIMATORS = {
+    "ecdf": ECDF,
+    "kde": GaussianKDE,
+    "quantile": QuantileSampler,
+    "gmm": GMM,
+    "flow": Flow,
+    "gaussian": Gaussian,
+}
 
 
 def make_estimator(name: str, **params):
@@ -29,4 +35,13 @@ def make_estimator(name: str, **params):
     return ESTIMATORS[name](**params)
 
 
-__all__ = ["ECDF", "ESTIMATORS", "Flow", "GMM", "Gaussian", "GaussianKDE", "QuantileSampler", "make_estimator"]
+__all__ = [
+    "ECDF",
+    "ESTIMATORS",
+    "Flow",
+    "GMM",
+    "Gaussian",
+    "GaussianKDE",
+    "QuantileSampler",
+    "make_estimator",
+]

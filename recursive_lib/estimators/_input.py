@@ -39,5 +39,3 @@ def as_points(x) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] == 0 or not np.all(np.isfinite(x)):
         raise ValueError(f"x must be a non-empty finite array of shape (M,) or (M, d), got {x.shape}")
     return x
-
-

@@ -76,12 +76,16 @@ class FlowEnsemble:
 
         x = np.asarray(x, dtype=float)
         if x.ndim != 3 or x.shape[0] != len(rngs) or x.shape[1] == 0 or not np.all(np.isfinite(x)):
-            raise ValueError(f"x must be a finite array of shape (R, M, d) with R = len(rngs) = "
-                             f"{len(rngs)} and M >= 1, got {x.shape}")
+            raise ValueError(
+                f"x must be a finite array of shape (R, M, d) with R = len(rngs) = "
+                f"{len(rngs)} and M >= 1, got {x.shape}"
+            )
         R, M, d = x.shape
         warm = warm and hasattr(self, "params_")
         if warm and (d != self.dim_ or R != len(self.loc_)):
-            raise ValueError(f"warm fit needs data shaped (R={len(self.loc_)}, M, d={self.dim_}), got {x.shape}")
+            raise ValueError(
+                f"warm fit needs data shaped (R={len(self.loc_)}, M, d={self.dim_}), got {x.shape}"
+            )
         place = placement()
         with torch.random.fork_rng(devices=[]), torch_threads():
             if not warm:
@@ -90,21 +94,32 @@ class FlowEnsemble:
                 flows = []
                 for seed in [int(rng.integers(2**63)) for rng in rngs]:
                     torch.manual_seed(seed)
-                    flows.append(place.module(_flow_call_class()(zuko.flows.NSF(
-                        features=d, transforms=self.transforms, hidden_features=self.hidden,
-                        bins=self.bins))))
+                    flows.append(
+                        place.module(
+                            _flow_call_class()(
+                                zuko.flows.NSF(
+                                    features=d,
+                                    transforms=self.transforms,
+                                    hidden_features=self.hidden,
+                                    bins=self.bins,
+                                )
+                            )
+                        )
+                    )
                 self.params_, self.buffers_ = stack_module_state(flows)
-                self._module = copy.deepcopy(flows[0]).to("meta")   # structure only, no weights
+                self._module = copy.deepcopy(flows[0]).to("meta")  # structure only, no weights
             for value in self.params_.values():
                 value.requires_grad_(True)
             data = place.tensor((x - self.loc_) / self.scale_)
             passes = -(-self.steps * self.batch_size // M)
-            order = place.tensor(np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)])
-                                           for rng in rngs]), integer=True)
+            order = place.tensor(
+                np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)]) for rng in rngs]),
+                integer=True,
+            )
             opt = torch.optim.Adam(list(self.params_.values()), lr=self.lr)
             b = self.batch_size
             for step in range(self.steps):
-                idx = order[:, step * b:(step + 1) * b]
+                idx = order[:, step * b : (step + 1) * b]
                 batch = torch.gather(data, 1, idx.unsqueeze(-1).expand(-1, -1, d))
                 # mean over the batch, summed over repetitions: each flow sees its own gradient
                 loss = -self._call(batch).mean(dim=1).sum()
@@ -131,8 +146,12 @@ class FlowEnsemble:
         first = self.params_[next(iter(self.params_))]
         with torch.no_grad(), torch_threads():
             # noise drawn on the CPU, then moved: the same numbers on every device
-            z = torch.stack([torch.randn((n, self.dim_), generator=torch_generator(rng), dtype=first.dtype)
-                             for rng in rngs]).to(first.device)
+            z = torch.stack(
+                [
+                    torch.randn((n, self.dim_), generator=torch_generator(rng), dtype=first.dtype)
+                    for rng in rngs
+                ]
+            ).to(first.device)
             out = self._call(z, inverse=True).cpu().numpy().astype(float)
         return out * self.scale_ + self.loc_
 
@@ -176,9 +195,18 @@ class Flow(BaseEstimator):
         :class:`~recursive_lib.estimators.gmm.GMM`).
     """
 
-    def __init__(self, transforms: int = 3, hidden=(32, 32), bins: int = 8, steps: int = 300,
-                 batch_size: int = 256, lr: float = 3e-3, n_eval: int = 5_000,
-                 warm_start: bool = False, random_state=None):
+    def __init__(
+        self,
+        transforms: int = 3,
+        hidden=(32, 32),
+        bins: int = 8,
+        steps: int = 300,
+        batch_size: int = 256,
+        lr: float = 3e-3,
+        n_eval: int = 5_000,
+        warm_start: bool = False,
+        random_state=None,
+    ):
         self.transforms = transforms
         self.hidden = hidden
         self.bins = bins
@@ -207,8 +235,7 @@ class Flow(BaseEstimator):
 
     def make_ensemble(self) -> FlowEnsemble:
         """An untrained :class:`FlowEnsemble` with this flow's hyper-parameters (any ``R``)."""
-        return FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps, self.batch_size,
-                            self.lr)
+        return FlowEnsemble(self.transforms, self.hidden, self.bins, self.steps, self.batch_size, self.lr)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n,)`` draws in 1-D, ``(n, d)`` otherwise; torch is seeded from ``rng``."""
@@ -219,7 +246,9 @@ class Flow(BaseEstimator):
         """Empirical cdf of the ``n_eval`` evaluation samples (1-D fits only)."""
         if self.dim_ != 1:
             raise ValueError("cdf exists for 1-D fits only")
-        return np.searchsorted(self._sorted_, np.asarray(grid, dtype=float), side="right") / self._sorted_.size
+        return (
+            np.searchsorted(self._sorted_, np.asarray(grid, dtype=float), side="right") / self._sorted_.size
+        )
 
     @property
     def mean_(self) -> float:

@@ -59,8 +59,11 @@ class GMM(BaseEstimator):
             ks = range(1, check_int("max_components", self.max_components, 1) + 1)
         else:
             ks = [check_int("n_components", self.n_components, 1)]
-        fits = [GaussianMixture(k, covariance_type="full", random_state=int(rng.integers(2**31))).fit(x)
-                for k in ks if k <= x.shape[0]]
+        fits = [
+            GaussianMixture(k, covariance_type="full", random_state=int(rng.integers(2**31))).fit(x)
+            for k in ks
+            if k <= x.shape[0]
+        ]
         self.model_ = min(fits, key=lambda m: m.bic(x))
         self.dim_ = x.shape[1]
         return self

@@ -48,8 +48,10 @@ def init_params(rngs: Sequence[np.random.Generator], hidden=(64, 64, 64), place=
             tensors.append(rng.uniform(-bound, bound, (1, fan_out)))
         per_rep.append(tensors)
     place = place or placement()
-    return [place.tensor(np.stack([rep[k] for rep in per_rep])).requires_grad_(True)
-            for k in range(len(per_rep[0]))]
+    return [
+        place.tensor(np.stack([rep[k] for rep in per_rep])).requires_grad_(True)
+        for k in range(len(per_rep[0]))
+    ]
 
 
 def forward(params: list, u, negative_slope: float = 0.02):
@@ -65,9 +67,17 @@ def forward(params: list, u, negative_slope: float = 0.02):
     return h.squeeze(-1)
 
 
-def train_ensemble(x: np.ndarray, rngs: Sequence[np.random.Generator], hidden=(64, 64, 64),
-                   negative_slope: float = 0.02, lr: float = 5e-4, weight_decay: float = 1e-3,
-                   epochs: int = 25, batch_size: int = 4096, init: list | None = None) -> list:
+def train_ensemble(
+    x: np.ndarray,
+    rngs: Sequence[np.random.Generator],
+    hidden=(64, 64, 64),
+    negative_slope: float = 0.02,
+    lr: float = 5e-4,
+    weight_decay: float = 1e-3,
+    epochs: int = 25,
+    batch_size: int = 4096,
+    init: list | None = None,
+) -> list:
     """Train ``R`` quantile networks, network ``r`` on ``x[r]``; ``x`` of shape ``(R, M)``.
 
     Per epoch each repetition shuffles its data (its Generator) and walks it in batches of
@@ -76,8 +86,17 @@ def train_ensemble(x: np.ndarray, rngs: Sequence[np.random.Generator], hidden=(6
     ``None``, from fresh weights. Returns the trained stacked parameters (see :func:`init_params`).
     """
     with torch_threads():
-        return _train(np.asarray(x, dtype=float), rngs, hidden, negative_slope, lr, weight_decay,
-                      epochs, batch_size, init)
+        return _train(
+            np.asarray(x, dtype=float),
+            rngs,
+            hidden,
+            negative_slope,
+            lr,
+            weight_decay,
+            epochs,
+            batch_size,
+            init,
+        )
 
 
 def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size, init=None):
@@ -85,15 +104,18 @@ def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size
 
     R, M = x.shape
     place = placement()
-    params = init_params(rngs, hidden, place) if init is None else \
-        [place.tensor(p).requires_grad_(True) for p in init]
+    params = (
+        init_params(rngs, hidden, place)
+        if init is None
+        else [place.tensor(p).requires_grad_(True) for p in init]
+    )
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     data = place.tensor(x)
     for _ in range(epochs):
         order = place.tensor(np.stack([rng.permutation(M) for rng in rngs]), integer=True)
         shuffled = torch.gather(data, 1, order)
         for start in range(0, M, batch_size):
-            batch = shuffled[:, start:start + batch_size]
+            batch = shuffled[:, start : start + batch_size]
             u = place.tensor(np.stack([rng.random(batch.shape[1]) for rng in rngs]))
             fake = torch.sort(forward(params, u, negative_slope), dim=1).values
             real = torch.sort(batch, dim=1).values
@@ -105,8 +127,13 @@ def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size
     return [p.detach() for p in params]
 
 
-def sample_ensemble(params: list, n: int, rngs: Sequence[np.random.Generator],
-                    negative_slope: float = 0.02, chunk: int = 50_000) -> np.ndarray:
+def sample_ensemble(
+    params: list,
+    n: int,
+    rngs: Sequence[np.random.Generator],
+    negative_slope: float = 0.02,
+    chunk: int = 50_000,
+) -> np.ndarray:
     """``(R, n)`` samples, ``n`` from each network, uniforms from each repetition's Generator."""
     import torch
 
@@ -114,8 +141,10 @@ def sample_ensemble(params: list, n: int, rngs: Sequence[np.random.Generator],
     out = np.empty_like(u)
     with torch.no_grad(), torch_threads():
         for start in range(0, n, chunk):
-            part = torch.as_tensor(u[:, start:start + chunk], dtype=params[0].dtype, device=params[0].device)
-            out[:, start:start + chunk] = forward(params, part, negative_slope).cpu().numpy()
+            part = torch.as_tensor(
+                u[:, start : start + chunk], dtype=params[0].dtype, device=params[0].device
+            )
+            out[:, start : start + chunk] = forward(params, part, negative_slope).cpu().numpy()
     return out
 
 
@@ -153,9 +182,18 @@ class QuantileSampler(BaseEstimator):
         Variance of ``eval_``.
     """
 
-    def __init__(self, hidden=(64, 64, 64), negative_slope: float = 0.02, lr: float = 5e-4,
-                 weight_decay: float = 1e-3, epochs: int = 25, batch_size: int = 4096,
-                 n_eval: int = 200_000, warm_start: bool = False, random_state=None):
+    def __init__(
+        self,
+        hidden=(64, 64, 64),
+        negative_slope: float = 0.02,
+        lr: float = 5e-4,
+        weight_decay: float = 1e-3,
+        epochs: int = 25,
+        batch_size: int = 4096,
+        n_eval: int = 200_000,
+        warm_start: bool = False,
+        random_state=None,
+    ):
         self.hidden = hidden
         self.negative_slope = negative_slope
         self.lr = lr
@@ -180,8 +218,17 @@ class QuantileSampler(BaseEstimator):
         check_range("lr", self.lr, 0.0, math.inf, low_inclusive=False)
         rng = as_generator(self.random_state)
         init = self.params_ if self.warm_start and hasattr(self, "params_") else None
-        self.params_ = train_ensemble(x[None], [rng], self.hidden, self.negative_slope, self.lr,
-                                      self.weight_decay, self.epochs, self.batch_size, init)
+        self.params_ = train_ensemble(
+            x[None],
+            [rng],
+            self.hidden,
+            self.negative_slope,
+            self.lr,
+            self.weight_decay,
+            self.epochs,
+            self.batch_size,
+            init,
+        )
         self.eval_ = np.sort(sample_ensemble(self.params_, self.n_eval, [rng], self.negative_slope)[0])
         return self
 

@@ -19,8 +19,9 @@ from recursive_lib._io import config_hash
 
 
 @contextlib.contextmanager
-def checkpoint(checkpoint_dir: str | os.PathLike | None, kind: str,
-               arguments: Mapping[str, Any]) -> Iterator[Path | None]:
+def checkpoint(
+    checkpoint_dir: str | os.PathLike | None, kind: str, arguments: Mapping[str, Any]
+) -> Iterator[Path | None]:
     """Yield ``<checkpoint_dir>/<kind>-<hash of arguments>.ckpt`` (``None`` without a folder); the
     file is removed when the block completes, and kept when it raises (so the run can resume)."""
     if checkpoint_dir is None:
@@ -28,8 +29,7 @@ def checkpoint(checkpoint_dir: str | os.PathLike | None, kind: str,
         return
     if not isinstance(checkpoint_dir, (str, os.PathLike)):
         raise ValueError(f"checkpoint_dir must be a folder path or None, got {checkpoint_dir!r}")
-    key = {k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items()
-           if k != "checkpoint_dir"}
+    key = {k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items() if k != "checkpoint_dir"}
     path = Path(checkpoint_dir) / f"{kind}-{config_hash(key)[:24]}.ckpt"
     yield path
     if path.exists():

@@ -24,8 +24,15 @@ from recursive_lib.experiments.thinned import run_thinned
 from recursive_lib.rates import log_points, summarize_slopes
 from recursive_lib.theory import floor_curve, predicted_exponent
 
-__all__ = ["BY", "PAPER_DESIGNS", "bias_configs", "check_designs", "floor_curves", "run_bias_grid",
-           "summarize_bias_slopes"]
+__all__ = [
+    "BY",
+    "PAPER_DESIGNS",
+    "bias_configs",
+    "check_designs",
+    "floor_curves",
+    "run_bias_grid",
+    "summarize_bias_slopes",
+]
 
 #: The authors' BCRT scripts, per estimator.
 PAPER_DESIGNS = {
@@ -54,8 +61,9 @@ def check_designs(name: str, designs: Any) -> dict:
             raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: {list(DESIGN_KEYS)}")
         bias = dict(design.get("bias", {}))
         if {"rate", "until"} & set(bias):
-            raise ValueError(f"{where}.bias sets the rate and the end per configuration; "
-                             "leave out 'rate' and 'until'")
+            raise ValueError(
+                f"{where}.bias sets the rate and the end per configuration; leave out 'rate' and 'until'"
+            )
         try:
             BiasSchedule(rate=0.0, **bias)
         except (TypeError, ValueError) as error:
@@ -67,16 +75,26 @@ def check_designs(name: str, designs: Any) -> dict:
     return out
 
 
-def bias_configs(estimators: Sequence[str], alphas, qs, p: float, m1: int, T: int, reps: int,
-                 seed: int, designs: Mapping, correction=(False,), until: int | None = None) -> list[dict]:
+def bias_configs(
+    estimators: Sequence[str],
+    alphas,
+    qs,
+    p: float,
+    m1: int,
+    T: int,
+    reps: int,
+    seed: int,
+    designs: Mapping,
+    correction=(False,),
+    until: int | None = None,
+) -> list[dict]:
     """Configurations (keyword dicts of :class:`~recursive_lib.simulation.Config`) for every
     (estimator, alpha, q, correction), for :func:`run_bias_grid`; ``until``: the last biased
     iteration (an early-only bias), ``None``: no end."""
     configs = []
     for estimator in estimators:
         if estimator not in designs:
-            raise ValueError(f"designs has no entry for estimator {estimator!r}; it covers "
-                             f"{sorted(designs)}")
+            raise ValueError(f"designs has no entry for estimator {estimator!r}; it covers {sorted(designs)}")
         design = dict(designs[estimator])
         bias = dict(design.pop("bias"))
         if estimator == "kde":
@@ -86,10 +104,20 @@ def bias_configs(estimators: Sequence[str], alphas, qs, p: float, m1: int, T: in
         for alpha in alphas:
             for q in qs:
                 for corrected in correction:
-                    configs.append(dict(estimator=estimator, alpha=float(alpha), m1=int(m1),
-                                        T=int(T), reps=int(reps), seed=int(seed), p=float(p),
-                                        bias=dict(bias, rate=float(q), until=until),
-                                        bias_correction=bool(corrected), **design))
+                    configs.append(
+                        dict(
+                            estimator=estimator,
+                            alpha=float(alpha),
+                            m1=int(m1),
+                            T=int(T),
+                            reps=int(reps),
+                            seed=int(seed),
+                            p=float(p),
+                            bias=dict(bias, rate=float(q), until=until),
+                            bias_correction=bool(corrected),
+                            **design,
+                        )
+                    )
     return configs
 
 
@@ -101,8 +129,9 @@ def run_bias_grid(configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_
     CPU time of the whole configuration; ``bias_until`` 0 = no end) and mean error curves with
     95 % bands at about ``curve_points`` log-spaced iterations (column ``metric``).
     """
-    _, slopes, curves = run_thinned(configs, by=BY, burn_in=burn_in, cache_dir=cache_dir,
-                                    n_jobs=n_jobs, curve_points=curve_points)
+    _, slopes, curves = run_thinned(
+        configs, by=BY, burn_in=burn_in, cache_dir=cache_dir, n_jobs=n_jobs, curve_points=curve_points
+    )
     return slopes, curves
 
 
@@ -118,8 +147,16 @@ def summarize_bias_slopes(slopes: pd.DataFrame, n_boot: int = 2000, seed: int = 
     return out.drop(columns="p")
 
 
-def floor_curves(designs: Mapping, estimators, alphas, m1: int, T: int, bias_rate: float = 0.0,
-                 until: int | None = None, points: int = 60) -> pd.DataFrame:
+def floor_curves(
+    designs: Mapping,
+    estimators,
+    alphas,
+    m1: int,
+    T: int,
+    bias_rate: float = 0.0,
+    until: int | None = None,
+    points: int = 60,
+) -> pd.DataFrame:
     """:func:`recursive_lib.theory.floor_curve` for every (estimator, alpha) of a design, at about
     ``points`` log-spaced iterations. Columns ``estimator, alpha, n, value``, ready as the
     ``theory`` layer of :func:`recursive_lib.plots.error_curves`."""
@@ -134,8 +171,9 @@ def floor_curves(designs: Mapping, estimators, alphas, m1: int, T: int, bias_rat
     return pd.concat(parts, ignore_index=True)[["estimator", "alpha", "n", "value"]]
 
 
-def horizon_slopes(designs: Mapping, estimators, alphas, qs, p: float, m1: int, T: int,
-                   burn_in: int, correction=(False,)) -> pd.DataFrame:
+def horizon_slopes(
+    designs: Mapping, estimators, alphas, qs, p: float, m1: int, T: int, burn_in: int, correction=(False,)
+) -> pd.DataFrame:
     """What the theory predicts the fit of :func:`run_bias_grid` finds over its own window.
 
     The predicted curves are deterministic, so their slope over ``burn_in < n <= T`` (the
@@ -176,14 +214,26 @@ def horizon_slopes(designs: Mapping, estimators, alphas, qs, p: float, m1: int, 
                     exact = np.nan
                     if estimator == "ecdf" and corrected:
                         grid = PAPER_TRUTH.grid(grid_size)
-                        exact = slope(ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, synthetic_count(alpha, m1), T), M, tie)
+                        exact = slope(
+                            ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, synthetic_count(alpha, m1), T), M, tie
+                        )
                     elif estimator == "ecdf":
-                        exact = slope(ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].to_numpy(), M, tie)
+                        exact = slope(
+                            ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].to_numpy(), M, tie
+                        )
                     floor_slope = np.nan if corrected else slope(floor, M, tie)
                     for metric in ("w1", "mmd"):
-                        rows.append(dict(estimator=estimator, metric=metric, alpha=float(alpha),
-                                         bias_rate=float(q), bias_correction=bool(corrected),
-                                         floor=floor_slope, exact=exact if metric == "w1" else np.nan))
+                        rows.append(
+                            dict(
+                                estimator=estimator,
+                                metric=metric,
+                                alpha=float(alpha),
+                                bias_rate=float(q),
+                                bias_correction=bool(corrected),
+                                floor=floor_slope,
+                                exact=exact if metric == "w1" else np.nan,
+                            )
+                        )
     return pd.DataFrame(rows)
 
 

@@ -36,8 +36,14 @@ from recursive_lib.metrics import distinct_n
 __all__ = ["real_distinct_wikitext", "run_gpt2"]
 
 
-def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: int = 128,
-                           draws: int = 20, seed: int = 0, dataset="wikitext-2-raw-v1") -> pd.DataFrame:
+def real_distinct_wikitext(
+    tokenizer: TokenizerText,
+    n_blocks: int,
+    block_len: int = 128,
+    draws: int = 20,
+    seed: int = 0,
+    dataset="wikitext-2-raw-v1",
+) -> pd.DataFrame:
     """Distinct-1/2/3 of ``n_blocks`` real WikiText training blocks: ``n, mean, sd`` over ``draws``
     (the reference for generated text of that size; ``dataset`` as in :func:`~recursive_lib.data.wikitext.load_wikitext`)."""
     train, _ = load_wikitext(tokenizer, block_len, dataset)
@@ -46,8 +52,7 @@ def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: i
         raise ValueError(f"n_blocks must be at most the {len(train)} training blocks, got {n_blocks}")
     draws = check_int("draws", draws, 1)
     rng = np.random.default_rng(check_int("seed", seed, 0))
-    samples = [tokenizer.decode(train[rng.choice(len(train), n_blocks, replace=False)])
-               for _ in range(draws)]
+    samples = [tokenizer.decode(train[rng.choice(len(train), n_blocks, replace=False)]) for _ in range(draws)]
     rows = []
     for n in (1, 2, 3):
         values = np.array([distinct_n(s, n) for s in samples])
@@ -55,11 +60,26 @@ def real_distinct_wikitext(tokenizer: TokenizerText, n_blocks: int, block_len: i
     return pd.DataFrame(rows)
 
 
-def run_gpt2(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 64,
-             block_len: int = 128, epochs: int = 1, batch_size: int = 8, lr: float = 5e-5,
-             n_heldout: int = 200, n_generate: int = 200, eval_every: int = 1,
-             snapshot_at: Sequence[int] = (), n_snippets: int = 3, model="gpt2", tokenizer=None,
-             dataset="wikitext-2-raw-v1", checkpoint_dir: str | None = None) -> pd.DataFrame:
+def run_gpt2(
+    alpha: float,
+    seed: int,
+    rep: int = 0,
+    T: int = 20,
+    m_total: int = 64,
+    block_len: int = 128,
+    epochs: int = 1,
+    batch_size: int = 8,
+    lr: float = 5e-5,
+    n_heldout: int = 200,
+    n_generate: int = 200,
+    eval_every: int = 1,
+    snapshot_at: Sequence[int] = (),
+    n_snippets: int = 3,
+    model="gpt2",
+    tokenizer=None,
+    dataset="wikitext-2-raw-v1",
+    checkpoint_dir: str | None = None,
+) -> pd.DataFrame:
     """One fresh-regime run of GPT-2 on WikiText; the columns of
     :func:`recursive_lib.experiments.text.run_text` (``m_total`` blocks per iteration).
 
@@ -82,19 +102,32 @@ def run_gpt2(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
         tokenizer = model
     named = all(isinstance(v, str) for v in (model, tokenizer, dataset))
     if checkpoint_dir is not None and not named:
-        raise ValueError("checkpoint_dir needs model, tokenizer and dataset given by name (objects "
-                         "cannot name a checkpoint); pass checkpoint_dir=None")
+        raise ValueError(
+            "checkpoint_dir needs model, tokenizer and dataset given by name (objects "
+            "cannot name a checkpoint); pass checkpoint_dir=None"
+        )
     tokenizer = TokenizerText(tokenizer)
     pool, heldout = load_wikitext(tokenizer, block_len, dataset)
     if n_heldout > len(heldout):
-        raise ValueError(f"n_heldout must be at most the {len(heldout)} held-out blocks of "
-                         f"{block_len} tokens, got {n_heldout}")
+        raise ValueError(
+            f"n_heldout must be at most the {len(heldout)} held-out blocks of "
+            f"{block_len} tokens, got {n_heldout}"
+        )
     heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
     lm = GPT2LM(model, block_len=block_len, lr=lr, epochs=epochs, batch_size=batch_size)
     evaluate = TextEvaluator(tokenizer, heldout, n_generate, snapshot_at, n_snippets)
     with checkpoint(checkpoint_dir, "gpt2", arguments) as path:
-        run = run_fresh(lm, pool, alpha, m_total, T, seed=seed_sequence(check_int("seed", seed, 0), rep),
-                        evaluate=evaluate, eval_every=eval_every, checkpoint=path)
+        run = run_fresh(
+            lm,
+            pool,
+            alpha,
+            m_total,
+            T,
+            seed=seed_sequence(check_int("seed", seed, 0), rep),
+            evaluate=evaluate,
+            eval_every=eval_every,
+            checkpoint=path,
+        )
     return run.metrics.assign(rep=rep)
 
 

@@ -26,8 +26,16 @@ from recursive_lib.experiments._checkpoint import checkpoint
 from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import frechet_distance
 
-__all__ = ["DigitClassifier", "decode_snapshot", "digit_classifier", "encode_snapshot",
-           "image_metrics", "real_reference", "run_images", "split_snapshots"]
+__all__ = [
+    "DigitClassifier",
+    "decode_snapshot",
+    "digit_classifier",
+    "encode_snapshot",
+    "image_metrics",
+    "real_reference",
+    "run_images",
+    "split_snapshots",
+]
 
 
 class DigitClassifier:
@@ -61,8 +69,9 @@ class DigitClassifier:
         proba = self.model_.predict_proba(images.reshape(len(images), -1))
         counts = np.bincount(proba.argmax(1), minlength=proba.shape[1])
         share = counts[counts > 0] / len(images)
-        return dict(label_entropy=float(-(share * np.log(share)).sum()),
-                    confidence=float(proba.max(1).mean()))
+        return dict(
+            label_entropy=float(-(share * np.log(share)).sum()), confidence=float(proba.max(1).mean())
+        )
 
 
 def _one_thread():
@@ -73,8 +82,9 @@ def _one_thread():
     return threadpool_limits(1)
 
 
-def digit_classifier(dataset: str = "digits", n_test: int = 500, side: int | None = None,
-                     data_seed: int = 0) -> DigitClassifier:
+def digit_classifier(
+    dataset: str = "digits", n_test: int = 500, side: int | None = None, data_seed: int = 0
+) -> DigitClassifier:
     """The :class:`DigitClassifier` fitted on the pool of
     :func:`~recursive_lib.data.digits.load_images` (cached per process)."""
     return _fit_classifier(dataset, n_test, side, data_seed)
@@ -92,8 +102,15 @@ def image_metrics(samples: np.ndarray, data: ImageData, classifier: DigitClassif
     return dict(fd=frechet_distance(samples, data.test), **classifier.diversity(samples))
 
 
-def real_reference(dataset: str = "digits", n_test: int = 500, side: int | None = None,
-                   n_eval: int = 500, reps: int = 20, seed: int = 0, data_seed: int = 0) -> pd.DataFrame:
+def real_reference(
+    dataset: str = "digits",
+    n_test: int = 500,
+    side: int | None = None,
+    n_eval: int = 500,
+    reps: int = 20,
+    seed: int = 0,
+    data_seed: int = 0,
+) -> pd.DataFrame:
     """Metrics of ``reps`` real training-pool subsamples of ``n_eval`` images (no model at all).
 
     Their Frechet distance to the held-out set is the noise floor of the metric at this sample
@@ -109,16 +126,35 @@ def real_reference(dataset: str = "digits", n_test: int = 500, side: int | None 
     rng = np.random.default_rng(check_int("seed", seed, 0))
     with _one_thread():
         draws = [rng.choice(len(data.train), n_eval, replace=False) for _ in range(reps)]
-        rows = [dict(rep=r, **image_metrics(data.train[draw], data, classifier))
-                for r, draw in enumerate(draws)]
+        rows = [
+            dict(rep=r, **image_metrics(data.train[draw], data, classifier)) for r, draw in enumerate(draws)
+        ]
     return pd.DataFrame(rows)
 
 
-def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epochs: int = 20,
-               batch_size: int = 100, lr: float = 2e-4, diffusion_steps: int = 100, width: int = 128,
-               depth: int = 3, ema: float = 0.0, network: str = "mlp", n_eval: int = 500, n_test: int = 500,
-               eval_every: int = 1, snapshot_at=(), dataset: str = "digits", side: int | None = None,
-               seed: int = 0, data_seed: int = 0, checkpoint_dir: str | None = None) -> pd.DataFrame:
+def run_images(
+    alpha: float,
+    rep: int = 0,
+    T: int = 20,
+    m_total: int = 300,
+    epochs: int = 20,
+    batch_size: int = 100,
+    lr: float = 2e-4,
+    diffusion_steps: int = 100,
+    width: int = 128,
+    depth: int = 3,
+    ema: float = 0.0,
+    network: str = "mlp",
+    n_eval: int = 500,
+    n_test: int = 500,
+    eval_every: int = 1,
+    snapshot_at=(),
+    dataset: str = "digits",
+    side: int | None = None,
+    seed: int = 0,
+    data_seed: int = 0,
+    checkpoint_dir: str | None = None,
+) -> pd.DataFrame:
     """One fresh-regime run of the DDPM on digits; a tidy frame, one row per iteration.
 
     Parameters
@@ -159,24 +195,40 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
         archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``
         elsewhere.
     """
-    arguments = dict(locals())     # every argument names the checkpoint
+    arguments = dict(locals())  # every argument names the checkpoint
     from recursive_lib.continual.diffusion import DDPM  # torch, only when a run starts
 
     check_int("rep", rep, 0)
     n_eval = check_int("n_eval", n_eval, 2)
     data = load_images(dataset, n_test, side, data_seed)
     classifier = digit_classifier(dataset, n_test, side, data_seed)
-    model = DDPM(diffusion_steps=diffusion_steps, width=width, depth=depth, epochs=epochs,
-                 batch_size=batch_size, lr=lr, ema=ema, network=network)
+    model = DDPM(
+        diffusion_steps=diffusion_steps,
+        width=width,
+        depth=depth,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        ema=ema,
+        network=network,
+    )
 
     def evaluate(fitted, rng):
         return image_metrics(fitted.sample(n_eval, rng), data, classifier)
 
     with _one_thread(), checkpoint(checkpoint_dir, "images", arguments) as path:
-        run = run_fresh(model, data.train, alpha, m_total, T,
-                        seed=seed_sequence(check_int("seed", seed, 0), rep),
-                        evaluate=evaluate, eval_every=eval_every, snapshot_at=tuple(snapshot_at),
-                        checkpoint=path)
+        run = run_fresh(
+            model,
+            data.train,
+            alpha,
+            m_total,
+            T,
+            seed=seed_sequence(check_int("seed", seed, 0), rep),
+            evaluate=evaluate,
+            eval_every=eval_every,
+            snapshot_at=tuple(snapshot_at),
+            checkpoint=path,
+        )
     frame = run.metrics.copy()
     for column in ("fd", "label_entropy", "confidence"):
         if column not in frame:
@@ -184,13 +236,16 @@ def run_images(alpha: float, rep: int = 0, T: int = 20, m_total: int = 300, epoc
     frame.insert(1, "n", frame["iteration"])
     frame.insert(2, "rep", rep)
     frame.insert(3, "M", frame["iteration"] * m_total)
-    frame["snapshot"] = [encode_snapshot(*run.snapshots[int(i)]) if int(i) in run.snapshots
-                         else None for i in frame["iteration"]]
+    frame["snapshot"] = [
+        encode_snapshot(*run.snapshots[int(i)]) if int(i) in run.snapshots else None
+        for i in frame["iteration"]
+    ]
     return frame
 
 
-def _data_fingerprint(dataset: str = "digits", n_test: int = 500, side: int | None = None,
-                      data_seed: int = 0, **_) -> str:
+def _data_fingerprint(
+    dataset: str = "digits", n_test: int = 500, side: int | None = None, data_seed: int = 0, **_
+) -> str:
     return load_images(dataset, n_test, side, data_seed).fingerprint
 
 
@@ -215,8 +270,9 @@ def decode_snapshot(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         return archive["batch"], archive["is_real"]
 
 
-def split_snapshots(results: pd.DataFrame, per_grid: int = 20, seed: int = 0,
-                    by=("alpha", "rep")) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_snapshots(
+    results: pd.DataFrame, per_grid: int = 20, seed: int = 0, by=("alpha", "rep")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split :func:`run_images` results into metrics and tidy pixels of the kept training batches.
 
     From each snapshot ``per_grid`` images are picked at random (``seed``), keeping the real /
@@ -233,13 +289,22 @@ def split_snapshots(results: pd.DataFrame, per_grid: int = 20, seed: int = 0,
         pick = np.sort(rng.choice(len(batch), min(per_grid, len(batch)), replace=False))
         side = batch.shape[1]
         img, r, c = np.meshgrid(np.arange(len(pick)), np.arange(side), np.arange(side), indexing="ij")
-        part = pd.DataFrame(dict(image=img.ravel(), row=r.ravel(), col=c.ravel(),
-                                 value=batch[pick].ravel().astype(float),
-                                 source=np.where(is_real[pick][img.ravel()], "real", "synthetic")))
+        part = pd.DataFrame(
+            dict(
+                image=img.ravel(),
+                row=r.ravel(),
+                col=c.ravel(),
+                value=batch[pick].ravel().astype(float),
+                source=np.where(is_real[pick][img.ravel()], "real", "synthetic"),
+            )
+        )
         for key in by:
             part.insert(0, key, row[key])
         part.insert(len(by), "iteration", int(row["iteration"]))
         parts.append(part)
-    pixels = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=by + ["iteration", "image", "row", "col", "value", "source"])
+    pixels = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=by + ["iteration", "image", "row", "col", "value", "source"])
+    )
     return metrics, pixels

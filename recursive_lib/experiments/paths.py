@@ -20,9 +20,16 @@ from recursive_lib.estimators import make_estimator
 from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, synthetic_count
 
 
-def sample_trajectory(estimator: str, alpha: float, m1: int, iterations: Iterable[int], truth,
-                      seed: int = 0, n_show: int = 500,
-                      estimator_params: dict | None = None) -> pd.DataFrame:
+def sample_trajectory(
+    estimator: str,
+    alpha: float,
+    m1: int,
+    iterations: Iterable[int],
+    truth,
+    seed: int = 0,
+    n_show: int = 500,
+    estimator_params: dict | None = None,
+) -> pd.DataFrame:
     """``n_show`` samples of the fit at each iteration in ``iterations`` (one repetition, seeded).
 
     Returns columns ``n, x, y`` (``d = 2``: the two coordinates; ``d = 1``: ``x`` the sample and
@@ -79,6 +86,13 @@ def ecdf_support(regime: str, alpha: float, m1: int, T: int, reps: int, truth, s
         ordered = np.sort(batch, axis=1)
         distinct[:, n] = 1 + (np.diff(ordered, axis=1) > 0).sum(axis=1)
         coverage[:, n] = truth.cdf(ordered[:, -1]) - truth.cdf(ordered[:, 0])
-    return pd.DataFrame({"rep": np.repeat(np.arange(reps), T), "n": np.tile(np.arange(1, T + 1), reps),
-                         "distinct": distinct.ravel(), "coverage": coverage.ravel(),
-                         "regime": regime, "alpha": alpha})
+    return pd.DataFrame(
+        {
+            "rep": np.repeat(np.arange(reps), T),
+            "n": np.tile(np.arange(1, T + 1), reps),
+            "distinct": distinct.ravel(),
+            "coverage": coverage.ravel(),
+            "regime": regime,
+            "alpha": alpha,
+        }
+    )

@@ -25,12 +25,27 @@ from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import distinct_n
 from recursive_lib.rates import fit_slopes, summarize_slopes
 
-__all__ = ["METRICS", "TextEvaluator", "evaluate_model", "evaluated", "final_levels",
-           "real_distinct", "run_text", "trend"]
+__all__ = [
+    "METRICS",
+    "TextEvaluator",
+    "evaluate_model",
+    "evaluated",
+    "final_levels",
+    "real_distinct",
+    "run_text",
+    "trend",
+]
 
 
-def real_distinct(corpus: Corpus, n_blocks: int, block_len: int, ns: Sequence[int] = (1, 2, 3),
-                  draws: int = 20, seed: int = 0, source: str = "train") -> pd.DataFrame:
+def real_distinct(
+    corpus: Corpus,
+    n_blocks: int,
+    block_len: int,
+    ns: Sequence[int] = (1, 2, 3),
+    draws: int = 20,
+    seed: int = 0,
+    source: str = "train",
+) -> pd.DataFrame:
     """Distinct-n of real text at the size used for generated text: the reference for distinct-n.
 
     ``draws`` random samples of ``n_blocks`` blocks of ``block_len`` characters from the training
@@ -47,18 +62,26 @@ def real_distinct(corpus: Corpus, n_blocks: int, block_len: int, ns: Sequence[in
         raise ValueError(f"n_blocks must be at most the {len(blocks)} {source} blocks, got {n_blocks}")
     rng = np.random.default_rng(check_int("seed", seed, 0))
     rows = []
-    samples = [corpus.decode(blocks[rng.choice(len(blocks), n_blocks, replace=False)])
-               for _ in range(draws)]
+    samples = [corpus.decode(blocks[rng.choice(len(blocks), n_blocks, replace=False)]) for _ in range(draws)]
     for n in ns:
         values = np.array([distinct_n(s, n) for s in samples])
-        rows.append(dict(n=int(n), mean=float(values.mean()), sd=float(values.std(ddof=1)) if draws > 1 else 0.0))
+        rows.append(
+            dict(n=int(n), mean=float(values.mean()), sd=float(values.std(ddof=1)) if draws > 1 else 0.0)
+        )
     return pd.DataFrame(rows)
 
 
 # -- runs ------------------------------------------------------------------------------------------
 
-def evaluate_model(model, corpus: Corpus, heldout_blocks: np.ndarray, n_generate: int,
-                   rng: np.random.Generator, n_snippets: int = 0) -> dict:
+
+def evaluate_model(
+    model,
+    corpus: Corpus,
+    heldout_blocks: np.ndarray,
+    n_generate: int,
+    rng: np.random.Generator,
+    n_snippets: int = 0,
+) -> dict:
     """The chapter's metrics of one trained model (a ``CharLM``, or ``continual.gpt2.GPT2LM``).
 
     ``corpus`` is anything with ``decode(tokens (n, L)) -> list of n texts`` (a
@@ -73,8 +96,9 @@ def evaluate_model(model, corpus: Corpus, heldout_blocks: np.ndarray, n_generate
     nll, ent = model.score(heldout_blocks)
     tokens, gen_entropy = model.sample(n_generate, rng, return_entropy=True)
     texts = corpus.decode(tokens)
-    out = dict(perplexity=float(np.exp(nll)), entropy_heldout=float(ent),
-               entropy_generated=float(gen_entropy))
+    out = dict(
+        perplexity=float(np.exp(nll)), entropy_heldout=float(ent), entropy_generated=float(gen_entropy)
+    )
     out.update({f"distinct_{n}": distinct_n(texts, n) for n in (1, 2, 3)})
     out.update({f"sample_{i}": texts[i] for i in range(min(n_snippets, len(texts)))})
     return out
@@ -88,8 +112,15 @@ class TextEvaluator:
     resumed run keeps the same columns).
     """
 
-    def __init__(self, corpus: Corpus, heldout_blocks: np.ndarray, n_generate: int,
-                 snapshot_at: Sequence[int] = (), n_snippets: int = 3, offset: int = 0):
+    def __init__(
+        self,
+        corpus: Corpus,
+        heldout_blocks: np.ndarray,
+        n_generate: int,
+        snapshot_at: Sequence[int] = (),
+        n_snippets: int = 3,
+        offset: int = 0,
+    ):
         self.corpus, self.heldout_blocks, self.n_generate = corpus, heldout_blocks, n_generate
         self.snapshot_at, self.n_snippets = frozenset(int(s) for s in snapshot_at), n_snippets
         self.offset = offset  # partial_fit calls before iteration 1 (the warm-up)
@@ -99,12 +130,27 @@ class TextEvaluator:
         return evaluate_model(model, self.corpus, self.heldout_blocks, self.n_generate, rng, keep)
 
 
-def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 64,
-             block_len: int = 64, epochs: int = 2, batch_size: int = 16, hidden: int = 128,
-             embed: int = 32, lr: float = 3e-3, n_heldout: int = 200, n_generate: int = 100,
-             warmup: int = 0, eval_every: int = 1, snapshot_at: Sequence[int] = (),
-             n_snippets: int = 3, heldout_every: int = 10,
-             checkpoint_dir: str | None = None) -> pd.DataFrame:
+def run_text(
+    alpha: float,
+    seed: int,
+    rep: int = 0,
+    T: int = 20,
+    m_total: int = 64,
+    block_len: int = 64,
+    epochs: int = 2,
+    batch_size: int = 16,
+    hidden: int = 128,
+    embed: int = 32,
+    lr: float = 3e-3,
+    n_heldout: int = 200,
+    n_generate: int = 100,
+    warmup: int = 0,
+    eval_every: int = 1,
+    snapshot_at: Sequence[int] = (),
+    n_snippets: int = 3,
+    heldout_every: int = 10,
+    checkpoint_dir: str | None = None,
+) -> pd.DataFrame:
     """One fresh-regime run of the character model on the pydoc corpus, as a tidy DataFrame.
 
     Parameters
@@ -150,7 +196,7 @@ def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
         :class:`~recursive_lib.loops.fresh.RealStream`; the warm-up's blocks are not counted), the
         metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
-    arguments = dict(locals())     # every argument names the checkpoint
+    arguments = dict(locals())  # every argument names the checkpoint
     from recursive_lib.continual.char_lm import CharLM  # torch, only when a run starts
 
     check_range("alpha", alpha, 0.0, 1.0)
@@ -166,26 +212,40 @@ def run_text(alpha: float, seed: int, rep: int = 0, T: int = 20, m_total: int = 
         raise ValueError(f"n_snippets must be at most n_generate={n_generate}, got {n_snippets}")
     bad = [s for s in snapshot_at if s > T or not (s % eval_every == 0 or s in (1, T))]
     if bad:
-        raise ValueError(f"snapshot_at must hold evaluated iterations in [1, T={T}] (multiples of "
-                         f"eval_every={eval_every}, or T), got {bad}")
+        raise ValueError(
+            f"snapshot_at must hold evaluated iterations in [1, T={T}] (multiples of "
+            f"eval_every={eval_every}, or T), got {bad}"
+        )
     corpus = load_corpus(heldout_every)
     pool = to_blocks(corpus.encode(corpus.train_text), block_len)
     heldout = to_blocks(corpus.encode(corpus.heldout_text), block_len)
     if n_heldout > len(heldout):
-        raise ValueError(f"n_heldout must be at most the {len(heldout)} held-out blocks of "
-                         f"{block_len} characters, got {n_heldout}")
+        raise ValueError(
+            f"n_heldout must be at most the {len(heldout)} held-out blocks of "
+            f"{block_len} characters, got {n_heldout}"
+        )
     heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
     warm_seq, loop_seq = seed_sequence(check_int("seed", seed, 0), rep).spawn(2)
-    model = CharLM(corpus.V, block_len=block_len, epochs=epochs, batch_size=batch_size,
-                   hidden=hidden, embed=embed, lr=lr)
+    model = CharLM(
+        corpus.V, block_len=block_len, epochs=epochs, batch_size=batch_size, hidden=hidden, embed=embed, lr=lr
+    )
     evaluate = TextEvaluator(corpus, heldout, n_generate, snapshot_at, n_snippets, offset=warmup)
     with checkpoint(checkpoint_dir, "text", dict(arguments, corpus=corpus.fingerprint)) as path:
         if warmup and not (path is not None and path.exists()):
             warm_rng = np.random.default_rng(warm_seq)
             for _ in range(warmup):
                 model.partial_fit(pool[warm_rng.choice(len(pool), m_total, replace=False)], warm_rng)
-        run = run_fresh(model, pool, alpha, m_total, T, seed=loop_seq, evaluate=evaluate,
-                        eval_every=eval_every, checkpoint=path)
+        run = run_fresh(
+            model,
+            pool,
+            alpha,
+            m_total,
+            T,
+            seed=loop_seq,
+            evaluate=evaluate,
+            eval_every=eval_every,
+            checkpoint=path,
+        )
     return run.metrics.assign(rep=rep)
 
 
@@ -208,13 +268,19 @@ def evaluated(results: pd.DataFrame) -> pd.DataFrame:
     """The evaluated rows of :func:`run_text` results (those with a perplexity), ``n = iteration``."""
     for column in ("iteration", "alpha", "rep", "perplexity"):
         if column not in results.columns:
-            raise ValueError(f"results must be run_text output with column {column!r}; "
-                             f"got columns {list(results.columns)}")
+            raise ValueError(
+                f"results must be run_text output with column {column!r}; got columns {list(results.columns)}"
+            )
     return results.dropna(subset=["perplexity"]).assign(n=lambda d: d["iteration"])
 
 
-def final_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: int = 1,
-                 confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def final_levels(
+    results: pd.DataFrame,
+    metrics: Sequence[str] = METRICS,
+    last: int = 1,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Each metric at the end of the runs, per alpha, with a Student-t interval over repetitions.
 
     A repetition's level is its mean over its last ``last`` evaluations. Returns one row per
@@ -228,15 +294,21 @@ def final_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: 
     for metric in metrics:
         level = tail.groupby(["alpha", "rep"], as_index=False)[metric].mean()
         # summarize_slopes is the book's Student-t interval over repetitions; here of a level
-        summary = summarize_slopes(level.rename(columns={metric: "slope"}), by="alpha",
-                                   confidence=confidence, seed=seed)
+        summary = summarize_slopes(
+            level.rename(columns={metric: "slope"}), by="alpha", confidence=confidence, seed=seed
+        )
         parts.append(summary.rename(columns={"slope": "mean"}).assign(metric=metric))
     out = pd.concat(parts, ignore_index=True)
     return out[["metric", "alpha", "mean", "se", "lo", "hi", "reps"]]
 
 
-def trend(results: pd.DataFrame, metric: str = "perplexity", burn_in: int = 0,
-          confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def trend(
+    results: pd.DataFrame,
+    metric: str = "perplexity",
+    burn_in: int = 0,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Log-log slope of ``metric`` against the iteration, per alpha, Student-t interval over
     repetitions (:func:`recursive_lib.rates.summarize_slopes`).
 

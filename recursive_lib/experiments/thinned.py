@@ -42,9 +42,9 @@ def simulate_thinned(burn_in: int = 0, curve_points: int = 60, **config) -> pd.D
     """
     start = time.process_time()
     frame = simulate(**config)
-    if "bias_rate" not in frame:       # unbiased run: no bias columns
+    if "bias_rate" not in frame:  # unbiased run: no bias columns
         frame["bias_rate"], frame["bias_correction"], frame["bias_until"] = np.inf, False, None
-    frame["bias_until"] = frame["bias_until"].fillna(0).astype(int)     # 0: the bias never ends
+    frame["bias_until"] = frame["bias_until"].fillna(0).astype(int)  # 0: the bias never ends
     slopes = rep_slopes(frame, burn_in, by=["alpha"])
     wide = slopes.pivot(index="rep", columns="metric", values="slope").add_prefix("slope_")
     keep = frame[frame["n"].isin(log_points(int(frame["n"].max()), curve_points))].copy()
@@ -60,14 +60,21 @@ def per_rep_slopes(runs: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     by = list(by)
     extra = [c for c in ("p", "log_corrected", "cpu_seconds") if c in runs and c not in by]
     wide = runs.drop_duplicates(by + ["rep"])
-    long = wide.melt(id_vars=by + ["rep"] + extra, value_vars=list(SLOPE_COLUMNS),
-                     var_name="metric", value_name="slope")
+    long = wide.melt(
+        id_vars=by + ["rep"] + extra, value_vars=list(SLOPE_COLUMNS), var_name="metric", value_name="slope"
+    )
     return long.assign(metric=long["metric"].str.removeprefix("slope_"))
 
 
-def run_thinned(configs: Sequence[Mapping[str, Any]], by: Sequence[str], burn_in: int,
-                cache_dir=None, n_jobs: int = 1, curve_points: int = 60,
-                metrics: Sequence[str] = ("w1", "mmd")) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def run_thinned(
+    configs: Sequence[Mapping[str, Any]],
+    by: Sequence[str],
+    burn_in: int,
+    cache_dir=None,
+    n_jobs: int = 1,
+    curve_points: int = 60,
+    metrics: Sequence[str] = ("w1", "mmd"),
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Run configurations (keyword dicts of :class:`~recursive_lib.simulation.Config`) through
     :func:`simulate_thinned`, cached in ``cache_dir``, on ``n_jobs`` processes.
 
@@ -84,6 +91,8 @@ def run_thinned(configs: Sequence[Mapping[str, Any]], by: Sequence[str], burn_in
         if column in runs:
             runs[column] = runs[column].astype(str)
     slopes = per_rep_slopes(runs, by)
-    curves = pd.concat([curve_summary(runs, metric, by=list(by)).assign(metric=metric)
-                        for metric in metrics], ignore_index=True)
+    curves = pd.concat(
+        [curve_summary(runs, metric, by=list(by)).assign(metric=metric) for metric in metrics],
+        ignore_index=True,
+    )
     return runs, slopes, curves

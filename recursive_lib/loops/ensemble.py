@@ -41,8 +41,9 @@ class _QuantileMembers:
 
     def fit(self, pool, rngs):
         s = self.spec
-        self.params = train_ensemble(pool, rngs, s.hidden, s.negative_slope, s.lr, s.weight_decay,
-                                     s.epochs, s.batch_size)
+        self.params = train_ensemble(
+            pool, rngs, s.hidden, s.negative_slope, s.lr, s.weight_decay, s.epochs, s.batch_size
+        )
         return self
 
     def sample(self, n, rngs):
@@ -87,9 +88,19 @@ class _Fitted:
         return self.drawn
 
 
-def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.random.Generator],
-                mmd_width: float = 0.5, progress: bool = False, estimator: str = "quantile",
-                metric_samples: int = 2000, **params) -> dict[str, np.ndarray]:
+def run_batched(
+    alpha: float,
+    m1: int,
+    T: int,
+    truth,
+    grid,
+    rngs: Sequence[np.random.Generator],
+    mmd_width: float = 0.5,
+    progress: bool = False,
+    estimator: str = "quantile",
+    metric_samples: int = 2000,
+    **params,
+) -> dict[str, np.ndarray]:
     """Accumulate-regime recursive training of a neural estimator, ``R = len(rngs)`` repetitions at once.
 
     Parameters as :func:`recursive_lib.loops.reference.run_reference`, plus ``estimator`` (one of
@@ -102,7 +113,7 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
     Returns a dict of ``(R, T)`` arrays ``w1``, ``mmd``, ``mean``, ``var``.
     """
     check_choice("estimator", estimator, BATCHED_ESTIMATORS)
-    spec = make_estimator(estimator, **params)       # the lone estimator: defaults, one source
+    spec = make_estimator(estimator, **params)  # the lone estimator: defaults, one source
     n_eval = check_int("n_eval", spec.n_eval, 1)
     R, m2 = len(rngs), synthetic_count(alpha, m1)
     d = dimension(truth)
@@ -113,17 +124,17 @@ def run_batched(alpha: float, m1: int, T: int, truth, grid, rngs: Sequence[np.ra
     shape = (R, 0) if d == 1 else (R, 0, d)
     pool = np.empty(shape)
     for i in progress_bar(range(T), desc=f"{estimator} ensemble", unit="iteration", enabled=progress):
-        real = np.stack([truth.sample(m1, rng) for rng in rngs])            # 1. fresh real data
-        pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1:]], axis=1)
-        ensemble = _MEMBERS[estimator](spec).fit(pool, rngs)                 # 2. fit on the pool
+        real = np.stack([truth.sample(m1, rng) for rng in rngs])  # 1. fresh real data
+        pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1 :]], axis=1)
+        ensemble = _MEMBERS[estimator](spec).fit(pool, rngs)  # 2. fit on the pool
         evals = ensemble.sample(n_eval, rngs)
         drawn = None if d == 1 else ensemble.sample(metric_samples, rngs)
-        for r in range(R):                                                   # 3. measure
+        for r in range(R):  # 3. measure
             fitted = _Fitted(evals[r], None if drawn is None else drawn[r])
             out["w1"][r, i], out["mmd"][r, i] = measures[r](fitted)
         first = evals if d == 1 else evals[..., 0]
         out["mean"][:, i] = first.mean(1)
         out["var"][:, i] = evals.var(1) if d == 1 else evals.var(1).sum(-1)
-        synthetic = ensemble.sample(m2, rngs)                                # 4. synthetic data
+        synthetic = ensemble.sample(m2, rngs)  # 4. synthetic data
         pool = np.concatenate([pool, synthetic], axis=1)
     return out

@@ -62,7 +62,7 @@ from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, train
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
-BLOCK = 32          # iterations of random numbers drawn per call of a repetition's Generator
+BLOCK = 32  # iterations of random numbers drawn per call of a repetition's Generator
 _MAX_BINS = 2**16
 
 
@@ -80,14 +80,14 @@ class _Streams:
         self.gens, self.m1, self.m2, self.T, self.normals = gens, m1, m2, T, normals
 
     def _refill(self, start):
-        size = BLOCK    # always a full block, so that a shorter run is a prefix of a longer one
+        size = BLOCK  # always a full block, so that a shorter run is a prefix of a longer one
         real, pick, noise = [], [], []
         for g in self.gens:
             real.append(g.random((size, self.m1)))
             pick.append(g.random((size, self.m2)))
             if self.normals:
                 noise.append(g.standard_normal((size, self.m2)))
-        self.real, self.pick = np.stack(real, 1), np.stack(pick, 1)   # (size, R, m)
+        self.real, self.pick = np.stack(real, 1), np.stack(pick, 1)  # (size, R, m)
         self.noise = np.stack(noise, 1) if self.normals else None
         self.start = start
 
@@ -136,8 +136,7 @@ def pick_weighted(pool: np.ndarray, u: np.ndarray) -> np.ndarray:
     cum = np.cumsum(pool, axis=1)
     cum /= cum[:, -1:]
     offsets = np.arange(R, dtype=float)[:, None]
-    flat = np.searchsorted((cum + offsets).ravel(), (np.sort(u, axis=1) + offsets).ravel(),
-                           side="right")
+    flat = np.searchsorted((cum + offsets).ravel(), (np.sort(u, axis=1) + offsets).ravel(), side="right")
     return np.minimum(flat.reshape(u.shape) - (np.arange(R) * C)[:, None], C - 1)
 
 
@@ -223,16 +222,16 @@ class _KdeBins:
     ``d = spacing / r``."""
 
     normals = True
-    dtype = np.float64    # the FFT reads the pool without a copy
+    dtype = np.float64  # the FFT reads the pool without a copy
 
     def __init__(self, truth, grid, mmd_width, h_max, h_min, bins_per_cell=None):
         self.grid, self.mmd_width = grid, mmd_width
         spacing = (grid[-1] - grid[0]) / (grid.size - 1)
         if not np.allclose(np.diff(grid), spacing, rtol=1e-9, atol=0):
             raise ValueError("the KDE engine needs an evenly spaced grid")
-        reach = 6 * h_max            # kernel mass beyond 6 h is 2e-9
+        reach = 6 * h_max  # kernel mass beyond 6 h is 2e-9
         if bins_per_cell is None:
-            r = max(1, math.ceil(spacing / (h_min / 5)))     # d <= h_T / 5
+            r = max(1, math.ceil(spacing / (h_min / 5)))  # d <= h_T / 5
             while r > 1 and (grid.size - 1) * r + 2 * math.ceil(reach * r / spacing) > _MAX_BINS:
                 r -= 1
         else:
@@ -246,7 +245,7 @@ class _KdeBins:
         self.centres_sq = self.centres**2
         self.edges = edges
         self.real_cum = _probability_cum(self.probs(truth))
-        self.eval_edge = E + r * np.arange(grid.size)   # grid point i is edge eval_edge[i]
+        self.eval_edge = E + r * np.arange(grid.size)  # grid point i is edge eval_edge[i]
         self.cdf_true = truth.cdf(grid)
         self.masses_true = masses_from_pdf(truth.pdf(grid), grid)
 
@@ -292,12 +291,12 @@ class _KdeBins:
         # the window spills left of itself (aliased to the end), the window bins left of grid
         # point 0; then cumulative sums of the r bins between grid points.
         E, r, G = self.E - start, self.r, self.grid.size
-        blocks = masses[:, E: E + (G - 1) * r].reshape(len(pool), G - 1, r)
+        blocks = masses[:, E : E + (G - 1) * r].reshape(len(pool), G - 1, r)
         between = blocks[:, :, 0].copy()
-        for k in range(1, r):           # explicit: numpy reduces a short last axis slowly
+        for k in range(1, r):  # explicit: numpy reduces a short last axis slowly
             between += blocks[:, :, k]
         cdf = np.empty((len(pool), G))
-        cdf[:, 0] = masses[:, :E].sum(axis=1) + masses[:, nfft - L:].sum(axis=1)
+        cdf[:, 0] = masses[:, :E].sum(axis=1) + masses[:, nfft - L :].sum(axis=1)
         if start:
             cdf[:, 0] += pool[:, :start].sum(axis=1)
         np.cumsum(between, axis=1, out=cdf[:, 1:])
@@ -309,8 +308,9 @@ class _KdeBins:
         mean = pool @ self.centres / M
         var = pool @ self.centres_sq / M - mean**2 + h**2
         w1 = w1_grid(cdf, self.cdf_true, self.grid)
-        mmd = mmd_grid(masses_from_pdf(np.clip(dens, 0.0, None), self.grid), self.masses_true,
-                       self.grid, self.mmd_width)
+        mmd = mmd_grid(
+            masses_from_pdf(np.clip(dens, 0.0, None), self.grid), self.masses_true, self.grid, self.mmd_width
+        )
         return w1, mmd, mean, var
 
     def synthetic(self, pool, M, h, u, noise):
@@ -324,11 +324,22 @@ class _KdeBins:
 
 
 # --------------------------------------------------------------------------- the loop
-def run_fast(estimator: str, alpha: float, m1: int, T: int, truth, grid,
-             rngs: Sequence[np.random.Generator], bandwidth: Callable[[int], float] | None = None,
-             regime: str = "accumulate", mmd_width: float = 0.5,
-             bins_per_cell: int | None = None, bias=None,
-             bias_correction: bool = False, snapshots: Sequence[int] = ()) -> dict[str, np.ndarray]:
+def run_fast(
+    estimator: str,
+    alpha: float,
+    m1: int,
+    T: int,
+    truth,
+    grid,
+    rngs: Sequence[np.random.Generator],
+    bandwidth: Callable[[int], float] | None = None,
+    regime: str = "accumulate",
+    mmd_width: float = 0.5,
+    bins_per_cell: int | None = None,
+    bias=None,
+    bias_correction: bool = False,
+    snapshots: Sequence[int] = (),
+) -> dict[str, np.ndarray]:
     """Run ``len(rngs)`` repetitions of the recursive training loop at once.
 
     Parameters as :func:`recursive_lib.loops.reference.run_reference`, except ``estimator`` is a name in
@@ -409,8 +420,7 @@ class _RealBatches:
         return counts * weight
 
 
-def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="accumulate",
-          sizes=None):
+def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="accumulate", sizes=None):
     real = _RealBatches(model, None, None, False) if real is None else real
     # Regimes (recursive_lib.loops.regimes.batch_sizes): real points at n = 1 and later, synthetic per fit.
     # accumulate and accumulate-initial keep everything in the pool; fresh and replace train on
@@ -423,9 +433,9 @@ def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="ac
     weighted = real.weighted
     pool = np.zeros((len(gens), cells), dtype=np.float64 if weighted else model.dtype)
     out = {key: np.empty((len(gens), T)) for key in ("w1", "mmd", "mean", "var")}
-    keep, kept = {int(n) for n in snapshots}, []     # fitted curves kept at these iterations n
+    keep, kept = {int(n) for n in snapshots}, []  # fitted curves kept at these iterations n
     M = 0
-    carried = None      # fresh / replace: the previous model's samples
+    carried = None  # fresh / replace: the previous model's samples
     for i in range(T):
         u_real, u_pick, noise = streams.draw(i)
         k = first if i == 0 else later
@@ -436,10 +446,10 @@ def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="ac
                 pool += carried
                 M += m2
         if k:
-            pool += real(i + 1, u_real[:, :k])                             # 1. real data
+            pool += real(i + 1, u_real[:, :k])  # 1. real data
             M += k
         fit, mass = (pool / pool.sum(1, keepdims=True), 1.0) if weighted else (pool, M)
-        stats = model.measure(fit, mass, hs[i])                            # 2.-3. fit, measure
+        stats = model.measure(fit, mass, hs[i])  # 2.-3. fit, measure
         if i + 1 in keep:
             kept.append(model.curves(fit, mass, hs[i]))
         for key, value in zip(("w1", "mmd", "mean", "var"), stats, strict=True):

@@ -77,16 +77,18 @@ class RealStream:
     def take(self, k: int, rng: np.random.Generator) -> np.ndarray:
         """The next ``k`` items (``k`` at most the pool size, so no item repeats within a batch)."""
         if k > len(self.pool):
-            raise ValueError(f"a batch asks for {k} real items but the pool holds {len(self.pool)}; "
-                             "m_total must be at most the pool size")
-        picked = self._order[self._next:self._next + k]
+            raise ValueError(
+                f"a batch asks for {k} real items but the pool holds {len(self.pool)}; "
+                "m_total must be at most the pool size"
+            )
+        picked = self._order[self._next : self._next + k]
         self._next += len(picked)
         if len(picked) < k:
             # A new permutation of the items this batch has not used yet, then the rest.
             rest = np.setdiff1d(np.arange(len(self.pool)), picked)
             self._order = np.concatenate([rng.permutation(rest), picked[rng.permutation(len(picked))]])
             self._next = k - len(picked)
-            picked = np.concatenate([picked, self._order[:self._next]])
+            picked = np.concatenate([picked, self._order[: self._next]])
             self.passes += 1
         self._seen[picked] = True
         self.taken += len(picked)
@@ -125,11 +127,20 @@ def _check(alpha, m_total, T, eval_every, snapshot_at, n_pool) -> tuple[int, ...
     return snapshot_at
 
 
-def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, m_total: int, T: int,
-              *, seed: int | np.random.SeedSequence,
-              evaluate: Callable[[Any, np.random.Generator], dict[str, float]] | None = None,
-              eval_every: int = 1, snapshot_at=(), checkpoint: str | os.PathLike | None = None,
-              progress: bool = False) -> FreshRun:
+def run_fresh(
+    model: ContinualModel,
+    real_pool: np.ndarray,
+    alpha: float,
+    m_total: int,
+    T: int,
+    *,
+    seed: int | np.random.SeedSequence,
+    evaluate: Callable[[Any, np.random.Generator], dict[str, float]] | None = None,
+    eval_every: int = 1,
+    snapshot_at=(),
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> FreshRun:
     """Fresh-regime recursive training of one continually trained ``model`` (module docstring).
 
     Parameters
@@ -161,24 +172,42 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, m_tota
     """
     real_pool = np.asarray(real_pool)
     snapshot_at = _check(alpha, m_total, T, eval_every, snapshot_at, len(real_pool))
-    seq = seed if isinstance(seed, np.random.SeedSequence) \
+    seq = (
+        seed
+        if isinstance(seed, np.random.SeedSequence)
         else np.random.SeedSequence(check_int("seed", seed, 0))
-    signature = dict(alpha=float(alpha), m_total=int(m_total), T=int(T),
-                     eval_every=int(eval_every), entropy=seq.entropy, spawn_key=seq.spawn_key,
-                     pool_shape=real_pool.shape)
+    )
+    signature = dict(
+        alpha=float(alpha),
+        m_total=int(m_total),
+        T=int(T),
+        eval_every=int(eval_every),
+        entropy=seq.entropy,
+        spawn_key=seq.spawn_key,
+        pool_shape=real_pool.shape,
+    )
 
     state = _resume(checkpoint, signature)
     if state is None:
         train_seq, eval_seq = seq.spawn(2)
         train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
-        state = dict(signature=signature, model=model, train_rng=train_rng, eval_rng=eval_rng,
-                     stream=RealStream(real_pool, train_rng), rows=[], snapshots={}, done=0)
+        state = dict(
+            signature=signature,
+            model=model,
+            train_rng=train_rng,
+            eval_rng=eval_rng,
+            stream=RealStream(real_pool, train_rng),
+            rows=[],
+            snapshots={},
+            done=0,
+        )
     model, train_rng, eval_rng, stream = (state[k] for k in ("model", "train_rng", "eval_rng", "stream"))
     stream.pool = real_pool  # not pickled twice: the checkpoint stores the pool's shape only
 
     k_real = int(round(alpha * m_total))
-    with progress_bar(total=T, initial=state["done"], desc=f"fresh alpha={alpha}", unit="iteration",
-                      enabled=progress) as bar:
+    with progress_bar(
+        total=T, initial=state["done"], desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
+    ) as bar:
         for n in range(state["done"] + 1, T + 1):
             n_real = m_total if n == 1 else k_real
             real = stream.take(n_real, train_rng)
@@ -188,9 +217,16 @@ def run_fresh(model: ContinualModel, real_pool: np.ndarray, alpha: float, m_tota
             else:
                 batch = real
             loss = float(model.partial_fit(batch, train_rng))
-            row = dict(iteration=n, alpha=float(alpha), n_real=n_real,
-                       n_synthetic=m_total - n_real, loss=loss, real_taken=stream.taken,
-                       real_distinct=stream.distinct, real_passes=stream.passes)
+            row = dict(
+                iteration=n,
+                alpha=float(alpha),
+                n_real=n_real,
+                n_synthetic=m_total - n_real,
+                loss=loss,
+                real_taken=stream.taken,
+                real_distinct=stream.distinct,
+                real_passes=stream.passes,
+            )
             if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
                 row.update(evaluate(model, eval_rng))
             state["rows"].append(row)
@@ -216,9 +252,12 @@ def _resume(path, signature: dict) -> dict | None:
         return None
     state = read_pickle(path)
     if state.get("signature") != signature:
-        raise ValueError(f"checkpoint {path} belongs to another run ({state.get('signature')}); "
-                         "delete it or pass another checkpoint path")
+        raise ValueError(
+            f"checkpoint {path} belongs to another run ({state.get('signature')}); "
+            "delete it or pass another checkpoint path"
+        )
     if not hasattr(state["stream"], "_seen"):
-        raise ValueError(f"checkpoint {path} was written before real items were counted; "
-                         "delete it to start the run again")
+        raise ValueError(
+            f"checkpoint {path} was written before real items were counted; delete it to start the run again"
+        )
     return state

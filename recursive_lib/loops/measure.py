@@ -14,8 +14,9 @@ from recursive_lib.metrics import grid_masses, mmd2_unbiased, mmd_grid, w1_grid,
 MMD_SAMPLES = 500
 
 
-def make_measure(estimator, truth, grid, mmd_width: float, rng: np.random.Generator,
-                 metric_samples: int = 2000) -> Callable[[object], tuple[float, float]]:
+def make_measure(
+    estimator, truth, grid, mmd_width: float, rng: np.random.Generator, metric_samples: int = 2000
+) -> Callable[[object], tuple[float, float]]:
     """``model -> (W1, MMD)`` to the truth, chosen from the truth's dimension.
 
     1-D truths (with ``cdf``): exact grid metrics, fit and truth put on the grid the same way
@@ -28,7 +29,7 @@ def make_measure(estimator, truth, grid, mmd_width: float, rng: np.random.Genera
     """
     if dimension(truth) > 1:
         reference = truth.sample(check_int("metric_samples", metric_samples, 10), rng)
-        k = min(metric_samples, MMD_SAMPLES)    # the MMD is quadratic in the sample size
+        k = min(metric_samples, MMD_SAMPLES)  # the MMD is quadratic in the sample size
 
         def sample_metrics(model):
             fake = model.sample(metric_samples, rng)
@@ -41,7 +42,9 @@ def make_measure(estimator, truth, grid, mmd_width: float, rng: np.random.Genera
     masses_true = grid_masses(truth, grid, use_pdf)
 
     def grid_metrics(model):
-        return (float(w1_grid(model.cdf(grid), cdf_true, grid)),
-                float(mmd_grid(grid_masses(model, grid, use_pdf), masses_true, grid, mmd_width)))
+        return (
+            float(w1_grid(model.cdf(grid), cdf_true, grid)),
+            float(mmd_grid(grid_masses(model, grid, use_pdf), masses_true, grid, mmd_width)),
+        )
 
     return grid_metrics

@@ -31,11 +31,21 @@ from recursive_lib.loops.measure import make_measure
 from recursive_lib.loops.regimes import TRAINING_SETS, batch_sizes, check_alpha
 
 
-def run_reference(estimator, alpha: float, m1: int, T: int, truth, grid, rng: np.random.Generator,
-                  bandwidth: Callable[[int], float] | None = None, regime: str = "accumulate",
-                  mmd_width: float = 0.5, bias=None,
-                  bias_correction: bool = False,
-                  metric_samples: int = 2000) -> dict[str, np.ndarray]:
+def run_reference(
+    estimator,
+    alpha: float,
+    m1: int,
+    T: int,
+    truth,
+    grid,
+    rng: np.random.Generator,
+    bandwidth: Callable[[int], float] | None = None,
+    regime: str = "accumulate",
+    mmd_width: float = 0.5,
+    bias=None,
+    bias_correction: bool = False,
+    metric_samples: int = 2000,
+) -> dict[str, np.ndarray]:
     """Run one repetition of the recursive training loop.
 
     Parameters
@@ -91,18 +101,18 @@ def run_reference(estimator, alpha: float, m1: int, T: int, truth, grid, rng: np
 
     real, synthetic = [], []
     weighted = bool(bias_correction) and bias is not None
-    real_weights = []    # importance weights of the real batches (bias correction only)
+    real_weights = []  # importance weights of the real batches (bias correction only)
     out = {key: np.empty(T) for key in ("n", "M", "w1", "mmd", "mean", "var")}
     for i, n in enumerate(range(1, T + 1)):
         stream = truth if bias is None else bias.stream(truth, n)
-        real.append(stream.sample(first if i == 0 else later, rng))   # 1. fresh real data
+        real.append(stream.sample(first if i == 0 else later, rng))  # 1. fresh real data
         train = TRAINING_SETS[regime](real, synthetic)
         if not (continual and i):
             model = clone(estimator)
             if continual:
                 model.set_params(warm_start=True)
         if "random_state" in model.get_params():
-            model.set_params(random_state=rng)   # the repetition's stream itself, not a copy
+            model.set_params(random_state=rng)  # the repetition's stream itself, not a copy
         if bandwidth is not None:
             model.set_params(bandwidth=bandwidth(n))
         if weighted:
@@ -110,11 +120,11 @@ def run_reference(estimator, alpha: float, m1: int, T: int, truth, grid, rng: np
             ones = [np.ones(batch.size) for batch in synthetic]
             model.fit(train, weights=TRAINING_SETS[regime](real_weights, ones))
         else:
-            model.fit(train)                                     # 2. fit on the pool
-        out["n"][i], out["M"][i] = n, len(train)                 # 3. measure
+            model.fit(train)  # 2. fit on the pool
+        out["n"][i], out["M"][i] = n, len(train)  # 3. measure
         out["w1"][i], out["mmd"][i] = measure(model)
         out["mean"][i], out["var"][i] = model.mean_, model.var_
-        synthetic.append(model.sample(m2, rng))                  # 4. synthetic data for later fits
+        synthetic.append(model.sample(m2, rng))  # 4. synthetic data for later fits
     out["n"] = out["n"].astype(int)
     out["M"] = out["M"].astype(int)
     return out

@@ -44,8 +44,11 @@ def _accumulate_initial(real: list, synthetic: list) -> np.ndarray:
 
 # regime -> function(real batches so far, synthetic batches so far) -> training set of this iteration
 TRAINING_SETS: dict[str, Callable[[list, list], np.ndarray]] = {
-    "accumulate": _accumulate, "fresh": _fresh, "replace": _replace,
-    "accumulate-initial": _accumulate_initial}
+    "accumulate": _accumulate,
+    "fresh": _fresh,
+    "replace": _replace,
+    "accumulate-initial": _accumulate_initial,
+}
 
 
 def check_alpha(regime: str, alpha) -> float:
