@@ -63,6 +63,7 @@ def main() -> None:
         )
     if Client is not None:
         with (
+            sweep.dask_config(),
             LocalCluster(
                 n_workers=args.workers,
                 threads_per_worker=1,

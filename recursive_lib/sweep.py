@@ -10,7 +10,8 @@ Backends. ``n_jobs=1`` runs in this process. Otherwise joblib runs the configura
 with cloudpickle), ``"threading"``, or ``"dask"``, which sends them to the Dask distributed
 cluster of the current ``dask.distributed.Client`` (a ``LocalCluster``, or dask-jobqueue's
 ``SLURMCluster`` across machines: README, "Beyond one machine"). Results come back in ``configs``
-order whatever the backend.
+order whatever the backend. Start a Dask cluster inside :func:`dask_config`: Dask's default worker
+environment makes these runs about three times slower.
 
 The cache. Each result is one Parquet file ``<cache_dir>/<key>.parquet``, written atomically
 (temporary file in the same folder, then ``os.replace``), so an interrupted sweep leaves only
@@ -43,7 +44,29 @@ import pandas as pd
 from recursive_lib._io import atomic_path, canonical_json, code_version
 from recursive_lib._progress import progress_bar
 
-__all__ = ["cache_path", "code_version", "grid", "result_key", "run_sweep"]
+__all__ = ["cache_path", "code_version", "dask_config", "grid", "result_key", "run_sweep"]
+
+#: Dask's worker-environment setting that :func:`dask_config` removes
+DASK_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
+def dask_config():
+    """Dask settings for the clusters that run sweeps; start the cluster inside them.
+
+    Dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (its setting
+    ``distributed.nanny.pre-spawn-environ``). Any such glibc setting turns off glibc's adaptive
+    ``mmap`` threshold, so every array above 128 KiB is mapped and unmapped afresh: a bias
+    configuration took 16.5 s in a worker against 5.5 s in this process
+    (``benchmarks/bench_sweep.py``). This context leaves the variable unset; numbers are unchanged.
+    Workers started elsewhere (dask-jobqueue) read their own Dask configuration: set the same key to
+    ``null`` there (README, "Beyond one machine").
+
+    Example: ``with sweep.dask_config(), LocalCluster(n_workers=2) as cluster, Client(cluster): ...``
+    """
+    import dask
+
+    return dask.config.set({DASK_TRIM_SETTING: None})
+
 
 SUFFIX = ".parquet"
 META_KEY = b"recursive_lib"

@@ -33,10 +33,27 @@ def _marking_run(folder, fail_at=None):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as local:
+    with (
+        sweep.dask_config(),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as local,
+    ):
         yield local
+
+
+def test_workers_started_in_dask_config_keep_glibc_adaptive(cluster):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ (a threefold slowdown of the runs) is not set on the
+    workers of a cluster started inside sweep.dask_config(); the other defaults stay."""
+    from distributed import Client
+
+    with Client(cluster) as client:
+        env = client.run(
+            lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+        )
+    assert len(env) == 2
+    for worker_env in env.values():
+        assert worker_env == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
 
 
 def test_dask_cluster_equals_serial_and_resumes_on_a_new_client(cluster, tmp_path):
