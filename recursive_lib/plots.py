@@ -199,6 +199,15 @@ def figure_frames(spec: dict) -> list[pd.DataFrame]:
     ]
 
 
+def figure_files(spec: dict, stem: str) -> dict[str, pd.DataFrame]:
+    """The CSV files of a figure's data: ``{file name: frame}`` for :func:`figure_frames`, named
+    ``<stem>.csv``, or ``<stem>-1.csv``, ``<stem>-2.csv``... when the figure has several tables."""
+    frames = figure_frames(spec)
+    if len(frames) == 1:
+        return {f"{stem}.csv": frames[0]}
+    return {f"{stem}-{i}.csv": frame for i, frame in enumerate(frames, start=1)}
+
+
 alt.renderers.register("book", book_renderer)
 
 

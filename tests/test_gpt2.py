@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("transformers", reason="the [hf] extra is not installed")
 pytest.importorskip("datasets", reason="the [hf] extra is not installed")
 
+from test_text import TINY as CHAR_TINY  # the character model's tiny run, for its columns
+
 from recursive_lib import rates
 from recursive_lib.continual.gpt2 import GPT2LM
 from recursive_lib.data.corpus import load_corpus
@@ -160,20 +162,7 @@ def test_run_gpt2_has_run_text_columns_and_the_chapter_summaries_work(tokenizer,
         for r in (0, 1)
     ]
     results = pd.concat(runs, ignore_index=True)
-    chars = text.run_text(
-        alpha=0.5,
-        seed=0,
-        T=3,
-        m_total=16,
-        block_len=24,
-        epochs=1,
-        hidden=16,
-        embed=8,
-        n_heldout=20,
-        n_generate=12,
-        snapshot_at=[1, 3],
-        n_snippets=2,
-    )
+    chars = text.run_text(alpha=0.5, seed=0, **CHAR_TINY)
     assert list(results.columns) == list(chars.columns)
     assert len(results) == 4 * TINY["T"]
     first = results[results["iteration"] == 1]

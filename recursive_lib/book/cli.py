@@ -308,13 +308,11 @@ def _export_chart_data(html, folder: Path, stem: str) -> list[Path]:
     chart = plots.parse_chart_html(html)
     if chart is None:
         return []
-    frames = plots.figure_frames(chart[0])
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [
-        folder / (f"{stem}.csv" if len(frames) == 1 else f"{stem}-{i}.csv") for i in range(1, len(frames) + 1)
-    ]
-    for frame, path in zip(frames, paths, strict=True):
-        frame.to_csv(path, index=False)
+    paths = []
+    for filename, frame in plots.figure_files(chart[0], stem).items():
+        frame.to_csv(folder / filename, index=False)
+        paths.append(folder / filename)
     return paths
 
 

@@ -40,7 +40,7 @@ from recursive_lib.plots import (
     CHART_CLASS,
     SPEC_CLASS,
     STATIC_CLASS,
-    figure_frames,
+    figure_files,
     parse_chart_html,
     svg_size,
 )
@@ -141,16 +141,14 @@ def chart_html(spec: dict, svg: str, name: str, page_dir: str, outdir: Path) -> 
         f'<div class="{STATIC_CLASS}"><img src="{posixpath.relpath(svg_rel, page_dir)}" '
         f'alt="{alt_text}" width="{width:g}" height="{height:g}"></div>'
     )
-    frames = figure_frames(spec)
     links = []
-    for i, frame in enumerate(frames, start=1):
-        stem = name if len(frames) == 1 else f"{name}-{i}"
-        rel = posixpath.join(DATA_DIR, page_dir, f"{stem}.csv") if page_dir else f"{DATA_DIR}/{stem}.csv"
+    for filename, frame in figure_files(spec, name).items():
+        rel = posixpath.join(DATA_DIR, page_dir, filename)
         (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(outdir / rel, index=False)
         href = html.escape(posixpath.relpath(rel, page_dir or "."), quote=True)
         links.append(
-            f'<a class="book-chart-csv" href="{href}" download>{html.escape(stem)}.csv</a> '
+            f'<a class="book-chart-csv" href="{href}" download>{html.escape(filename)}</a> '
             f"({len(frame)} rows; columns {html.escape(', '.join(map(str, frame.columns)))})"
         )
     if links:
