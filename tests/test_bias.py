@@ -177,6 +177,7 @@ def _last_mean(engine, correction, reps, T=15):
     return last.mean(), last.std(ddof=1) / np.sqrt(reps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine, reps", [("fast", 400), ("reference", 150)])
 def test_constant_bias_shifts_the_mean_and_the_correction_removes_it(engine, reps):
     """E[mean of fit] = (1 - b0) mu_P + b0 mu_Q without weights, mu_P with them (4 standard errors).
@@ -192,6 +193,7 @@ def test_constant_bias_shifts_the_mean_and_the_correction_removes_it(engine, rep
     assert abs(biased - fixed) > 10 * se
 
 
+@pytest.mark.slow
 def test_bias_share_matches_the_ecdf_mean():
     """theory.bias_share: E[mean of ECDF fit] = (1 - beta_n) mu_P + beta_n mu_Q, exactly."""
     T, reps = 25, 300
@@ -251,6 +253,7 @@ def test_constant_bias_plateau_is_reached():
 @pytest.mark.parametrize(
     "estimator, correction, reps", [("ecdf", False, 200), ("ecdf", True, 200), ("kde", True, 40)]
 )
+@pytest.mark.slow
 def test_engines_agree_under_bias(estimator, correction, reps):
     """Fast engine (cell-mean weights) vs reference loop (pointwise weights): mean W1, MMD, mean
     and var agree within 4 combined standard errors at several n (fast engine: 4x repetitions)."""

@@ -15,6 +15,7 @@ from recursive_lib.book import sphinx_charts
 from recursive_lib.book.offline import js_remote_urls
 
 
+@pytest.mark.slow
 def test_the_served_bundle_names_no_remote_address():
     raw = vl_convert.javascript_bundle()
     assert js_remote_urls(raw) == [sphinx_charts.SCHEMA_URL]  # the one address we replace

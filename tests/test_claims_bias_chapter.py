@@ -72,6 +72,7 @@ def test_horizon_slopes_fit_the_predictions_like_the_simulation():
     assert row["floor"] == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_the_floor_approaches_its_exponent_from_below():
     # eq-bias-transient: the slower term is positive, the faster one subtracted.
     designs = bias.check_designs("designs", "paper")

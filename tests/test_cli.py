@@ -70,6 +70,7 @@ def _stdout(notebook):
     return "".join("".join(t) if isinstance(t, list) else t for t in texts)
 
 
+@pytest.mark.slow
 def test_run_passes_parameters_and_exports_glued_figures(book, monkeypatch):
     monkeypatch.chdir(book)
     assert cli.main(["run", "tiny", "--preset", "smoke", "-p", "scale", "3.5", "--out", "out"]) == 0
@@ -79,6 +80,7 @@ def test_run_passes_parameters_and_exports_glued_figures(book, monkeypatch):
     assert figure.read_text().lstrip().startswith("<svg")
 
 
+@pytest.mark.slow
 def test_failing_cell_exits_1_with_its_error(book, monkeypatch, capsys):
     monkeypatch.chdir(book)
     assert cli.main(["run", "tiny", "-p", "scale", "-1", "--out", "out"]) == 1
@@ -139,6 +141,7 @@ def test_every_toc_chapter_of_the_book_exists(root):
     assert "intro" in cli.executable_chapters(root)
 
 
+@pytest.mark.slow
 def test_parallel_chapters_with_a_relative_output_folder(book, monkeypatch):
     # papermill changes the working directory of the whole process while a chapter runs
     (book / "chapters" / "tiny2.md").write_text(CHAPTER)
@@ -151,6 +154,7 @@ def test_parallel_chapters_with_a_relative_output_folder(book, monkeypatch):
     assert (book / "nested" / "executed" / "tiny2.ipynb").is_file()
 
 
+@pytest.mark.slow
 def test_unchanged_chapters_are_not_executed_again(book, monkeypatch, capsys):
     monkeypatch.chdir(book)
     assert cli.main(["execute", "--out", "executed", "--preset", "smoke"]) == 0
@@ -172,6 +176,7 @@ def test_unchanged_chapters_are_not_executed_again(book, monkeypatch, capsys):
     assert "ok        tiny" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_terminal_sees_progress_not_kernel_warnings(book):
     import subprocess
     import sys

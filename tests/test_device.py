@@ -99,6 +99,7 @@ def _digits_28(n):
     return np.pad(big, ((0, 0), (2, 2), (2, 2)), constant_values=-1.0).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_unet_ddpm_learns_on_28x28_images_and_samples_in_range():
     pytest.importorskip("diffusers", reason="the [hf] extra is not installed")
     images = _digits_28(16)

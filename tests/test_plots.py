@@ -200,6 +200,7 @@ def test_side_by_side_charts_keep_their_own_selections_without_warnings():
     assert len(set(names)) == 4, names
 
 
+@pytest.mark.slow
 def test_charts_fit_the_text_column():
     s = _curves()
     wide = alt.hconcat(plots.error_curves(s, "e"), plots.error_curves(s, "e"))
@@ -320,6 +321,7 @@ def _colour_charts():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(_colour_charts()))
 def test_every_drawn_colour_is_legible_on_white(name):
     svg = vlc.vegalite_to_svg(_colour_charts()[name].to_dict())

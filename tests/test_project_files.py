@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import pytest
 import tomllib
 import yaml
 from conftest import ROOT
@@ -27,20 +26,16 @@ def test_one_version_from_one_source():
 
 
 def test_citation_file_is_valid_and_prefers_the_paper():
-    cffconvert = pytest.importorskip("cffconvert")
-    del cffconvert
-    result = subprocess.run(
-        [sys.executable, "-m", "cffconvert.cli.cli", "--validate", "-i", str(ROOT / "CITATION.cff")],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0 and "No module named" in result.stderr:
-        result = subprocess.run(
-            ["cffconvert", "--validate", "-i", str(ROOT / "CITATION.cff")], capture_output=True, text=True
-        )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """The required keys of the Citation File Format 1.2.0 are there (the full schema check is the
+    pre-commit hook `validate-cff`, which runs cffconvert in an environment of its own)."""
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors", "version"} <= set(cff)
+    assert all("family-names" in a or "name" in a for a in cff["authors"])
     assert "arXiv:2602.16065" in str(cff["preferred-citation"])
+    assert {"type", "title", "authors"} <= set(cff["preferred-citation"])
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
+    assert any(hook["id"] == "validate-cff" for repo in hooks for hook in repo["hooks"])
 
 
 def test_the_licence_is_the_one_the_readme_names():

@@ -34,6 +34,7 @@ def synthetic(
     )
 
 
+@pytest.mark.slow
 def test_recovers_known_slope_with_coverage():
     # 20 independent data sets: the 95% Student-t interval must cover the true slope in most of
     # them, and every estimate must sit within 4 standard errors of the truth. The t

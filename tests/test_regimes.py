@@ -48,6 +48,7 @@ def test_every_regime_runs_on_both_engines(estimator, regime, engine):
     assert (df.w1 > 0).all() and (df.mmd > 0).all() and (df["var"] > 0).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("engine", "reps"), [("fast", 1200), ("reference", 400)])
 def test_ecdf_identities_of_the_closed_loops(engine, reps):
     """Exact in expectation for the ECDF, both engines: under replace the fitted variance shrinks
@@ -82,6 +83,7 @@ def test_gaussian_estimator():
     assert weighted.mean_ == pytest.approx(0.25) and weighted.var_ == pytest.approx(0.1875)
 
 
+@pytest.mark.slow
 def test_gaussian_replace_variance_is_exact():
     """E[s_n^2] = sigma^2 ((m - 1)/m)^n under replace, within 4 standard errors at every n."""
     m, T, reps = 10, 8, 4000
@@ -103,6 +105,7 @@ def test_gaussian_replace_variance_is_exact():
     assert exact[-1] < 0.45  # collapse: the variance shrinks geometrically
 
 
+@pytest.mark.slow
 def test_gaussian_accumulate_initial_mean_error_is_bounded():
     """E (mu_hat_n - mu)^2 stays between sigma^2 / m1 (never corrected) and the pi^2/6 bound."""
     m1, T, reps = 20, 40, 3000
@@ -187,7 +190,7 @@ def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name,
     def spy(self, x, weights=None):
         fits.append(
             (
-                id(self),
+                self,  # the instance itself: an id() may be reused once an instance is collected
                 self.warm_start,
                 getattr(self, "params_", getattr(self, "ensemble_", None)) is not None,
             )

@@ -227,6 +227,7 @@ def _trajectories(estimator, alpha, T, reps, grid_size, engine):
         ("kde", 1.0, 30, 120, 100, [1, 3, 10, 30]),
     ],
 )
+@pytest.mark.slow
 def test_fast_engine_agrees_with_reference_loop(estimator, alpha, T, reps, grid_size, checkpoints):
     """Mean W1, MMD, mean and var of the fit agree at several n (fast engine: 4x the repetitions).
 

@@ -159,6 +159,7 @@ def test_the_key_changes_with_the_code_the_run_and_its_inputs(monkeypatch):
     assert sweep.result_key(fake_run, config) != key
 
 
+@pytest.mark.slow
 def test_editing_a_library_file_misses_the_cache(tmp_path):
     """In a copy of the package: the same sweep is cached, then a library file changes, then the
     cache misses (checked in fresh interpreters, as a user's next session would)."""

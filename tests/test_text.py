@@ -284,6 +284,7 @@ def test_the_gpt2_path_says_how_to_install_what_is_missing(monkeypatch):
         GPT2LM().partial_fit(np.zeros((2, 128), dtype=int), np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_importing_the_library_never_imports_hugging_face():
     code = (
         "import sys, recursive_lib, recursive_lib.experiments.text, recursive_lib.experiments.gpt2, "
