@@ -142,6 +142,8 @@ def check_run(root: Path, name: str, preset: str | None, overrides: dict) -> tup
     overrides = dict(overrides)
     if "preset" in overrides:  # -p preset smoke: papermill's spelling of --preset
         given = overrides.pop("preset")
+        if given not in PRESET_NAMES:
+            raise UsageError(f"preset must be one of {', '.join(map(repr, PRESET_NAMES))}, got {given!r}")
         if preset is not None and given != preset:
             raise UsageError(f"-p preset {given!r} contradicts --preset {preset}")
         preset = given
