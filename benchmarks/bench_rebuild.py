@@ -33,9 +33,9 @@ kernelspec:
 
 preset = "book"
 PRESETS = \"\"\"
-| knob | smoke | book | paper | meaning |
-|---|---|---|---|---|
-| `x` | 1 | 2 | 3 | a number |
+| knob | smoke | book | paper | accepts | meaning |
+|---|---|---|---|---|---|
+| `x` | 1 | 2 | 3 | int | a number |
 \"\"\"
 ```
 

@@ -52,3 +52,58 @@ def _fmt(x: float) -> str:
     if x == float("-inf"):
         return "-inf"
     return f"{x:g}"
+
+
+#: assumed when the machine's available memory cannot be read (neither /proc/meminfo nor sysconf)
+FALLBACK_MEMORY = 8 * 2**30
+
+
+def available_memory() -> int:
+    """Bytes of memory a new allocation can take now: ``MemAvailable`` of ``/proc/meminfo``
+    (Linux), else free pages times the page size (``os.sysconf``), else :data:`FALLBACK_MEMORY`."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return FALLBACK_MEMORY
+
+
+def check_memory(what: str, needed: float, knobs: str, available: int | None = None) -> float:
+    """Raise ``ValueError`` if ``needed`` bytes (an estimate) exceed the memory available now,
+    naming ``what`` runs, the ``knobs`` that set its size and both amounts; return ``needed``."""
+    available = available_memory() if available is None else available
+    if needed > available:
+        raise ValueError(
+            f"{what} needs about {_bytes(needed)} of memory ({knobs}), more than the "
+            f"{_bytes(available)} available on this machine; make it smaller"
+        )
+    return needed
+
+
+def memory_estimate(
+    T: int, reps: int, grid_size: int = 500, m1: int = 50, alpha: float = 0.5, metric_samples: int = 2000
+) -> float:
+    """Bytes :func:`recursive_lib.simulation.simulate` takes at its peak, estimated: about 260 per (repetition, iteration)
+    (the statistics and the tidy frame, measured 205-210), 1 KB per (repetition, grid point) (the
+    pools and fitted curves) and the random numbers drawn a block of iterations at a time. An
+    upper estimate at the sizes that matter, computed from the sizes alone."""
+    m2 = (1.0 - alpha) * m1 / alpha if alpha > 0 else 0.0
+    return float(
+        reps * T * 260 + reps * grid_size * 1024 + reps * 32 * (m1 + m2) * 24 + reps * metric_samples * 16
+    )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1024
+    return f"{n:.3g} TB"

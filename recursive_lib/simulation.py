@@ -39,7 +39,7 @@ import pandas as pd
 
 from recursive_lib._progress import progress_bar
 from recursive_lib._rng import seed_sequence, stable_hash64
-from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib._validation import check_choice, check_int, check_memory, check_range, memory_estimate
 from recursive_lib.data.contamination import BiasSchedule, as_schedule
 from recursive_lib.data.truths import PAPER_TRUTH, dimension
 from recursive_lib.estimators import ESTIMATORS, make_estimator
@@ -49,7 +49,7 @@ from recursive_lib.loops.reference import run_reference
 from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
 from recursive_lib.metrics import trapezoid_weights
 
-__all__ = ["Config", "simulate", "snapshots", "snapshot_errors"]
+__all__ = ["Config", "simulate", "snapshots", "snapshot_errors", "memory_estimate"]
 
 ENGINES = ("fast", "reference")
 MULTIVARIATE_ESTIMATORS = ("gmm", "flow")  # families that fit points in d >= 2 dimensions
@@ -162,13 +162,15 @@ class Config:
             T=check_int("T", self.T, 1),
             reps=check_int("reps", self.reps, 1),
             seed=check_int("seed", self.seed, 0),
-            p=check_range("p", self.p, 0.0, math.inf, low_inclusive=False),
-            h0=check_range("h0", self.h0, 0.0, math.inf, low_inclusive=False),
+            p=check_range("p", self.p, 0.0, math.inf, low_inclusive=False, high_inclusive=False),
+            h0=check_range("h0", self.h0, 0.0, math.inf, low_inclusive=False, high_inclusive=False),
             bandwidth_exponent=None
             if exponent is None
-            else check_range("bandwidth_exponent", exponent, 0.0, math.inf),
+            else check_range("bandwidth_exponent", exponent, 0.0, math.inf, high_inclusive=False),
             grid_size=check_int("grid_size", self.grid_size, 10),
-            mmd_width=check_range("mmd_width", self.mmd_width, 0.0, math.inf, low_inclusive=False),
+            mmd_width=check_range(
+                "mmd_width", self.mmd_width, 0.0, math.inf, low_inclusive=False, high_inclusive=False
+            ),
             truth=truth,
             bias=as_schedule(self.bias),
             bias_correction=bool(self.bias_correction),
@@ -177,6 +179,16 @@ class Config:
         )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+        check_memory(
+            "this configuration",
+            self.memory_estimate,
+            f"T = {self.T} x reps = {self.reps}, grid_size = {self.grid_size}, m1 = {self.m1}, alpha = {self.alpha:g}",
+        )
+
+    @property
+    def memory_estimate(self) -> float:
+        """Bytes its run takes at its peak, estimated from its sizes (:func:`memory_estimate`)."""
+        return memory_estimate(self.T, self.reps, self.grid_size, self.m1, self.alpha, self.metric_samples)
 
     @classmethod
     def from_fields(cls, **fields) -> Config:

@@ -33,6 +33,8 @@ import itertools
 import json
 import marshal
 import os
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -294,8 +296,9 @@ def run_sweep(
             with parallel_config(backend=backend, n_jobs=n_jobs):
                 # As each configuration finishes (its file is already in the cache), whatever
                 # the order; a failure stops the sweep, and what finished stays cached.
+                parent = os.getpid()
                 stream = Parallel(return_as="generator_unordered")(
-                    delayed(_keyed)(key, run, *unique[key]) for key in todo
+                    delayed(_keyed)(key, run, *unique[key], parent=parent) for key in todo
                 )
                 for key, result in stream:
                     results[key] = result
@@ -305,5 +308,29 @@ def run_sweep(
     return pd.concat(frames, ignore_index=True)
 
 
-def _keyed(key: str, run: Callable, config: dict, meta: Mapping, path: Path | None):
+def _keyed(
+    key: str, run: Callable, config: dict, meta: Mapping, path: Path | None, parent: int | None = None
+):
+    if parent is not None:
+        _watch_parent(parent)
     return key, _compute(run, config, meta, path)
+
+
+_WATCHED: list[int] = []
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker process the sweep's process started itself (loky), exit within a second of that
+    process dying: a killed sweep leaves no worker behind (loky's own idle timeout does not end a
+    worker whose parent is gone). Nothing happens in the sweep's own process (threads) nor in a
+    worker another process started (a Dask nanny's)."""
+    if os.getpid() == parent or os.getppid() != parent or _WATCHED:
+        return
+    _WATCHED.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-sweep-parent", daemon=True).start()

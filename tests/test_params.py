@@ -6,11 +6,11 @@ from conftest import ROOT
 from recursive_lib.book import cli, params
 
 TABLE = """
-| knob     | smoke      | book            | paper           | meaning                    |
-|----------|------------|-----------------|-----------------|----------------------------|
-| `alphas` | [0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | real fractions in (0, 1]   |
-| `T`      | 5          | 200             | 2000            | iterations                 |
-| `label`  | small      | default         | paper run       | a knob without a library check |
+| knob     | smoke      | book            | paper           | accepts                 | meaning             |
+|----------|------------|-----------------|-----------------|-------------------------|---------------------|
+| `alphas` | [0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | list of float in (0, 1] | real fractions      |
+| `T`      | 5          | 200             | 2000            | int at least 1          | iterations          |
+| `label`  | small      | default         | paper run       | one of small, default, paper run | a word     |
 """
 
 
@@ -25,8 +25,8 @@ def test_a_knob_in_the_namespace_overrides_the_table_and_is_marked_on_the_page()
     cfg = params.resolve(TABLE, "book", {"T": 7, "PRESETS": TABLE, "preset": "book", "params": params})
     assert cfg.T == 7 and cfg.alphas == (0.1, 0.5, 1.0)
     page = cfg._repr_markdown_()
-    assert "| `T` | 5 | 200 | 2000 | **7** (set) | iterations |" in page
-    assert "| `alphas` | [0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] |" in page
+    assert "| `T` | 5 | 200 | 2000 | **7** (set) | int at least 1 | iterations |" in page
+    assert "| `alphas` | [0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | [0.1, 0.5, 1.0] | list of" in page
 
 
 def test_an_unknown_parameter_is_an_error_with_a_suggestion():
@@ -40,12 +40,33 @@ def test_an_unknown_parameter_is_an_error_with_a_suggestion():
     params.resolve(TABLE, "book", {"np": pytest, "_x": 1, "In": [], "Out": {}, "REGIMES": ("a",)})
 
 
+def test_in_a_kernel_every_name_set_after_the_table_is_a_parameter_whatever_its_case():
+    history = ["", "import numpy as np\nREGIMES = ('a',)", 'preset = "book"\nPRESETS = """..."""']
+    injected = history + ['preset = "smoke"\nALPHAS = [0.3]\n', "cfg = params.resolve(...)"]
+    namespace = {"In": injected, "REGIMES": ("a",), "ALPHAS": [0.3], "preset": "smoke"}
+    with pytest.raises(ValueError, match=r"unknown parameter 'ALPHAS' \(did you mean 'alphas'\?\)"):
+        params.resolve(TABLE, "smoke", namespace)
+    namespace = {"In": [*history, "_x = 1\n", "cfg = ..."], "_x": 1, "REGIMES": ("a",)}
+    with pytest.raises(ValueError, match="unknown parameter '_x'"):
+        params.resolve(TABLE, "smoke", namespace)
+    fine = {"In": [*history, 'preset = "smoke"\nT = 9\n', "cfg = ..."], "REGIMES": ("a",), "T": 9}
+    assert params.resolve(TABLE, "smoke", fine).T == 9
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"alphas": [0.5, 1.5]}, r"alphas must be in \(0, 1\]"),
         ({"alphas": [0.0]}, r"alphas must be in \(0, 1\]"),
         ({"T": 2.5}, "T must be an integer >= 1"),
+        ({"T": float("inf")}, "T must be an integer >= 1"),
+        ({"alphas": [float("nan")]}, r"alphas must be a finite number in \(0, 1\]"),
+        ({"alphas": [[0.5]]}, r"alphas must be a finite number in \(0, 1\], got \[0.5\]"),
+        (
+            {"alphas": "abc"},
+            r"alphas must be a list, each item .*\(alphas accepts: list of float in \(0, 1\]\)",
+        ),
+        ({"alphas": []}, "alphas must hold at least 1 item"),
         ({"T": params}, "knob 'T' is also the name of a module"),
     ],
 )
@@ -54,15 +75,15 @@ def test_bad_values_name_the_parameter(overrides, message):
         params.resolve(TABLE, "smoke", overrides)
 
 
-def test_a_chapter_may_check_its_own_knobs():
-    def label(name, value):
-        if value not in ("small", "default"):
-            raise ValueError(f"{name} must be small or default, got {value!r}")
-        return value
-
-    assert params.resolve(TABLE, "book", {}, checks={"label": label}).label == "default"
-    with pytest.raises(ValueError, match="label must be small or default"):
-        params.resolve(TABLE, "paper", {}, checks={"label": label})
+def test_a_knob_is_checked_by_its_own_row():
+    with pytest.raises(ValueError, match=r"label must be one of 'small', 'default', 'paper run', got 'big'"):
+        params.resolve(TABLE, "book", {"label": "big"})
+    forked = TABLE + "| `width` | 2 | 4 | 8 | int in [1, T] | a knob a fork adds |\n"
+    assert params.resolve(forked, "book", {}).width == 4
+    with pytest.raises(
+        ValueError, match=r"width must be in \[1, T\], T = 5, got 8 \(width accepts: int in \[1, T\]\)"
+    ):
+        params.resolve(forked, "smoke", {"width": 8})
 
 
 @pytest.mark.parametrize(
@@ -70,11 +91,16 @@ def test_a_chapter_may_check_its_own_knobs():
     [
         (
             "| knob | smoke | book |\n|---|---|---|\n| T | 1 | 2 |",
-            "columns knob | smoke | book | paper | meaning",
+            "columns knob | smoke | book | paper | accepts | meaning",
         ),
-        (TABLE + "| `T` | 1 | 2 | 3 | again |\n", "knob 'T' must be a Python name, listed once"),
-        (TABLE + "| `x` | [1, | 2 | 3 | broken |\n", "the smoke value of 'x' is not valid YAML"),
-        (TABLE + "| `x` | 1 | 2 | 3 |\n", "every row needs 5 cells"),
+        (TABLE + "| `T` | 1 | 2 | 3 | int | again |\n", "knob 'T' must be a Python name, listed once"),
+        (TABLE + "| `x` | [1, | 2 | 3 | int | broken |\n", "the smoke value of 'x'.*is not valid YAML"),
+        (TABLE + "| `x` | 1 | 2 | 3 | int |\n", "every row needs 6 cells"),
+        (TABLE + "| `x` | 1 | 2 | 3 |  | no constraint |\n", "'x' needs an accepts cell"),
+        (TABLE + "| `x` | 1 | 2 | 3 | integer | typo |\n", "unknown type 'integer'"),
+        (TABLE + "| `x` | 1 | 2 | 3 | int >= 1 | symbols |\n", "cannot read the bound"),
+        (TABLE + "| `x` | 1 | 2 | 3 | int at most N | a stranger |\n", r"refers to \['N'\]"),
+        (TABLE + "| `x` | 1 | 2 | 3 | call os.system | not ours |\n", "a function of the library"),
         (3, "must be a Markdown table in a string"),
     ],
 )

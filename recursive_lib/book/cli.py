@@ -24,11 +24,13 @@ import argparse
 import base64
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from recursive_lib.book import params
@@ -41,6 +43,17 @@ ONLINE_CONFIG = "_config.online.yml"
 CACHE_KNOB = "cache_dir"
 #: knobs that say where results are kept, not what they are: left out of a chapter's fingerprint
 LOCATION_KNOBS = (CACHE_KNOB,)
+#: the kernel chapters run in (see its docstring)
+KERNEL_MODULE = "recursive_lib.book._kernel"
+#: the list of files ``run`` wrote into an output folder, kept in that folder: the only files a
+#: later ``run --overwrite`` may replace or delete there
+MANIFEST = ".recursive-book-files.json"
+#: folders of the book's sources that no output goes into
+SOURCE_FOLDERS = ("chapters", "recursive_lib", "tests", "scripts", "benchmarks", "tools", ".git")
+
+
+class UsageError(ValueError):
+    """A bad command line, found before anything runs: exit status 2."""
 
 
 class ChapterFailed(RuntimeError):
@@ -86,33 +99,140 @@ def chapter_source(root: Path, name: str) -> Path:
     path = root / "chapters" / f"{Path(name).stem}.md"
     if not path.is_file():
         known = ", ".join(toc_chapters(root))
-        raise FileNotFoundError(f"chapter {name!r} not found: {path} (chapters in _toc.yml: {known})")
+        raise UsageError(f"chapter {name!r} not found: {path} (chapters in _toc.yml: {known})")
     return path
 
 
 def parse_parameters(pairs: list[list[str]]) -> dict:
-    """``-p name value`` pairs; values are parsed as YAML (``0.5``, ``[0.1, 0.5]``, ``true``)."""
-    import yaml
-
+    """``-p name value`` pairs; values are parsed as YAML (``0.5``, ``[0.1, 0.5]``, ``true``), bounded
+    in size and without aliases (:func:`recursive_lib.book.params.load_yaml`)."""
     out = {}
     for name, value in pairs:
         try:
-            out[name] = yaml.safe_load(value)
-        except yaml.YAMLError as error:
-            raise ValueError(
-                f"-p {name}: {value!r} is not a valid YAML value ({getattr(error, 'problem', error)})"
-            ) from None
+            out[name] = params.load_yaml(value, f"-p {name}")
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     return out
 
 
+def memory_needed(knobs: dict) -> float | None:
+    """Bytes one configuration of a chapter takes at its peak, times its workers, estimated from
+    the knobs it has (``T``, ``reps``, ``grid_size``, ``m1``, ``alphas``, ``metric_samples``,
+    ``n_jobs``; :func:`recursive_lib.simulation.memory_estimate`); ``None`` without a ``T`` knob."""
+    from recursive_lib._validation import memory_estimate
+
+    if not isinstance(knobs.get("T"), int):
+        return None
+    alphas = [a for a in knobs.get("alphas", knobs.get("fresh_alphas", (0.5,))) if a > 0] or [1.0]
+    sizes = {k: knobs[k] for k in ("grid_size", "m1", "metric_samples") if isinstance(knobs.get(k), int)}
+    one = memory_estimate(knobs["T"], knobs.get("reps", 1), alpha=min(alphas), **sizes)
+    return one * knobs.get("n_jobs", 1)
+
+
+def check_run(root: Path, name: str, preset: str | None, overrides: dict) -> tuple[str | None, dict]:
+    """What ``run`` checks before a kernel starts: the chapter exists and is a notebook, the
+    preset, every override against the chapter's table, the memory the run needs; relative
+    paths given to ``path`` knobs are made absolute against the current folder (the chapter runs
+    in its own folder). Returns (preset, overrides to pass). Raises :class:`UsageError`."""
+    from recursive_lib._validation import check_memory
+
+    source = chapter_source(root, name)
+    if not is_notebook(source):
+        raise UsageError(f"chapter {name!r} is a plain Markdown page, not a notebook: nothing to run")
+    overrides = dict(overrides)
+    if "preset" in overrides:  # -p preset smoke: papermill's spelling of --preset
+        given = overrides.pop("preset")
+        if given not in PRESET_NAMES:
+            raise UsageError(f"preset must be one of {', '.join(map(repr, PRESET_NAMES))}, got {given!r}")
+        if preset is not None and given != preset:
+            raise UsageError(f"-p preset {given!r} contradicts --preset {preset}")
+        preset = given
+    try:
+        cfg = params.for_chapter(source, preset or "book", **overrides)
+        knobs = params.chapter_table(source)
+        for knob, value in list(overrides.items()):
+            if isinstance(value, str) and any(a.kind == "path" for a in knobs[knob].accepts.alternatives):
+                overrides[knob] = str(Path(value).expanduser().resolve())
+        needed = memory_needed(cfg.as_dict())
+        if needed is not None:
+            sizes = ", ".join(
+                f"{k} = {v}" for k, v in cfg.as_dict().items() if k in ("T", "reps", "grid_size", "n_jobs")
+            )
+            check_memory(f"chapter {name!r} (one configuration per worker)", needed, sizes)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return preset, overrides
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_out(root: Path, out: Path, stem: str, overwrite: bool) -> Path:
+    """The output folder of ``run``, checked before anything runs: not the book's sources, empty
+    (or, with ``overwrite``, holding none of the files the run writes unless an earlier run wrote
+    them, per :data:`MANIFEST`), and writable. Returns it resolved. Raises :class:`UsageError`."""
+    out = out.expanduser().resolve()
+    root = root.resolve()
+    if _inside(root, out) or any(_inside(out, root / folder) for folder in SOURCE_FOLDERS):
+        raise UsageError(
+            f"--out {out} is the book's source tree; choose a folder of results, e.g. results/{stem}"
+        )
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UsageError(
+                f"--out {out} is not empty; choose an empty or new folder, or pass --overwrite to "
+                "replace the files an earlier run wrote there (and only those)"
+            )
+        ours = written_files(out)
+        targets = [out / f"{stem}.ipynb", out / f"{stem}-findings.md", out / f"{stem}_files"]
+        foreign = [t for t in targets if t.is_file() and t.name not in ours]
+        folder = out / f"{stem}_files"
+        if folder.is_dir():
+            foreign += [
+                f
+                for f in folder.iterdir()
+                if f"{folder.name}/{f.name}" not in ours and f.suffix in (".svg", ".png", ".csv")
+            ]
+        if foreign:
+            raise UsageError(
+                f"--out {out}: {foreign[0]} was not written by recursive-book; it is left alone, "
+                "so the run is not started (move it, or choose another folder)"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out {out} cannot be written: {error.strerror or error}") from None
+    return out
+
+
+def written_files(out: Path) -> set[str]:
+    """The files (relative to ``out``) that ``run`` wrote there, from its :data:`MANIFEST`."""
+    try:
+        return set(json.loads((out / MANIFEST).read_text()))
+    except (OSError, ValueError, TypeError):
+        return set()
+
+
+def _record_written(out: Path, paths: list[Path]) -> None:
+    names = written_files(out) | {str(p.relative_to(out)) for p in paths}
+    (out / MANIFEST).write_text(json.dumps(sorted(names), indent=1) + "\n")
+
+
 def knob_table(source: Path) -> str:
-    """A chapter's knobs as aligned text: name, smoke / book / paper values, meaning."""
-    rows = [["knob", *params.PRESET_NAMES, "meaning"]]
+    """A chapter's knobs as aligned text: name, smoke / book / paper values, what each accepts
+    (the table's ``accepts`` column), meaning."""
+    rows = [["knob", *params.PRESET_NAMES, "accepts", "meaning"]]
     for knob in params.chapter_table(source).values():
-        rows.append([knob.name, *(json.dumps(knob.values[p]) for p in params.PRESET_NAMES), knob.meaning])
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        values = (json.dumps(knob.values[p]) for p in params.PRESET_NAMES)
+        rows.append([knob.name, *values, knob.accepts.text, knob.meaning])
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows
+        "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows
     )
 
 
@@ -151,16 +271,21 @@ def _kernel_manager():
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
-        """Kernels talk over local sockets: no TCP port, and no transport warning on the terminal."""
+        """Kernels talk over abstract local sockets (``ipc://@...``: no TCP port, no transport
+        warning, no socket file left on disk whatever ends the run) and run in
+        :mod:`recursive_lib.book._kernel`, which removes its connection file when its parent dies."""
 
         def __init__(self, **kwargs):
             import uuid
 
             super().__init__(**kwargs)
             self.transport = "ipc"
-            # A socket prefix of its own: kernels started at once by parallel chapters must
-            # not pick the same socket files.
-            self.ip = str(Path(tempfile.gettempdir()) / f"recursive-book-{uuid.uuid4().hex}")
+            # A name of its own: kernels started at once by parallel chapters must not collide.
+            self.ip = f"@recursive-book-{uuid.uuid4().hex}"
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            command = super().format_kernel_cmd(extra_arguments)
+            return [KERNEL_MODULE if part == "ipykernel_launcher" else part for part in command]
 
     return IpcKernelManager
 
@@ -186,7 +311,6 @@ def run_chapter(
     Raises ``ChapterFailed`` with the failing cell's error and the notebook's path.
     """
     import jupytext
-    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -218,12 +342,10 @@ def run_chapter(
             + "".join(f", {k} = {v!r}" for k, v in (parameters or {}).items()),
             flush=True,
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        converted = Path(tmp) / f"{source.stem}.ipynb"
-        nbformat.write(notebook, converted)
+    with _quiet_papermill():
         try:
             papermill.execute_notebook(
-                str(converted),
+                notebook,  # papermill reads a NotebookNode: no converted file to leave behind
                 str(output),
                 parameters=params,
                 cwd=str(source.parent),
@@ -238,11 +360,34 @@ def run_chapter(
                 f"chapter {source.stem!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}"
                 f"\n  the executed notebook, with the error in place: {output}"
             ) from None
-    export_figures(output, out_dir / f"{source.stem}_files")
+        finally:
+            if output.is_file():
+                _record_written(out_dir, [output])
+    figures = export_figures(output, out_dir / f"{source.stem}_files")
+    _record_written(out_dir, figures)
     if not quiet:
         print(f"{source.stem}: executed in {time.perf_counter() - started:.1f} s -> {output}")
         report_findings(root, source.stem, output, out_dir)
     return output
+
+
+@contextmanager
+def _quiet_papermill():
+    """Papermill warns "Passed unknown parameter" for every knob (they live in the PRESETS table,
+    not as variables it can see); the chapter's own table checked them before the run started."""
+    import logging
+
+    class DropUnknownParameter(logging.Filter):
+        def filter(self, record):
+            return not record.getMessage().startswith("Passed unknown parameter")
+
+    logger = logging.getLogger("papermill")
+    drop = DropUnknownParameter()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
@@ -261,6 +406,7 @@ def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
     for line in findings.compare(new, old):
         print(f"  changed since the last build: {line}")
     (out_dir / f"{name}-findings.md").write_text(findings.page({name: new}, {name: old}))
+    _record_written(out_dir, [out_dir / f"{name}-findings.md"])
 
 
 def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
@@ -271,8 +417,11 @@ def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
     ``fig-rates-2.csv`` for a chart drawn from several tables); others are named by cell and order.
     """
     nb = json.loads(notebook_path.read_text())
-    if folder.exists():
-        shutil.rmtree(folder)
+    ours = written_files(folder.parent)
+    if folder.is_dir():  # the figures an earlier run wrote go; anything else in the folder stays
+        for old in folder.iterdir():
+            if f"{folder.name}/{old.name}" in ours and old.is_file():
+                old.unlink()
     written = []
     for c, cell in enumerate(nb.get("cells", [])):
         for o, output in enumerate(cell.get("outputs", [])):
@@ -585,7 +734,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("NAME", "VALUE"),
         help="override a knob of the parameters cell (YAML value)",
     )
-    run.add_argument("--out", type=Path, default=Path("results"), help="output folder")
+    run.add_argument(
+        "--out", type=Path, default=Path("results"), help="output folder (new or empty; see --overwrite)"
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty --out, replacing only the files an earlier run wrote there",
+    )
 
     knobs = sub.add_parser("params", help="list a chapter's knobs and their smoke / book / paper values")
     knobs.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
@@ -633,21 +789,63 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"recursive-book: {err}", file=sys.stderr)
         return 2
+    # SIGTERM ends a run the way Ctrl-C does: the kernel is shut down, nothing is left behind
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    kept: list[str] = []
+    try:
+        return _command(args, root, kept)
+    except UsageError as err:
+        print(f"recursive-book: {err}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, _Terminated) as stop:
+        status = 143 if isinstance(stop, _Terminated) else 130
+        what = "; ".join(kept) if kept else "nothing of this run"
+        print(f"recursive-book: interrupted; kept {what}", file=sys.stderr)
+        return status
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that the run unwinds and cleans up."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
+
+
+def _kept_by(out: Path, cache: object) -> list[str]:
+    """What an interrupted run leaves for the reader: files of earlier runs in ``out`` (this run
+    writes its notebook only at the end) and the configurations finished in the cache."""
+    kept = []
+    if cache:
+        kept.append(f"the configurations finished so far in the cache {cache}")
+    ours = written_files(out) if out.is_dir() else set()
+    if ours:
+        kept.append(f"the {len(ours)} files of earlier runs in {out}")
+    return kept
+
+
+def _command(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
     try:
         if args.command == "run":
-            try:  # the chapter's own validation, before a kernel starts
-                overrides = parse_parameters(args.parameter)
-                params.for_chapter(chapter_source(root, args.chapter), args.preset or "book", **overrides)
-            except ValueError as err:
-                print(f"recursive-book: {err}", file=sys.stderr)
-                return 2
-            run_chapter(root, args.chapter, args.out, args.preset, overrides)
+            overrides = parse_parameters(args.parameter)
+            preset, overrides = check_run(root, args.chapter, args.preset, overrides)
+            stem = chapter_source(root, args.chapter).stem
+            out = check_out(root, args.out, stem, args.overwrite)
+            kept[:] = _kept_by(out, overrides.get(CACHE_KNOB))
+            run_chapter(root, args.chapter, out, preset, overrides)
         elif args.command == "params":
-            print(knob_table(chapter_source(root, args.chapter)))
+            try:
+                print(knob_table(chapter_source(root, args.chapter)))
+            except ValueError as err:
+                raise UsageError(str(err)) from None
         elif args.command == "execute":
             execute_all(root, args.out, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir)
         elif args.command == "build":
             executed = args.executed
+            if executed is not None and not executed.is_dir():
+                raise UsageError(f"--executed {executed}: no such folder of executed notebooks")
             if executed is None:
                 executed = root / "_build" / "executed"
                 execute_all(
@@ -674,6 +872,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(problem)
             print(f"offline check: {len(problems)} network reference(s) in {args.html}")
             return 1 if problems else 0
+    except UsageError:
+        raise
     except (ChapterFailed, FileNotFoundError, ValueError) as err:
         print(f"recursive-book: {err}", file=sys.stderr)
         return 1
