@@ -62,6 +62,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
 
 
+#: the argument by which a run is told where to keep its checkpoint: where, not what, so no key
+#: (cache or checkpoint) includes it, and a moved or renamed folder keeps its files
+CHECKPOINT_ARGUMENT = "checkpoint_dir"
+
+
 #: temporary files of :func:`atomic_path` end with this; :func:`sweep_stale_temporaries` removes
 #: those left behind by a writer that died
 TMP_SUFFIX = ".tmp"

@@ -18,10 +18,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from recursive_lib._io import check_writable, code_version, config_hash, sweep_stale_temporaries
-
-#: the argument that says where the checkpoint goes: never part of a key
-FOLDER_ARGUMENT = "checkpoint_dir"
+from recursive_lib._io import (
+    CHECKPOINT_ARGUMENT,
+    check_writable,
+    code_version,
+    config_hash,
+    sweep_stale_temporaries,
+)
 
 
 class Checkpoint(NamedTuple):
@@ -51,7 +54,9 @@ def checkpoint(
     key = dict(
         kind=kind,
         arguments={
-            k: (list(v) if isinstance(v, tuple) else v) for k, v in arguments.items() if k != FOLDER_ARGUMENT
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in arguments.items()
+            if k != CHECKPOINT_ARGUMENT
         },
         code_version=code_version(),
         inputs=inputs,
