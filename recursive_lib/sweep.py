@@ -20,9 +20,18 @@ folder. The key hashes the configuration, the identity of ``run`` (its qualified
 functions outside the library, their source), the **version of the library's code**
 (:func:`recursive_lib._io.code_version`, a hash of every source file of ``recursive_lib``) and the fingerprints of the
 run's inputs (``run.fingerprint(**config)``, e.g. the text corpus or the image set): change any of
-them and the cached file is not found. The file's metadata (key ``recursive_lib``) holds all of
-that as JSON, and is checked again on reading; the results read back with pandas, DuckDB or
-polars. Nothing is unpickled: a damaged or foreign file is recomputed, with a warning.
+them and the cached file is not found. A configuration's ``checkpoint_dir`` (where a long run keeps
+its checkpoint) says where, not what: it is passed to the run but left out of the key, so the key
+holds no absolute path and a moved or renamed cache folder keeps serving its files. The file's
+metadata (key ``recursive_lib``) holds all of that as JSON, with a SHA-256 of the table's
+contents, and is checked again on reading; the file also carries Parquet page checksums, verified
+on reading; the results read back with pandas, DuckDB or polars. Nothing is unpickled: a damaged
+or foreign file is recomputed, with a warning.
+
+Files are created with the caller's umask (a group-shared folder stays readable by the group).
+Before computing anything the sweep checks that the folder can take a new file (``OSError`` naming
+it if it is read-only or full) and removes temporary files left by writers that died
+(:func:`recursive_lib._io.sweep_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -43,7 +52,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recursive_lib._io import atomic_path, canonical_json, code_version
+from recursive_lib._io import (
+    CHECKPOINT_ARGUMENT,
+    atomic_path,
+    canonical_json,
+    check_writable,
+    code_version,
+    sweep_stale_temporaries,
+)
 from recursive_lib._progress import progress_bar
 
 __all__ = ["cache_path", "code_version", "dask_config", "grid", "result_key", "run_sweep"]
@@ -96,6 +112,8 @@ def input_fingerprint(run: Callable, config: Mapping[str, Any]) -> str | None:
 
 
 def _meta(run: Callable, config: Mapping[str, Any]) -> dict[str, Any]:
+    # where a run keeps its checkpoint is not what it computes: no path in a key
+    config = {k: v for k, v in config.items() if k != CHECKPOINT_ARGUMENT}
     return {
         "config": json.loads(canonical_json(config)),
         "run": run_identity(run),
@@ -109,7 +127,8 @@ def _key(meta: Mapping[str, Any]) -> str:
 
 
 def result_key(run: Callable, config: Mapping[str, Any]) -> str:
-    """SHA-256 hex digest of the configuration, the run, the code version and the input fingerprints."""
+    """SHA-256 hex digest of the configuration (without ``checkpoint_dir``), the run, the code
+    version and the input fingerprints."""
     return _key(_meta(run, config))
 
 
@@ -143,25 +162,82 @@ def grid(**axes: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*options)]
 
 
+#: the metadata entry holding the SHA-256 of a cached table's contents (:func:`content_digest`)
+CONTENT = "content_sha256"
+
+
+def _value_bytes(value: Any) -> bytes:
+    """A type-tagged byte encoding of one cell of an object column (exact: no repr of arrays)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return b"n"
+    if isinstance(value, bytes):
+        return b"b%d:" % len(value) + value
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        return b"s%d:" % len(data) + data
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        data = np.ascontiguousarray(value)
+        return f"a{data.dtype.str}{data.shape}:".encode() + data.view(np.uint8).tobytes()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        parts = [_value_bytes(v) for v in value]
+        return b"l%d:" % len(parts) + b"".join(b"%d:" % len(p) + p for p in parts)
+    if isinstance(value, Mapping):
+        return b"d" + _value_bytes([[k, v] for k, v in value.items()])
+    return b"r" + repr(value).encode()
+
+
+def content_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of ``frame``'s column names, types and values (the bits of numeric columns; a
+    type-tagged encoding of each cell of the others)."""
+    digest = hashlib.sha256(f"{len(frame)} rows;".encode())
+    for name in frame.columns:
+        column = frame[name]
+        digest.update(f"{name!r}:{column.dtype};".encode())
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufcmM":
+            values = np.ascontiguousarray(column.to_numpy())
+            digest.update(values.view(np.uint8).tobytes())
+        else:
+            for value in column.to_numpy(dtype=object):
+                part = _value_bytes(value)
+                digest.update(b"%d:" % len(part) + part)
+    return digest.hexdigest()
+
+
 def write_parquet_atomic(path: Path, frame: pd.DataFrame, meta: Mapping[str, Any]) -> None:
-    """``frame`` as Parquet at ``path`` with ``meta`` (JSON) in the file's metadata, atomically."""
+    """``frame`` as Parquet at ``path``, atomically, with page checksums and ``meta`` (JSON) in the
+    file's metadata, plus the :func:`content_digest` of the frame as it reads back."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    stored = {**meta, CONTENT: content_digest(table.to_pandas())}
     table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}
+        {**(table.schema.metadata or {}), META_KEY: json.dumps(stored).encode()}
     )
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, write_page_checksum=True)
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The ``recursive_lib`` metadata of a cached result (configuration, run, code version, inputs)."""
+    """The ``recursive_lib`` metadata of a cached result (configuration, run, code version, inputs,
+    and the SHA-256 of its contents)."""
     import pyarrow.parquet as pq
 
     metadata = pq.read_schema(path).metadata or {}
     return json.loads(metadata[META_KEY]) if META_KEY in metadata else None
+
+
+def read_result(path: str | os.PathLike) -> pd.DataFrame:
+    """A cached result, checked: its page checksums and the SHA-256 of its contents must match
+    (``ValueError`` otherwise; ``OSError`` or pyarrow's errors for an unreadable file)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, page_checksum_verification=True)
+    stored = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
+    frame = table.to_pandas()
+    if stored.get(CONTENT) != content_digest(frame):
+        raise ValueError("its contents do not match the SHA-256 stored with them")
+    return frame
 
 
 def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
@@ -170,6 +246,8 @@ def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
         return None
     try:
         stored = read_meta(path)
+        if stored is not None:
+            stored = {k: v for k, v in stored.items() if k != CONTENT}
         if stored != json.loads(json.dumps(meta)):
             warnings.warn(
                 f"cache file {path} belongs to another configuration or code version; recomputing it",
@@ -177,7 +255,7 @@ def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
                 stacklevel=3,
             )
             return None
-        return pd.read_parquet(path)
+        return read_result(path)
     except Exception as error:  # any unreadable file: recompute rather than fail
         warnings.warn(
             f"damaged cache file {path} ({type(error).__name__}: {error}); recomputing it",
@@ -229,7 +307,8 @@ def run_sweep(
         any function, a notebook's own included (joblib sends it to the workers with cloudpickle).
     cache_dir
         Folder for the results (created if needed; shared by all workers of a cluster);
-        ``None`` disables caching. Cached configurations are loaded, not rerun.
+        ``None`` disables caching. Cached configurations are loaded, not rerun; if any remain to
+        compute, the folder must take new files (``OSError`` naming it before anything runs).
     n_jobs
         Workers (``-1``: one per core). Results are identical to ``n_jobs=1``.
     backend
@@ -262,10 +341,7 @@ def run_sweep(
         )
     if not callable(run):
         raise ValueError(f"run must be callable, got {type(run).__name__}")
-    cache = None
-    if cache_dir is not None:
-        cache = Path(cache_dir)
-        cache.mkdir(parents=True, exist_ok=True)
+    cache = None if cache_dir is None else Path(cache_dir)
     if not configs:
         return pd.DataFrame()
 
@@ -282,6 +358,10 @@ def run_sweep(
         if found is not None:
             results[key] = found
     todo = [key for key in unique if key not in results]
+    if cache is not None and todo:
+        # before any work: a folder that cannot take the results would lose it all
+        check_writable(cache, "cache folder")
+        sweep_stale_temporaries(cache)
 
     with progress_bar(
         total=len(unique), initial=len(results), desc="sweep", unit="config", enabled=progress

@@ -16,7 +16,8 @@ instead (:class:`CharLM`). It follows the continual-model protocol of
 Every block is modelled on its own, ``p(x_1..x_L) = prod_t p(x_t | BOS, x_1..x_{t-1})``, the same way
 in training, scoring and sampling. Every random number (initial weights, shuffles, samples) comes
 from the ``rng`` passed in (torch ops through :func:`recursive_lib._torch.torch_generator`), so
-one seed determines a run and a pickled model resumes exactly. CUDA is used when present.
+one seed determines a run, and a model resumed from its state (``get_state`` / ``set_state``:
+tensors and numbers, no pickle) continues exactly. CUDA is used when present.
 """
 
 from __future__ import annotations
@@ -140,6 +141,38 @@ class CharLM:
         if not hasattr(self, "net_"):
             raise ValueError("the model is not trained yet: call partial_fit(batch, rng) first")
 
+    def _build(self, rng: np.random.Generator) -> None:
+        """A new network (initial weights from ``rng``) and optimizer."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(rng.integers(2**63 - 1)))
+            self.net_ = placement().module(GRUNet(self.vocab_size, self.embed, self.hidden, self.layers))
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        self.iterations_, self.steps_ = 0, 0
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def get_state(self) -> dict:
+        """What training has changed, as data: the network's and Adam's state dicts and the
+        counters; ``{}`` before training."""
+        if not hasattr(self, "net_"):
+            return {}
+        return dict(
+            net=self.net_.state_dict(),
+            optimizer=self.optimizer_.state_dict(),
+            iterations=self.iterations_,
+            steps=self.steps_,
+        )
+
+    def set_state(self, state: dict) -> CharLM:
+        """Take back what :meth:`get_state` returned (on a model built with the same arguments)."""
+        if state:
+            self._check_params()
+            self._build(np.random.default_rng(0))  # weights overwritten at once
+            self.net_.load_state_dict(state["net"])
+            self.optimizer_.load_state_dict(state["optimizer"])
+            self.iterations_, self.steps_ = int(state["iterations"]), int(state["steps"])
+        return self
+
     # -- the protocol --------------------------------------------------------------------------
 
     def _inputs(self, targets):
@@ -156,11 +189,7 @@ class CharLM:
         dev = place.device
         with torch_threads():
             if not hasattr(self, "net_"):
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(int(rng.integers(2**63 - 1)))
-                    self.net_ = place.module(GRUNet(self.vocab_size, self.embed, self.hidden, self.layers))
-                self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-                self.iterations_, self.steps_ = 0, 0
+                self._build(rng)
             data = place.tensor(batch, integer=True)
             self.net_.train()
             losses = []

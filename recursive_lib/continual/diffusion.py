@@ -271,6 +271,33 @@ class DDPM:
                     count += len(x0)
         return total / count
 
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def get_state(self) -> dict:
+        """What training has changed, as data (tensors and numbers): the image shape, the network's,
+        the averaged network's and Adam's state dicts, the step count; ``{}`` before training."""
+        if not hasattr(self, "net_"):
+            return {}
+        return dict(
+            shape=list(self.shape_),
+            net=self.net_.state_dict(),
+            ema_net=None if self.ema_net_ is None else self.ema_net_.state_dict(),
+            optimizer=self.optimizer_.state_dict(),
+            n_updates=self.n_updates_,
+        )
+
+    def set_state(self, state: dict) -> DDPM:
+        """Take back what :meth:`get_state` returned (on a model built with the same arguments)."""
+        if state:
+            # the initial weights drawn here are overwritten at once: any generator does
+            self._init(tuple(state["shape"]), np.random.default_rng(0))
+            self.net_.load_state_dict(state["net"])
+            if self.ema_net_ is not None:
+                self.ema_net_.load_state_dict(state["ema_net"])
+            self.optimizer_.load_state_dict(state["optimizer"])
+            self.n_updates_ = int(state["n_updates"])
+        return self
+
     # -- sampling -------------------------------------------------------------------------------
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

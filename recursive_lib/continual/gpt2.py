@@ -109,6 +109,24 @@ class GPT2LM:
         )
         self.iterations_ = 0
 
+    def get_state(self) -> dict:
+        """What fine-tuning has changed, as data: the network's and AdamW's state dicts and the
+        number of ``partial_fit`` calls; ``{}`` before training."""
+        if not hasattr(self, "net_"):
+            return {}
+        return dict(
+            net=self.net_.state_dict(), optimizer=self.optimizer_.state_dict(), iterations=self.iterations_
+        )
+
+    def set_state(self, state: dict) -> GPT2LM:
+        """Take back what :meth:`get_state` returned (on a model built with the same arguments)."""
+        if state:
+            self._load(np.random.default_rng(0))  # initial weights overwritten at once
+            self.net_.load_state_dict(state["net"])
+            self.optimizer_.load_state_dict(state["optimizer"])
+            self.iterations_ = int(state["iterations"])
+        return self
+
     def _with_bos(self, blocks):
         import torch
 

@@ -116,7 +116,7 @@ def run_gpt2(
     heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
     lm = GPT2LM(model, block_len=block_len, lr=lr, epochs=epochs, batch_size=batch_size)
     evaluate = TextEvaluator(tokenizer, heldout, n_generate, snapshot_at, n_snippets)
-    with checkpoint(checkpoint_dir, "gpt2", arguments) as path:
+    with checkpoint(checkpoint_dir, "gpt2", arguments, _fingerprint(**arguments)) as saved:
         run = run_fresh(
             lm,
             pool,
@@ -126,7 +126,8 @@ def run_gpt2(
             seed=seed_sequence(check_int("seed", seed, 0), rep),
             evaluate=evaluate,
             eval_every=eval_every,
-            checkpoint=path,
+            checkpoint=None if saved is None else saved.path,
+            checkpoint_key=None if saved is None else saved.key,
         )
     return run.metrics.assign(rep=rep)
 

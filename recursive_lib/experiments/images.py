@@ -216,7 +216,7 @@ def run_images(
     def evaluate(fitted, rng):
         return image_metrics(fitted.sample(n_eval, rng), data, classifier)
 
-    with _one_thread(), checkpoint(checkpoint_dir, "images", arguments) as path:
+    with _one_thread(), checkpoint(checkpoint_dir, "images", arguments, data.fingerprint) as saved:
         run = run_fresh(
             model,
             data.train,
@@ -227,7 +227,8 @@ def run_images(
             evaluate=evaluate,
             eval_every=eval_every,
             snapshot_at=tuple(snapshot_at),
-            checkpoint=path,
+            checkpoint=None if saved is None else saved.path,
+            checkpoint_key=None if saved is None else saved.key,
         )
     frame = run.metrics.copy()
     for column in ("fd", "label_entropy", "confidence"):

@@ -230,11 +230,13 @@ def run_text(
         corpus.V, block_len=block_len, epochs=epochs, batch_size=batch_size, hidden=hidden, embed=embed, lr=lr
     )
     evaluate = TextEvaluator(corpus, heldout, n_generate, snapshot_at, n_snippets, offset=warmup)
-    with checkpoint(checkpoint_dir, "text", dict(arguments, corpus=corpus.fingerprint)) as path:
-        if warmup and not (path is not None and path.exists()):
-            warm_rng = np.random.default_rng(warm_seq)
-            for _ in range(warmup):
-                model.partial_fit(pool[warm_rng.choice(len(pool), m_total, replace=False)], warm_rng)
+
+    def warm_up(model):
+        warm_rng = np.random.default_rng(warm_seq)
+        for _ in range(warmup):
+            model.partial_fit(pool[warm_rng.choice(len(pool), m_total, replace=False)], warm_rng)
+
+    with checkpoint(checkpoint_dir, "text", arguments, corpus.fingerprint) as saved:
         run = run_fresh(
             model,
             pool,
@@ -244,7 +246,9 @@ def run_text(
             seed=loop_seq,
             evaluate=evaluate,
             eval_every=eval_every,
-            checkpoint=path,
+            prepare=warm_up if warmup else None,
+            checkpoint=None if saved is None else saved.path,
+            checkpoint_key=None if saved is None else saved.key,
         )
     return run.metrics.assign(rep=rep)
 

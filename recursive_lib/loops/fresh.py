@@ -18,16 +18,27 @@ before every other one has been used. After that they do repeat: the rows count 
 taken, the distinct ones among them and the passes through the pool, so that a chapter can say
 how much *new* real data a run saw.
 
-A model is any picklable object with ``partial_fit(batch, rng) -> float`` (mean training loss) and
+A model is any object with ``partial_fit(batch, rng) -> float`` (mean training loss) and
 ``sample(n, rng) -> ndarray`` (``n`` items shaped like the pool's rows). It draws every random number
 from ``rng`` (torch ops through :func:`recursive_lib._torch.torch_generator`), so that one seed determines the run and a
 run resumed from its checkpoint is identical to one that never stopped (a test checks it).
+
+Checkpoints hold data only (:func:`recursive_lib._io.write_state`: arrays, tensors and JSON, never a
+pickle): the model's ``get_state()`` (a dict of arrays, tensors, numbers; the torch models return
+their weights' and optimizer's state dicts) or, for a model without one, its attributes; the random
+streams' states; the real stream's position; the rows and snapshots so far. On resume a new model
+built with the same arguments takes that state back (``set_state(state)``, or its attributes).
+The file is checked against a key before anything in it is used: the run's arguments, the seed,
+the code version, a hash of the real pool, and ``checkpoint_key`` (what the caller adds: an
+experiment's arguments and input fingerprints).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +46,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from recursive_lib._io import read_pickle, write_atomic
+from recursive_lib._io import StateFileError, code_version, read_state, write_state
 from recursive_lib._progress import progress_bar
 from recursive_lib._validation import check_int, check_range
 
@@ -50,6 +61,10 @@ class ContinualModel(Protocol):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` generated items, shaped ``(n, ...)`` like the rows of the real pool."""
+
+    # Optional, for checkpoints: get_state() -> dict of arrays, tensors and numbers, and
+    # set_state(state) -> self on a new model built with the same arguments. Without them a
+    # checkpoint stores the model's attributes (which must then be such data).
 
 
 class RealStream:
@@ -106,7 +121,7 @@ class FreshRun:
     evaluated).
     ``snapshots``: ``{iteration: (batch, is_real)}``, the training batch of that iteration and a
     boolean mask of its real items.
-    ``model``: the trained model (after a resume, the checkpoint's copy, not the object passed in).
+    ``model``: the trained model (the object passed in; after a resume, holding the checkpoint's state).
     """
 
     metrics: pd.DataFrame
@@ -138,7 +153,9 @@ def run_fresh(
     evaluate: Callable[[Any, np.random.Generator], dict[str, float]] | None = None,
     eval_every: int = 1,
     snapshot_at=(),
+    prepare: Callable[[Any], Any] | None = None,
     checkpoint: str | os.PathLike | None = None,
+    checkpoint_key: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> FreshRun:
     """Fresh-regime recursive training of one continually trained ``model`` (module docstring).
@@ -163,10 +180,18 @@ def run_fresh(
         stream (so the evaluation cadence does not change training).
     snapshot_at
         Iterations whose training batch is kept.
+    prepare
+        ``prepare(model)``, called once before iteration 1 when the run starts (not when it
+        resumes from a checkpoint, whose model state includes it): a warm-up, say.
     checkpoint
         A file. After every iteration the whole state (model, random streams, rows so far)
-        is written there atomically; a call with the same arguments and an existing checkpoint
-        resumes from it. Delete the file to start again.
+        is written there atomically, as data only (module docstring); a call with the same
+        arguments and an existing checkpoint resumes from it. A checkpoint of another run raises
+        ``ValueError``; a file that is not a complete checkpoint (damaged, foreign) is ignored
+        with a warning and overwritten. Delete the file to start again.
+    checkpoint_key
+        What else names the run (JSON-like), stored in the checkpoint and checked on resume:
+        the arguments ``model`` was built from and the fingerprints of the inputs.
     progress
         A tqdm bar over iterations (silent when ``CI`` is set).
     """
@@ -186,29 +211,36 @@ def run_fresh(
         spawn_key=seq.spawn_key,
         pool_shape=real_pool.shape,
     )
-
-    state = _resume(checkpoint, signature)
-    if state is None:
-        train_seq, eval_seq = seq.spawn(2)
-        train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
-        state = dict(
-            signature=signature,
-            model=model,
-            train_rng=train_rng,
-            eval_rng=eval_rng,
-            stream=RealStream(real_pool, train_rng),
-            rows=[],
-            snapshots={},
-            done=0,
+    train_seq, eval_seq = seq.spawn(2)
+    train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
+    stream = RealStream(real_pool, train_rng)
+    rows: list[dict] = []
+    snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    done = 0
+    key = None
+    if checkpoint is not None:
+        key = dict(
+            signature,
+            code_version=code_version(),
+            pool=_array_hash(real_pool),
+            caller=None if checkpoint_key is None else dict(checkpoint_key),
         )
-    model, train_rng, eval_rng, stream = (state[k] for k in ("model", "train_rng", "eval_rng", "stream"))
-    stream.pool = real_pool  # not pickled twice: the checkpoint stores the pool's shape only
+        saved = _resume(checkpoint, key)
+        if saved is not None:
+            _set_model_state(model, saved["model"])
+            train_rng, eval_rng = _generator(saved["train_rng"]), _generator(saved["eval_rng"])
+            position = saved["stream"]
+            stream._order, stream._next, stream._seen = position["order"], position["next"], position["seen"]
+            stream.taken, stream.passes = position["taken"], position["passes"]
+            rows, snapshots, done = saved["rows"], saved["snapshots"], saved["done"]
+    if done == 0 and prepare is not None:
+        prepare(model)
 
     k_real = int(round(alpha * m_total))
     with progress_bar(
-        total=T, initial=state["done"], desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
+        total=T, initial=done, desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
     ) as bar:
-        for n in range(state["done"] + 1, T + 1):
+        for n in range(done + 1, T + 1):
             n_real = m_total if n == 1 else k_real
             real = stream.take(n_real, train_rng)
             if n_real < m_total:
@@ -229,35 +261,73 @@ def run_fresh(
             )
             if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
                 row.update(evaluate(model, eval_rng))
-            state["rows"].append(row)
+            rows.append(row)
             if n in snapshot_at:
-                state["snapshots"][n] = (batch, np.arange(m_total) < n_real)
-            state["done"] = n
+                snapshots[n] = (batch, np.arange(m_total) < n_real)
             if checkpoint is not None:
-                _save(checkpoint, state)
+                state = dict(
+                    model=_model_state(model),
+                    train_rng=train_rng.bit_generator.state,
+                    eval_rng=eval_rng.bit_generator.state,
+                    stream=dict(
+                        order=stream._order,
+                        next=stream._next,
+                        seen=stream._seen,
+                        taken=stream.taken,
+                        passes=stream.passes,
+                    ),
+                    rows=rows,
+                    snapshots=snapshots,
+                    done=n,
+                )
+                write_state(checkpoint, state, key)
             bar.update()
-    return FreshRun(pd.DataFrame(state["rows"]), dict(state["snapshots"]), model)
+    return FreshRun(pd.DataFrame(rows), dict(snapshots), model)
 
 
-def _save(path, state: dict) -> None:
-    pool, state["stream"].pool = state["stream"].pool, None
-    try:
-        write_atomic(path, state)
-    finally:
-        state["stream"].pool = pool
+def _array_hash(array: np.ndarray) -> str:
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.dtype.str}:{array.shape};".encode())
+    digest.update(array.view(np.uint8).reshape(-1) if array.size else b"")
+    return digest.hexdigest()
 
 
-def _resume(path, signature: dict) -> dict | None:
-    if path is None or not Path(path).exists():
+def _model_state(model) -> dict:
+    return model.get_state() if hasattr(model, "get_state") else dict(vars(model))
+
+
+def _set_model_state(model, state: dict) -> None:
+    if hasattr(model, "set_state"):
+        model.set_state(state)
+    else:
+        vars(model).update(state)
+
+
+#: the numpy bit generators a checkpoint may name (nothing else is looked up by name)
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+
+def _generator(state: dict) -> np.random.Generator:
+    """A numpy Generator in the state ``bit_generator.state`` returned."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in BIT_GENERATORS:
+        raise ValueError(f"a checkpoint's random stream must be one of {BIT_GENERATORS}, got {name!r}")
+    bit_generator = getattr(np.random, name)()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def _resume(path, key: dict) -> dict | None:
+    if not Path(path).exists():
         return None
-    state = read_pickle(path)
-    if state.get("signature") != signature:
-        raise ValueError(
-            f"checkpoint {path} belongs to another run ({state.get('signature')}); "
-            "delete it or pass another checkpoint path"
+    try:
+        return read_state(path, key)
+    except StateFileError as error:
+        warnings.warn(
+            f"{error}; starting the run again (the file will be overwritten)", RuntimeWarning, stacklevel=3
         )
-    if not hasattr(state["stream"], "_seen"):
+        return None
+    except ValueError as error:  # a valid checkpoint of another run
         raise ValueError(
-            f"checkpoint {path} was written before real items were counted; delete it to start the run again"
-        )
-    return state
+            f"checkpoint {path} belongs to another run ({error}); delete it or pass another checkpoint path"
+        ) from None
