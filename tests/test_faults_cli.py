@@ -155,6 +155,8 @@ SWEEP = textwrap.dedent(
 
     def slow(i, seed):
         import pandas as pd
+        from pathlib import Path
+        Path(f"started-{i}").touch()  # the test kills the parent once both workers are busy
         time.sleep(600)
         return pd.DataFrame({"i": [i]})
 
@@ -168,9 +170,10 @@ def test_the_workers_of_a_sweep_whose_parent_is_killed_exit_within_seconds(tmp_p
     script.write_text(SWEEP)
     parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
     try:
-        # loky's workers are the parent's children running Python (its resource tracker is one too)
-        assert _wait(lambda: len(_children(parent.pid)) >= 3, 120), "the sweep never started its workers"
-        time.sleep(2)  # the workers have picked up their task
+        # loky's workers are the parent's children running Python (its resource tracker is one too);
+        # wait until both workers run a task (on a loaded machine their start takes seconds)
+        started = lambda: len(list(tmp_path.glob("started-*"))) >= 2  # noqa: E731
+        assert _wait(started, 180), "the sweep never started its tasks"
         workers = _children(parent.pid)
     finally:
         parent.send_signal(signal.SIGKILL)
