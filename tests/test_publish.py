@@ -199,10 +199,10 @@ def test_build_cache_dir_option(monkeypatch, tmp_path, capsys):
 
 # a tiny book, built -----------------------------------------------------------------------------
 
+LABEL_ROW = "| `label` | small | book | paper | str     | a word printed with the run |\n"
+assert LABEL_ROW in CHAPTER  # the row the cache_dir knob goes under
 CACHED_CHAPTER = CHAPTER.replace(
-    "| `label` | small | book | paper | a word printed with the run |\n",
-    "| `label` | small | book | paper | a word printed with the run |\n"
-    "| `cache_dir` | null | null | null | folder for finished runs |\n",
+    LABEL_ROW, LABEL_ROW + "| `cache_dir` | null | null | null | null or path | folder for finished runs |\n"
 ).replace(
     'print(f"preset={preset} scale={scale}")', 'print(f"preset={preset} scale={scale} cache={cfg.cache_dir}")'
 )
