@@ -10,7 +10,7 @@ on CUDA, the process's peak resident memory on a CPU) and the projected time of 
 Each chapter runs in its own process, under a time limit (``--time-limit`` seconds). One command on
 a single-GPU machine measures everything:
 
-    python benchmarks/bench_paper_scale.py                     # paper sizes; writes benchmarks/results/paper_scale.json
+    python benchmarks/bench_paper_scale.py                     # paper sizes; writes recursive_lib/book/paper_scale.json
     python benchmarks/bench_paper_scale.py --small             # CI size (a minute), writes nothing by default
     RECURSIVE_DEVICE=cpu python benchmarks/bench_paper_scale.py --chapters images
 
@@ -50,7 +50,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "paper_scale.json"
+# package data (pyproject.toml), read by recursive_lib.book.timing: an installed copy quotes it too
+RESULTS = ROOT / "recursive_lib" / "book" / "paper_scale.json"
 CHAPTERS = ("quantile", "images", "text")
 
 

@@ -285,7 +285,8 @@ class Findings:
     def add(self, claim: Claim) -> Claim:
         """Keep ``claim`` and glue its sentence (Markdown) under its name."""
         from IPython.display import Markdown
-        from myst_nb import glue
+
+        from recursive_lib._glue import glue
 
         if claim.name in self.claims:
             raise ValueError(f"claim {claim.name!r} is already recorded in {self.chapter!r}")
@@ -316,7 +317,7 @@ class Findings:
 
     def record(self) -> None:
         """Glue every claim as one JSON record, ``<chapter>-claims`` (call once, at the end)."""
-        from myst_nb import glue
+        from recursive_lib._glue import glue
 
         glue(f"{self.chapter}-claims", json.dumps(self.as_dict(), default=_json_default), display=False)
 

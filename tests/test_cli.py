@@ -24,7 +24,7 @@ CHAPTER = textwrap.dedent('''\
     ```{code-cell} ipython3
     import altair as alt
     import pandas as pd
-    from myst_nb import glue
+    from recursive_lib.book import glue
     alt.renderers.enable("svg")
     ```
 

@@ -1,11 +1,14 @@
 """The paper-scale benchmark's results reach the chapters (issue 16): the projection sentence is
-built from benchmarks/results/paper_scale.json and names the device it was measured on; the
-benchmark reads the paper sizes from the chapters' tables."""
+built from recursive_lib/book/paper_scale.json (package data, so an installed copy reads it too)
+and names the device it was measured on; the benchmark reads the paper sizes from the chapters'
+tables and writes where the chapters read."""
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
+import tomllib
 from conftest import ROOT
 
 from recursive_lib.book import params, timing
@@ -80,10 +83,22 @@ def test_committed_results_cover_the_three_neural_chapters():
         assert entry["peak_memory_mb"] > 0 and entry["seconds_per_iteration"] > 0
 
 
-def test_benchmark_reads_the_paper_column_of_the_chapter_tables():
+def _bench():
     spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench_paper_scale.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_writes_the_package_data_the_chapters_read():
+    assert _bench().RESULTS == ROOT / "recursive_lib" / "book" / "paper_scale.json"
+    assert timing.RESULTS.parent == Path(timing.__file__).resolve().parent
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert timing.RESULTS.name in package_data["recursive_lib.book"]
+
+
+def test_benchmark_reads_the_paper_column_of_the_chapter_tables():
+    bench = _bench()
     for chapter in bench.CHAPTERS:
         table = params.chapter_table(ROOT / "chapters" / f"{chapter}.md")
         assert bench.paper(chapter) == {name: knob.values["paper"] for name, knob in table.items()}

@@ -2,16 +2,20 @@
 the MyST source, the online variant's launch buttons (and none in the default build), one cache
 folder for every chapter, the link check."""
 
+import importlib.metadata
+import importlib.util
 import json
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 from conftest import ROOT
 from test_cli import CHAPTER
 
-from recursive_lib.book import cli
+from recursive_lib.book import cli, publish
 from recursive_lib.book.sphinx_downloads import BUTTON_LABEL, MYST_FOLDER
 
 LAUNCH_HOSTS = re.compile(r"mybinder\.org|colab\.research\.google\.com")
@@ -52,6 +56,100 @@ def test_online_build_needs_a_repository_and_repository_needs_online():
         cli.staged_config(ROOT, online=True)  # _config.online.yml leaves the url empty
     with pytest.raises(ValueError, match="online build only"):
         cli.staged_config(ROOT, repository="https://github.com/someone/book")
+
+
+# what the published notebooks carry ---------------------------------------------------------------
+
+REQUIREMENT = "recursive_lib[notebooks] @ git+https://github.com/someone/book@0123abc"
+
+
+def test_requirement_names_the_notebooks_extra_at_the_commit():
+    assert publish.requirement("https://github.com/someone/book/", "0123abc") == REQUIREMENT
+    with pytest.raises(ValueError, match="https://"):
+        publish.requirement("git@github.com:someone/book", "0123abc")
+    with pytest.raises(ValueError, match="commit must be a git revision"):
+        publish.requirement("https://github.com/someone/book", "")
+
+
+def test_commit_is_for_the_online_build_only(tmp_path):
+    with pytest.raises(ValueError, match="online build only"):
+        cli.stage(ROOT, tmp_path, tmp_path / "staged", commit="0123abc")
+
+
+def test_install_cell_goes_first_once_and_keeps_the_notebook():
+    notebook = {
+        "cells": [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# T"}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    once = publish.with_install_cell(notebook, REQUIREMENT)
+    assert [c.get("id") for c in once["cells"]] == [publish.INSTALL_CELL_ID, "t"]
+    assert publish.with_install_cell(once, REQUIREMENT) == once
+    assert notebook["cells"][0]["id"] == "t" and len(notebook["cells"]) == 1
+    import nbformat
+
+    nbformat.validate(nbformat.from_dict(once))
+
+
+def _run_install_cell(monkeypatch, importable: bool, torch_version: str | None) -> list:
+    """Execute the install cell with pip replaced by a recorder; the pip commands it ran."""
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda command, check: calls.append(command))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: (
+            (real_find_spec(name, *a) if importable else None)
+            if name == "recursive_lib"
+            else real_find_spec(name, *a)
+        ),
+    )
+
+    def version(name):
+        if name == "torch" and torch_version is not None:
+            return torch_version
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    exec(compile(publish.install_cell(REQUIREMENT), "install-cell", "exec"), {})
+    return calls
+
+
+def test_install_cell_does_nothing_where_the_library_is_installed(monkeypatch):
+    assert _run_install_cell(monkeypatch, importable=True, torch_version="2.13.0") == []
+
+
+def test_install_cell_keeps_the_kernels_torch(monkeypatch):
+    """Colab: torch is there (a CUDA build); pip is held to it by a constraint."""
+    [command] = _run_install_cell(monkeypatch, importable=False, torch_version="2.8.0+cu126")
+    assert command[-1] == REQUIREMENT and "--extra-index-url" not in command
+    constraint = Path(command[command.index("-c") + 1])
+    assert constraint.read_text() == "torch==2.8.0+cu126\n"
+    constraint.unlink()
+
+
+def test_install_cell_takes_the_cpu_build_without_a_torch(monkeypatch):
+    [command] = _run_install_cell(monkeypatch, importable=False, torch_version=None)
+    assert command[command.index("--extra-index-url") + 1] == publish.TORCH_CPU_INDEX
+    assert "-c" not in command and command[-1] == REQUIREMENT
+
+
+def test_the_notebooks_extra_is_the_books_kernel_without_sphinx():
+    """What the published notebooks install: every package the chapters' kernel needs, at the
+    book extra's versions, and none of the build's (jupyter-book, myst-nb, Sphinx)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    notebooks, book = extras[publish.NOTEBOOKS_EXTRA], extras["book"]
+    assert set(notebooks) <= set(book)
+    assert not [r for r in notebooks if re.match(r"(jupyter-book|myst|sphinx)", r, re.I)]
+    assert {re.match(r"[\w.-]+", r).group() for r in notebooks} >= {"ipykernel", "altair", "pyyaml"}
+    for chapter in sorted((ROOT / "chapters").glob("*.md")):
+        assert not re.search(
+            r"^\s*(from|import) (myst_nb|sphinx|jupyter_book)\b", chapter.read_text(), re.M
+        ), chapter.name
 
 
 def test_merge_config_merges_mappings_and_replaces_the_rest():
@@ -101,10 +199,10 @@ def test_build_cache_dir_option(monkeypatch, tmp_path, capsys):
 
 # a tiny book, built -----------------------------------------------------------------------------
 
+LABEL_ROW = "| `label` | small | book | paper | str     | a word printed with the run |\n"
+assert LABEL_ROW in CHAPTER  # the row the cache_dir knob goes under
 CACHED_CHAPTER = CHAPTER.replace(
-    "| `label` | small | book | paper | a word printed with the run |\n",
-    "| `label` | small | book | paper | a word printed with the run |\n"
-    "| `cache_dir` | null | null | null | folder for finished runs |\n",
+    LABEL_ROW, LABEL_ROW + "| `cache_dir` | null | null | null | null or path | folder for finished runs |\n"
 ).replace(
     'print(f"preset={preset} scale={scale}")', 'print(f"preset={preset} scale={scale} cache={cfg.cache_dir}")'
 )
@@ -126,6 +224,12 @@ def tiny_book(tmp_path):
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
     shutil.copy2(ROOT / "_config.online.yml", tmp_path / "_config.online.yml")
     (tmp_path / "references.bib").write_text("")
+    shutil.copytree(ROOT / "requirements", tmp_path / "requirements")  # the lock Binder installs with
+    # the online build installs the library at the book's commit: the tiny book is a git checkout
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "tiny book"], cwd=tmp_path, check=True)
     return tmp_path
 
 
@@ -152,6 +256,10 @@ def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys):
     assert json.loads((html / "_sources" / "chapters" / "tiny.ipynb").read_text())["cells"]
     assert _launch_links(page) == []
     assert not (html / MYST_FOLDER).exists()  # the staged copies are not pages of their own
+    # the offline build is unchanged: no install cell, no binder files
+    staged = tiny_book / "_build" / "staged"
+    assert not (staged / "binder").exists()
+    assert publish.INSTALL_CELL_ID not in (staged / "chapters" / "tiny.ipynb").read_text()
 
     repository = "https://github.com/someone/book"
     assert cli.main(["build", "--executed", "_build/executed", "--online", "--repository", repository]) == 0
@@ -164,6 +272,26 @@ def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys):
     from recursive_lib.book.offline import scan
 
     assert scan(tiny_book / "_build" / "html") == []
+
+    # what the notebooks branch gets: the install cell first, at the book's commit, kept off the
+    # page (which still has its title); binder/ with the runtime, the requirement and the lock
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=tiny_book, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    wanted = f"recursive_lib[notebooks] @ git+{repository}@{commit}"
+    staged = tiny_book / "_build" / "staged"
+    first = json.loads((staged / "chapters" / "tiny.ipynb").read_text())["cells"][0]
+    assert first["id"] == publish.INSTALL_CELL_ID and "remove-cell" in first["metadata"]["tags"]
+    assert wanted in "".join(first["source"])
+    assert "find_spec" not in page and "<title>A tiny chapter" in page
+    binder = staged / "binder"
+    assert (binder / "runtime.txt").read_text() == "python-3.11\n"
+    requirements = (binder / "requirements.txt").read_text().splitlines()
+    assert wanted in requirements and "torch==2.13.0" in requirements
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
+    assert "-c constraints.txt" in requirements
+    assert (binder / "constraints.txt").read_text() == (ROOT / "requirements" / "constraints.txt").read_text()
+    assert not any("[book]" in line for line in requirements)  # no Sphinx in the reader's kernel
 
 
 def test_linkcheck_reports_a_broken_link(tiny_book, monkeypatch, capsys):

@@ -559,14 +559,20 @@ def execute_all(
 REMOVED_ON_PAGE = ("injected-parameters",)
 
 
-def copy_for_reading(notebook: Path, target: Path) -> Path:
+def copy_for_reading(notebook: Path, target: Path, install: str | None = None) -> Path:
     """Copy an executed notebook, tagging the cells in :data:`REMOVED_ON_PAGE` ``remove-cell``
-    so that myst-nb leaves them off the page (the executed notebook itself is not changed)."""
+    so that myst-nb leaves them off the page (the executed notebook itself is not changed).
+    ``install``, a pip requirement, puts the published notebooks' install cell first
+    (:func:`recursive_lib.book.publish.with_install_cell`)."""
+    from recursive_lib.book import publish
+
     nb = json.loads(notebook.read_text())
     for cell in nb.get("cells", []):
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if any(t in tags for t in REMOVED_ON_PAGE) and "remove-cell" not in tags:
             tags.append("remove-cell")
+    if install is not None:
+        nb = publish.with_install_cell(nb, install)
     target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return target
 
@@ -615,15 +621,31 @@ def staged_config(root: Path, online: bool = False, repository: str | None = Non
 
 
 def stage(
-    root: Path, executed: Path, staged: Path, online: bool = False, repository: str | None = None
+    root: Path,
+    executed: Path,
+    staged: Path,
+    online: bool = False,
+    repository: str | None = None,
+    commit: str | None = None,
 ) -> Path:
     """A copy of the book whose chapters are the executed notebooks, with execution off, and
-    the chapters' MyST sources under ``_myst/`` for download (see :func:`staged_config`)."""
+    the chapters' MyST sources under ``_myst/`` for download (see :func:`staged_config`).
+
+    ``online`` stages it for publication too (:mod:`recursive_lib.book.publish`): every notebook
+    starts with a cell that installs the library at ``commit`` (default: ``git rev-parse HEAD``)
+    from the repository where it is missing (Colab), and ``binder/`` says how Binder builds its
+    kernel. The default (offline) staging adds neither."""
     import yaml
 
+    from recursive_lib.book import publish
     from recursive_lib.book.sphinx_downloads import MYST_FOLDER
 
     config = staged_config(root, online, repository)
+    install = None
+    if online:
+        install = publish.requirement(config["repository"]["url"], commit or publish.published_commit(root))
+    elif commit is not None:
+        raise ValueError("commit applies to the online build only: pass online=True (--online)")
     if staged.exists():
         shutil.rmtree(staged)
     (staged / "chapters").mkdir(parents=True)
@@ -639,7 +661,7 @@ def stage(
         notebook = executed / f"{name}.ipynb"
         if not notebook.is_file():
             raise FileNotFoundError(f"{notebook} missing: execute the chapters first")
-        copy_for_reading(notebook, staged / "chapters" / notebook.name)
+        copy_for_reading(notebook, staged / "chapters" / notebook.name, install)
         shutil.copy2(source, staged / MYST_FOLDER / "chapters" / source.name)
     for asset in (root / "chapters").iterdir():
         if asset.suffix not in {".md", ".ipynb"} and asset.is_file():
@@ -649,6 +671,8 @@ def stage(
 
         found = findings.collect(executed, executable_chapters(root))
         (staged / "chapters" / f"{FINDINGS}.md").write_text(findings.page(found))
+    if install is not None:
+        publish.write_binder_files(root, staged, install)
     return staged
 
 

@@ -1,9 +1,10 @@
 """How long a chapter takes: its own run, timed in the notebook, and the projection of its
 ``paper`` preset measured by ``benchmarks/bench_paper_scale.py``.
 
-The benchmark writes ``benchmarks/results/paper_scale.json`` with the device it ran on; a chapter
-reads it here and glues the sentence, so no time in the book is typed by hand. Run on a GPU, the
-benchmark replaces the figures with that GPU's.
+The benchmark writes ``paper_scale.json`` beside this module, with the device it ran on; the file
+ships with the package (package data), so an installed copy quotes the same measurement as the
+book. A chapter reads it here and glues the sentence, so no time in the book is typed by hand. Run
+on a GPU, the benchmark replaces the figures with that GPU's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 __all__ = ["RESULTS", "Stopwatch", "duration", "paper_projection"]
 
-#: the benchmark's output, committed with the book
-RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "paper_scale.json"
+#: the benchmark's output, committed with the book and installed with the package
+RESULTS = Path(__file__).resolve().with_name("paper_scale.json")
 
 
 def duration(seconds: float) -> str:
