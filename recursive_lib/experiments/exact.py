@@ -23,7 +23,8 @@ def exact_mmd(configs: Sequence[Mapping[str, Any]], by: Sequence[str]) -> pd.Dat
     ``configs``: keyword dicts of :class:`~recursive_lib.simulation.Config` (ECDF or KDE, any
     regime, with or without ``bias``; not ``bias_correction``, which has no exact curve and gets
     its unbiased twin's curve instead, an approximation that ignores the weights' variance);
-    ``by``: the fields that tell them apart. Returns ``*by, n, M, mmd2, rms`` (``rms = sqrt(E MMD^2)``).
+    ``by``: the fields that tell them apart (a bias field as ``bias_rate``, ``bias_scale``...,
+    the names of the tidy results). Returns ``*by, n, M, mmd2, rms`` (``rms = sqrt(E MMD^2)``).
     """
     from recursive_lib.simulation import Config
     from recursive_lib.theory import expected_mmd2
@@ -43,7 +44,9 @@ def exact_mmd(configs: Sequence[Mapping[str, Any]], by: Sequence[str]) -> pd.Dat
             grid_size=cfg.grid_size,
             truth=cfg.truth,
         )
-        frames.append(curve.assign(**{key: fields[key] for key in by}))
+        # The bias schedule's fields are named as in the tidy results (bias_rate, bias_scale, ...).
+        flat = {**fields, **{f"bias_{k}": v for k, v in dict(fields.get("bias") or {}).items()}}
+        frames.append(curve.assign(**{key: flat[key] for key in by}))
     out = pd.concat(frames, ignore_index=True)
     return out[[*by, "n", "M", "mmd2", "rms"]]
 
