@@ -412,3 +412,28 @@ def test_expected_mmd2_is_the_simulated_mean_to_one_percent(reps, T, fields):
     assert se <= 0.0025, f"the check is coarser than 1 %: pooled standard error {se:.4f}"
     assert z_max < 4, f"largest |z| over n = 1..{T}: {z_max:.2f}"
     assert z_pooled < 4, f"pooled ratio off by {z_pooled:.2f} standard errors"
+
+
+def test_the_kde_engines_bins_move_expected_mmd2_by_less_than_a_thousandth():
+    # alpha = 1, no Monte Carlo: the fast engine's pool is M_n i.i.d. bin centres (bin masses of P),
+    # its fit the grid density of their KDE, so its E MMD^2 on the grid is exactly
+    # (sum_b p_b |psi_b|^2 - |mu|^2) / M_n + |mu - w|^2, psi_b the kernel-projected grid masses of
+    # a point at bin centre b, mu = sum_b p_b psi_b, w the truth's grid masses.
+    import math
+
+    from recursive_lib.loops.fast import _KdeBins
+    from recursive_lib.metrics import kernel_factor, trapezoid_weights
+
+    grid, T = PAPER_TRUTH.grid(500), 10
+    h = 0.5 * np.arange(1, T + 1) ** -0.25
+    model = _KdeBins(PAPER_TRUTH, grid, 0.5, h.max(), h.min())
+    p, L, tw = np.clip(model.probs(PAPER_TRUTH), 0, None), kernel_factor(grid, 0.5), trapezoid_weights(grid)
+    exact = theory.expected_mmd2("kde", 1.0, 50, T, bandwidth=h)["mmd2"].to_numpy()
+    for n in (1, 10):
+        dens = np.exp(-0.5 * ((grid[:, None] - model.centres[None]) / h[n - 1]) ** 2) / (
+            h[n - 1] * math.sqrt(2 * math.pi)
+        )
+        psi = L.T @ (dens * tw[:, None])
+        mu, w = psi @ p, L.T @ (PAPER_TRUTH.pdf(grid) * tw)
+        engine = ((p * (psi**2).sum(0)).sum() - mu @ mu) / (50 * n) + (mu - w) @ (mu - w)
+        assert abs(engine / exact[n - 1] - 1) < 1e-3
