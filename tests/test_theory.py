@@ -399,7 +399,7 @@ KDE_BIAS = dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0, rate=0.5)
         (44_000, 20, dict(estimator="ecdf", alpha=0.2)),
         (34_000, 15, dict(estimator="kde", alpha=1.0)),
         (52_000, 8, dict(estimator="kde", alpha=0.25, h0=0.25)),
-        (32_000, 30, dict(estimator="ecdf", alpha=0.75, bias=ECDF_BIAS, grid_size=200)),
+        (36_000, 30, dict(estimator="ecdf", alpha=0.75, bias=ECDF_BIAS, grid_size=200)),
         (6_000, 20, dict(estimator="kde", alpha=0.25, bias=KDE_BIAS, h0=2.0, bandwidth_exponent=0.5)),
         (44_000, 20, dict(estimator="ecdf", alpha=0.5, regime="accumulate-initial")),
     ],
