@@ -59,11 +59,23 @@ def test_horizon_slopes_fit_the_predictions_like_the_simulation():
     assert len(got) == 2 * 2 * 2 * 2
     key = ["estimator", "metric", "alpha", "bias_rate", "bias_correction"]
     assert not got.duplicated(key).any()
-    # floor: the same for both metrics, none when corrected; exact: ECDF W1 only
+    # floor: the same for both metrics, none when corrected; exact: every MMD, and the ECDF's W1
     assert got.loc[got.bias_correction, "floor"].isna().all()
     assert got.loc[~got.bias_correction, "floor"].notna().all()
-    assert got.loc[(got.estimator != "ecdf") | (got.metric != "w1"), "exact"].isna().all()
-    assert got.loc[(got.estimator == "ecdf") & (got.metric == "w1"), "exact"].notna().all()
+    assert got.loc[(got.estimator == "kde") & (got.metric == "w1"), "exact"].isna().all()
+    assert got.loc[(got.estimator == "ecdf") | (got.metric == "mmd"), "exact"].notna().all()
+    row = got[(got.estimator == "kde") & (got.metric == "mmd") & (got.alpha == 0.25) & ~got.bias_correction]
+    curve = theory.expected_mmd2(
+        "kde",
+        0.25,
+        50,
+        400,
+        bandwidth=2.0 * np.arange(1, 401) ** -0.5,
+        bias=BiasSchedule(rate=0.5, **designs["kde"]["bias"]),
+    )
+    frame = curve.assign(rep=0)
+    want = rates.fit_slopes(frame, "rms", burn_in=40)["slope"].iloc[0]
+    assert row["exact"].iloc[0] == pytest.approx(want, rel=1e-12)
     row = got[(got.estimator == "kde") & (got.alpha == 0.75) & ~got.bias_correction].iloc[0]
     schedule = BiasSchedule(rate=0.5, **designs["kde"]["bias"])
     curve = theory.floor_curve(schedule, 0.75, 50, 400, grid_size=designs["kde"]["grid_size"])

@@ -85,3 +85,14 @@ def test_cell_probabilities():
 
 def test_repr_is_stable():
     assert repr(PAPER_TRUTH) == "Mixture1D(weights=[0.35, 0.65], means=[-2.0, 1.0], sds=[0.8, 1.3])"
+
+
+def test_characteristic_function_is_the_transform_of_the_density():
+    from recursive_lib.data import PAPER_TRUTH
+    from recursive_lib.data.contamination import BiasSchedule
+
+    x = np.linspace(-15, 15, 20001)
+    t = np.array([0.0, 0.3, 1.0, 2.5])
+    for dist in (PAPER_TRUTH, BiasSchedule(scale=0.2).stream(PAPER_TRUTH, 3)):
+        numeric = np.trapezoid(dist.pdf(x)[None, :] * np.exp(1j * np.outer(t, x)), x, axis=1)
+        np.testing.assert_allclose(dist.charfn(t), numeric, atol=1e-10)

@@ -222,3 +222,210 @@ def test_local_exponents_exact_power_law():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- exact E MMD^2
+def _gauss_mixture_mmd2(w1, mu1, s1, w2, mu2, s2, sigma):
+    """Closed-form MMD^2 between two Gaussian mixtures, Gaussian kernel of width sigma."""
+
+    def cross(wa, ma, sa, wb, mb, sb):
+        v = sigma**2 + sa[:, None] ** 2 + sb[None, :] ** 2
+        k = sigma / np.sqrt(v) * np.exp(-((ma[:, None] - mb[None, :]) ** 2) / (2 * v))
+        return wa @ k @ wb
+
+    a = (np.asarray(w1), np.asarray(mu1, float), np.asarray(s1, float))
+    b = (np.asarray(w2), np.asarray(mu2, float), np.asarray(s2, float))
+    return cross(*a, *a) - 2 * cross(*a, *b) + cross(*b, *b)
+
+
+def _grid_gram(grid_size=500, width=0.5):
+    from recursive_lib.metrics import masses_from_cdf
+
+    g = PAPER_TRUTH.grid(grid_size)
+    p = masses_from_cdf(PAPER_TRUTH.cdf(g))
+    return p @ np.exp(-((g[:, None] - g[None, :]) ** 2) / (2 * width**2)) @ p
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0])
+def test_ecdf_expected_mmd2_is_the_variance_recursion_times_one_minus_the_kernel_mean(alpha):
+    # Unbiased accumulate: Cov(cell masses) = c_n (diag p - p p^T), so E MMD^2 = c_n (1 - p^T K p).
+    m2 = m2_of(alpha, 50)
+    exact = theory.expected_mmd2("ecdf", alpha, 50, 200)
+    c = theory.ecdf_variance_coefficients(50, m2, 200)
+    np.testing.assert_allclose(exact["mmd2"], c * (1 - _grid_gram()), rtol=1e-10)
+    assert exact["M"].tolist() == theory.pool_sizes(50, m2, 200).tolist()
+
+
+def test_replace_regime_mmd2_is_wright_fisher_decay():
+    # Replace (g = 1): v_(n+1) = (1 - 1/m) v_n + (1 - |phi|^2) / m, so E MMD^2 = (1 - p^T K p)(1 - (1 - 1/m)^n).
+    n = np.arange(1, 101)
+    exact = theory.expected_mmd2("ecdf", 0.0, 20, 100, regime="replace")
+    np.testing.assert_allclose(exact["mmd2"], (1 - _grid_gram()) * (1 - (1 - 1 / 20) ** n), rtol=1e-10)
+
+
+def test_fresh_regime_without_synthetic_data_stays_at_one_batch():
+    exact = theory.expected_mmd2("ecdf", 1.0, 30, 20, regime="fresh")
+    np.testing.assert_allclose(exact["mmd2"], (1 - _grid_gram()) / 30, rtol=1e-10)
+
+
+@pytest.mark.parametrize("h", [0.05, 0.5, 2.0])
+def test_plain_kde_expected_mmd2_matches_the_closed_form(h):
+    # alpha = 1: E MMD^2 = (E k~(X, X) - E k~(X, X')) / M + MMD^2(P * N(0, h^2), P), k~ the kernel
+    # smoothed twice by N(0, h^2): independent of the characteristic-function quadrature.
+    P, sigma, T = PAPER_TRUTH, 0.5, 5
+    exact = theory.expected_mmd2("kde", 1.0, 50, T, bandwidth=np.full(T, h))["mmd2"].to_numpy()
+    s = np.sqrt(sigma**2 + 2 * h**2)
+    within = sigma / s
+    spread = (
+        sigma
+        / s
+        * (
+            P.weights
+            @ (
+                s
+                / np.sqrt(s**2 + P.sds[:, None] ** 2 + P.sds[None] ** 2)
+                * np.exp(
+                    -((P.means[:, None] - P.means[None]) ** 2)
+                    / (2 * (s**2 + P.sds[:, None] ** 2 + P.sds[None] ** 2))
+                )
+            )
+            @ P.weights
+        )
+    )
+    smooth = np.sqrt(P.sds**2 + h**2)
+    bias2 = _gauss_mixture_mmd2(P.weights, P.means, smooth, P.weights, P.means, P.sds, sigma)
+    M = 50 * np.arange(1, T + 1)
+    np.testing.assert_allclose(exact, (within - spread) / M + bias2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("h, tolerance", [(2.0, 2e-3), (1.0, 1e-5), (0.2, 1e-9)])
+def test_grid_quadrature_of_the_kde_mmd_only_loses_the_mass_beyond_the_grid(h, tolerance):
+    from recursive_lib.data import Mixture1D
+    from recursive_lib.metrics import masses_from_pdf, mmd_grid
+
+    P, g = PAPER_TRUTH, PAPER_TRUTH.grid(500)
+    smoothed = Mixture1D(P.weights, P.means, np.sqrt(P.sds**2 + h**2))
+    grid = mmd_grid(masses_from_pdf(smoothed.pdf(g), g), masses_from_pdf(P.pdf(g), g), g) ** 2
+    closed = _gauss_mixture_mmd2(P.weights, P.means, smoothed.sds, P.weights, P.means, P.sds, 0.5)
+    assert abs(grid / closed - 1) < tolerance
+
+
+def test_kde_expected_ise_of_plain_kde_matches_the_closed_form():
+    # alpha = 1: E ISE = (1 / (2 h sqrt(pi)) - integral (P * N(0, h^2))^2) / M + ISE(P * N(0, h^2), P).
+    P, h, T = PAPER_TRUTH, 0.3, 4
+    exact = theory.kde_expected_ise(1.0, 50, T, np.full(T, h))["ise"].to_numpy()
+
+    def l2(wa, ma, sa, wb, mb, sb):
+        v = sa[:, None] ** 2 + sb[None, :] ** 2
+        return wa @ (np.exp(-((ma[:, None] - mb[None, :]) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v)) @ wb
+
+    smooth = np.sqrt(P.sds**2 + h**2)
+    a, b = (P.weights, P.means, smooth), (P.weights, P.means, P.sds)
+    bias2 = l2(*a, *a) - 2 * l2(*a, *b) + l2(*b, *b)
+    var = (1 / (2 * h * np.sqrt(np.pi)) - l2(*a, *a)) / (50 * np.arange(1, T + 1))
+    np.testing.assert_allclose(exact, var + bias2, rtol=1e-8)
+
+
+def test_expected_mmd2_refuses_what_it_cannot_compute():
+    with pytest.raises(ValueError, match="not linear"):
+        theory.expected_mmd2("ecdf", 0.5, 50, 10, bias_correction=True)
+    with pytest.raises(ValueError, match="estimator"):
+        theory.expected_mmd2("gmm", 0.5, 50, 10)
+    with pytest.raises(ValueError, match="bandwidth"):
+        theory.expected_mmd2("kde", 0.5, 50, 10)
+
+
+def _mc_check(reps, T, **fields):
+    """Simulated mean MMD^2 against the exact curve, over ``reps`` repetitions (run in chunks of at
+    most 10 000, each with its own seed, to bound memory). Returns the largest ``|z|`` of the mean
+    over ``n = 1..T``, and the ``|z|`` and standard error of the pooled ratio: per repetition, the
+    mean over ``n`` of ``MMD^2_n / E MMD^2_n`` (one number per repetition, since the iterations of a
+    repetition share their history)."""
+    from recursive_lib.simulation import Config
+
+    chunks = -(-reps // 10_000)
+    sq = []
+    for seed in range(chunks):
+        cfg = Config(m1=50, T=T, reps=reps // chunks, seed=seed, **fields)
+        sq.append((simulate(cfg)["mmd"].to_numpy() ** 2).reshape(cfg.reps, T))
+    sq = np.concatenate(sq)
+    exact = theory.expected_mmd2(
+        cfg.estimator,
+        cfg.alpha,
+        cfg.m1,
+        T,
+        regime=cfg.regime,
+        bandwidth=cfg.bandwidth if cfg.estimator == "kde" else None,
+        bias=cfg.bias,
+        grid_size=cfg.grid_size,
+    )["mmd2"].to_numpy()
+    z = (sq.mean(0) - exact) / (sq.std(0, ddof=1) / np.sqrt(len(sq)))
+    ratio = (sq / exact).mean(1)
+    se = ratio.std(ddof=1) / np.sqrt(len(sq))
+    return np.abs(z).max(), abs(ratio.mean() - 1) / se, se
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        dict(estimator="ecdf", alpha=0.3),
+        dict(estimator="kde", alpha=0.5),
+        dict(estimator="kde", alpha=0.5, regime="fresh"),
+        dict(estimator="ecdf", alpha=0.0, regime="replace"),
+    ],
+    ids=["ecdf", "kde", "kde-fresh", "ecdf-replace"],
+)
+def test_expected_mmd2_agrees_with_a_small_simulation(fields):
+    z_max, z_pooled, _ = _mc_check(300, 12, **fields)
+    assert z_max < 4 and z_pooled < 4
+
+
+ECDF_BIAS = dict(scale=0.1, mean=2.0, sd=1.0, offset=5.0, rate=0.5)
+KDE_BIAS = dict(scale=0.2, mean=3.0, sd=1.0, offset=5.0, rate=0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "reps, T, fields",
+    [
+        (44_000, 20, dict(estimator="ecdf", alpha=0.2)),
+        (34_000, 15, dict(estimator="kde", alpha=1.0)),
+        (52_000, 8, dict(estimator="kde", alpha=0.25, h0=0.25)),
+        (36_000, 30, dict(estimator="ecdf", alpha=0.75, bias=ECDF_BIAS, grid_size=200)),
+        (6_000, 20, dict(estimator="kde", alpha=0.25, bias=KDE_BIAS, h0=2.0, bandwidth_exponent=0.5)),
+        (44_000, 20, dict(estimator="ecdf", alpha=0.5, regime="accumulate-initial")),
+    ],
+    ids=["ecdf-0.2", "kde-1", "kde-0.25-narrow", "ecdf-bias-0.75", "kde-bias-0.25", "ecdf-initial"],
+)
+def test_expected_mmd2_is_the_simulated_mean_to_one_percent(reps, T, fields):
+    # Tolerance: 4 standard errors, at each n and for the pooled ratio; the repetitions are chosen
+    # so that the pooled ratio's standard error is at most 0.25 %, i.e. the tolerance at most 1 %.
+    z_max, z_pooled, se = _mc_check(reps, T, **fields)
+    assert se <= 0.0025, f"the check is coarser than 1 %: pooled standard error {se:.4f}"
+    assert z_max < 4, f"largest |z| over n = 1..{T}: {z_max:.2f}"
+    assert z_pooled < 4, f"pooled ratio off by {z_pooled:.2f} standard errors"
+
+
+def test_the_kde_engines_bins_move_expected_mmd2_by_less_than_a_thousandth():
+    # alpha = 1, no Monte Carlo: the fast engine's pool is M_n i.i.d. bin centres (bin masses of P),
+    # its fit the grid density of their KDE, so its E MMD^2 on the grid is exactly
+    # (sum_b p_b |psi_b|^2 - |mu|^2) / M_n + |mu - w|^2, psi_b the kernel-projected grid masses of
+    # a point at bin centre b, mu = sum_b p_b psi_b, w the truth's grid masses.
+    import math
+
+    from recursive_lib.loops.fast import _KdeBins
+    from recursive_lib.metrics import kernel_factor, trapezoid_weights
+
+    grid, T = PAPER_TRUTH.grid(500), 10
+    h = 0.5 * np.arange(1, T + 1) ** -0.25
+    model = _KdeBins(PAPER_TRUTH, grid, 0.5, h.max(), h.min())
+    p, L, tw = np.clip(model.probs(PAPER_TRUTH), 0, None), kernel_factor(grid, 0.5), trapezoid_weights(grid)
+    exact = theory.expected_mmd2("kde", 1.0, 50, T, bandwidth=h)["mmd2"].to_numpy()
+    for n in (1, 10):
+        dens = np.exp(-0.5 * ((grid[:, None] - model.centres[None]) / h[n - 1]) ** 2) / (
+            h[n - 1] * math.sqrt(2 * math.pi)
+        )
+        psi = L.T @ (dens * tw[:, None])
+        mu, w = psi @ p, L.T @ (PAPER_TRUTH.pdf(grid) * tw)
+        engine = ((p * (psi**2).sum(0)).sum() - mu @ mu) / (50 * n) + (mu - w) @ (mu - w)
+        assert abs(engine / exact[n - 1] - 1) < 1e-3

@@ -132,6 +132,9 @@ class Contaminated:
     def cdf(self, x):
         return (1 - self.b) * self.p_dist.cdf(x) + self.b * self.q_dist.cdf(x)
 
+    def charfn(self, t):
+        return (1 - self.b) * self.p_dist.charfn(t) + self.b * self.q_dist.charfn(t)
+
     @property
     def mean(self) -> float:
         return (1 - self.b) * self.p_dist.mean + self.b * self.q_dist.mean

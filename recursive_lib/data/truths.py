@@ -9,6 +9,9 @@ everywhere a truth is accepted:
 - ``mean``, ``var``: properties, the first two moments;
 - ``grid(size) -> (size,) array``: the evaluation grid used by the metrics.
 
+Optional: ``charfn(t)``, the characteristic function (complex, shape of ``t``), which the exact
+MMD curves of the KDE (:func:`recursive_lib.theory.expected_mmd2`) need.
+
 For reproducible seeding (see :mod:`recursive_lib.simulation`), ``repr(truth)`` must be stable across
 runs: it should state the parameters, not a memory address.
 """
@@ -69,6 +72,11 @@ class Mixture1D:
         """Distribution function ``F`` of ``P`` at ``x`` (any shape)."""
         z = (np.asarray(x, dtype=float)[..., None] - self.means) / self.sds
         return (self.weights * ndtr(z)).sum(-1)
+
+    def charfn(self, t) -> np.ndarray:
+        """Characteristic function ``E exp(i t X) = sum_k w_k exp(i t mu_k - sd_k^2 t^2 / 2)``, complex, shape of ``t``."""
+        t = np.asarray(t, dtype=float)[..., None]
+        return (self.weights * np.exp(1j * t * self.means - 0.5 * (self.sds * t) ** 2)).sum(-1)
 
     @property
     def mean(self) -> float:

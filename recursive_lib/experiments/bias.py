@@ -184,9 +184,11 @@ def horizon_slopes(
     - ``floor``: the slope of the bias floor ``beta_n d(Q, P)`` (:func:`~recursive_lib.theory.floor_curve`;
       the same for W1 and MMD, both linear in the mixture). Only the bias part of the error:
       the estimator's own error adds to it. NaN for corrected runs (no floor in expectation).
-    - ``exact``: the slope of the ECDF's whole expected W1 (:func:`~recursive_lib.theory.ecdf_bias_w1`;
+    - ``exact``: for W1, the slope of the ECDF's whole expected W1 (:func:`~recursive_lib.theory.ecdf_bias_w1`;
       for corrected runs the unbiased :func:`~recursive_lib.theory.ecdf_w1_gaussian`, which ignores
-      the weights' extra variance). NaN for other estimators and for MMD.
+      the weights' extra variance), NaN for the KDE; for the MMD, the slope of ``sqrt(E MMD^2)``
+      (:func:`~recursive_lib.theory.expected_mmd2`, exact for both estimators; for corrected runs
+      the unbiased curve, an approximation that ignores the weights' extra variance).
 
     Returns one row per (estimator, metric, alpha, q, correction): ``estimator, metric, alpha,
     bias_rate, bias_correction, floor, exact`` (slopes with the book's sign: positive = decaying).
@@ -194,11 +196,26 @@ def horizon_slopes(
     from recursive_lib.data import PAPER_TRUTH
     from recursive_lib.loops.regimes import synthetic_count
     from recursive_lib.rates import fit_slopes, needs_log_correction
-    from recursive_lib.theory import ecdf_bias_w1, ecdf_w1_gaussian, pool_sizes
+    from recursive_lib.simulation import Config
+    from recursive_lib.theory import ecdf_bias_w1, ecdf_w1_gaussian, expected_mmd2, pool_sizes
 
     def slope(values, M, tie):
         frame = pd.DataFrame({"rep": 0, "n": np.arange(1, T + 1), "M": M, "y": values})
         return float(fit_slopes(frame, "y", burn_in=burn_in, log_correction=bool(tie))["slope"].iloc[0])
+
+    def mmd_rms(estimator, design, alpha, schedule):
+        # bias_configs passes the design's h0 (else Config's default) and the exponent p.
+        bandwidth = float(design.get("h0", Config.h0)) * np.arange(1, int(T) + 1) ** (-float(p))
+        curve = expected_mmd2(
+            estimator,
+            alpha,
+            int(m1),
+            int(T),
+            bandwidth=bandwidth if estimator == "kde" else None,
+            bias=schedule,
+            grid_size=int(design.get("grid_size", 500)),
+        )
+        return curve["rms"].to_numpy()
 
     rows = []
     for estimator in estimators:
@@ -206,9 +223,11 @@ def horizon_slopes(
         grid_size = int(design.get("grid_size", 500))
         for alpha in alphas:
             M = pool_sizes(int(m1), synthetic_count(alpha, m1), int(T))
+            unbiased_mmd = mmd_rms(estimator, design, alpha, None) if True in correction else None
             for q in qs:
                 schedule = BiasSchedule(rate=float(q), **design["bias"])
                 floor = floor_curve(schedule, alpha, m1, T, grid_size=grid_size)["value"].to_numpy()
+                biased_mmd = mmd_rms(estimator, design, alpha, schedule) if False in correction else None
                 for corrected in correction:
                     tie = needs_log_correction(p, alpha, None if corrected else q)
                     exact = np.nan
@@ -222,6 +241,7 @@ def horizon_slopes(
                             ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].to_numpy(), M, tie
                         )
                     floor_slope = np.nan if corrected else slope(floor, M, tie)
+                    exact_mmd = slope(unbiased_mmd if corrected else biased_mmd, M, tie)
                     for metric in ("w1", "mmd"):
                         rows.append(
                             dict(
@@ -231,7 +251,7 @@ def horizon_slopes(
                                 bias_rate=float(q),
                                 bias_correction=bool(corrected),
                                 floor=floor_slope,
-                                exact=exact if metric == "w1" else np.nan,
+                                exact=exact if metric == "w1" else exact_mmd,
                             )
                         )
     return pd.DataFrame(rows)
