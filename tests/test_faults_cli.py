@@ -220,6 +220,9 @@ def book_copy(tmp_path):
     (repo / "chapters").mkdir(parents=True)
     for name in ("_toc.yml", "_config.yml", "chapters/intro.md"):
         (repo / name).write_bytes((ROOT / name).read_bytes())
+    # a last cell that keeps the kernel busy, so a signal always reaches a run in progress
+    with (repo / "chapters" / "intro.md").open("a") as chapter:
+        chapter.write("\n```{code-cell} ipython3\nimport time\n\ntime.sleep(120)\n```\n")
     for name in cli.toc_chapters(ROOT):
         target = repo / "chapters" / f"{name}.md"
         if not target.exists():
