@@ -43,8 +43,9 @@ RUN_TIME_SUFFIX = "-run-time"
 
 #: a number as it is printed in prose: sign, digits, decimals, exponent
 NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w])")
-#: Altair names datasets and views after a hash of their content: a last-bit change renames them
-HASHED_NAME = re.compile(r"\b(?:data-[0-9a-f]{32}|view_[0-9a-f]{16})")
+#: Altair names datasets and views after a hash of their content (a last-bit change renames
+#: them) and parameters after a counter of the kernel (a chart added earlier renumbers them)
+HASHED_NAME = re.compile(r"\b(?:data-[0-9a-f]{32}|view_[0-9a-f]{16}|(?:hover|param)_\d+)\b")
 
 
 # ---------------------------------------------------------------------------- recording
@@ -127,7 +128,7 @@ def _figure_spec(html: str) -> Any:
     names: dict[str, str] = {}
 
     def rename(match: re.Match) -> str:
-        prefix = match.group(0)[:5]
+        prefix = re.match(r"[a-z]+[-_]", match.group(0)).group(0)
         return names.setdefault(match.group(0), f"{prefix}{len(names)}")
 
     spec = json.loads(HASHED_NAME.sub(rename, json.dumps(parsed[0])))
