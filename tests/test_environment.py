@@ -109,6 +109,25 @@ def test_the_lock_pins_every_requirement_within_its_range_and_holds_no_cuda():
     assert not cuda, f"the lock pulls a CUDA build's packages: {cuda}"
 
 
+def test_the_lowest_versions_file_names_the_floors_of_pyproject():
+    """requirements/lowest.txt (what the weekly lowest-versions job installs) pins each core
+    dependency at the lower bound pyproject.toml gives it (torch aside: requirements/torch.txt)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {}
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        if _name(requirement.name) != "torch":
+            (bound,) = [s for s in requirement.specifier if s.operator == ">="]
+            floors[_name(requirement.name)] = Version(bound.version)
+    lines = (ROOT / "requirements" / "lowest.txt").read_text().splitlines()
+    pins = {
+        _name(Requirement(ln).name): Version(str(Requirement(ln).specifier)[2:])
+        for ln in lines
+        if ln and not ln.startswith("#")
+    }
+    assert pins == floors
+
+
 def test_every_install_path_takes_the_cpu_build_of_torch():
     """The install script installs torch alone, first, from the CPU index (only torch is looked up
     there); environment.yml lists that index before the pin, so conda users get it too."""
