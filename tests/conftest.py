@@ -6,6 +6,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: the front matter of a jupytext MyST chapter: tests put it before the chapters they make
+MYST_HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+"""
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -162,14 +162,20 @@ def compare_frame(found: pd.DataFrame, record: dict[str, Any]) -> list[str]:
             continue
         got = values.astype(float)
         want = np.array([np.nan if v is None else v for v in recorded], dtype=float)
-        bad = _far(got, want, rtol)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            problems.append(
-                f"{column}: {int(bad.sum())} of {len(want)} values beyond rtol {rtol:g}, "
-                f"first at row {i}: {float(got[i])!r}, recorded {float(want[i])!r}"
-            )
+        problems += _beyond(column, "values", got, want, rtol)
     return problems
+
+
+def _beyond(where: str, what: str, got: np.ndarray, want: np.ndarray, rtol: float, unit=0.0) -> list[str]:
+    """One line naming the values of ``got`` beyond the tolerance, and the first of them."""
+    bad = _far(got, want, rtol, unit)
+    if not bad.any():
+        return []
+    i = int(np.flatnonzero(bad)[0])
+    return [
+        f"{where}: {int(bad.sum())} of {len(want)} {what} beyond rtol {rtol:g}, "
+        f"first at {i}: {float(got[i])!r}, recorded {float(want[i])!r}"
+    ]
 
 
 def _far(got: np.ndarray, want: np.ndarray, rtol: float, unit: np.ndarray | float = 0.0) -> np.ndarray:
@@ -209,13 +215,7 @@ def compare_values(found: Any, recorded: Any, rtol: float) -> list[str]:
         got = np.array([got_numbers[i][1] for i in index], dtype=float)
         want = np.array([want_numbers[i][1] for i in index], dtype=float)
         unit = np.array([max(got_numbers[i][2], want_numbers[i][2]) for i in index], dtype=float)
-        bad = _far(got, want, rtol, unit)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            problems.append(
-                f"{path or 'value'}: {int(bad.sum())} of {len(want)} numbers beyond rtol {rtol:g}, "
-                f"first {float(got[i])!r}, recorded {float(want[i])!r}"
-            )
+        problems += _beyond(path or "value", "numbers", got, want, rtol, unit)
     return problems
 
 

@@ -4,22 +4,12 @@ import json
 import textwrap
 
 import pytest
+from conftest import MYST_HEADER
 
 from recursive_lib.book import cli
 
-CHAPTER = textwrap.dedent('''\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-
-    # A tiny chapter
+CHAPTER = MYST_HEADER + textwrap.dedent('''\
+        # A tiny chapter
 
     ```{code-cell} ipython3
     import altair as alt

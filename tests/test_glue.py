@@ -8,7 +8,7 @@ import textwrap
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import MYST_HEADER, ROOT
 from IPython.display import Markdown
 
 from recursive_lib.book import cli, glue
@@ -41,19 +41,8 @@ def test_the_same_outputs_as_myst_nb(monkeypatch):
     assert data == {myst_nb_glue.GLUE_PREFIX + "text/plain": "42"}
 
 
-GLUED = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-
-    # Glued values
+GLUED = MYST_HEADER + textwrap.dedent("""\
+        # Glued values
 
     ```{code-cell} ipython3
     import altair as alt

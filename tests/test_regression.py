@@ -62,7 +62,7 @@ def test_a_float64_value_moved_by_1e_minus_6_relative_fails(recorded_frame):
     moved.loc[17, "w1"] *= 1 + 1e-6
     assert compare_frame(frame, record) == []
     (problem,) = compare_frame(moved, record)
-    assert problem.startswith("w1: 1 of 40 values beyond rtol 1e-09, first at row 17")
+    assert problem.startswith("w1: 1 of 40 values beyond rtol 1e-09, first at 17")
 
 
 def test_last_bit_differences_pass_and_nan_stays_nan(recorded_frame):
@@ -122,7 +122,7 @@ def test_nested_records_compare_numbers_at_the_scale_of_their_key():
         }
     }
     assert compare_values(close, record, RTOL["float64"]) == [
-        ".json.claims[].numbers.max_dev: 1 of 1 numbers beyond rtol 1e-09, first 2e-14, recorded 1e-14"
+        ".json.claims[].numbers.max_dev: 1 of 1 numbers beyond rtol 1e-09, first at 0: 2e-14, recorded 1e-14"
     ]
     verdict = {"json": {"claims": [{"verdict": "fails", "numbers": {"p_value": 0.3, "max_dev": 1e-14}}]}}
     assert compare_values(verdict, record, RTOL["float64"])[0].startswith("words or structure changed")
