@@ -88,19 +88,6 @@ def check_memory(what: str, needed: float, knobs: str, available: int | None = N
     return needed
 
 
-def memory_estimate(
-    T: int, reps: int, grid_size: int = 500, m1: int = 50, alpha: float = 0.5, metric_samples: int = 2000
-) -> float:
-    """Bytes :func:`recursive_lib.simulation.simulate` takes at its peak, estimated: about 260 per (repetition, iteration)
-    (the statistics and the tidy frame, measured 205-210), 1 KB per (repetition, grid point) (the
-    pools and fitted curves) and the random numbers drawn a block of iterations at a time. An
-    upper estimate at the sizes that matter, computed from the sizes alone."""
-    m2 = (1.0 - alpha) * m1 / alpha if alpha > 0 else 0.0
-    return float(
-        reps * T * 260 + reps * grid_size * 1024 + reps * 32 * (m1 + m2) * 24 + reps * metric_samples * 16
-    )
-
-
 def _bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":

@@ -31,7 +31,7 @@ or foreign file is recomputed, with a warning.
 Files are created with the caller's umask (a group-shared folder stays readable by the group).
 Before computing anything the sweep checks that the folder can take a new file (``OSError`` naming
 it if it is read-only or full) and removes temporary files left by writers that died
-(:func:`recursive_lib._io.sweep_stale_temporaries`).
+(``recursive_lib._io.sweep_stale_temporaries``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the theory predicts: rate exponents, the heuristic error recursion, the exact
 finite-``n`` variance of the ECDF under contaminated recursive training (accumulate regime), and the
-exact expected MMD of the ECDF and the KDE (:func:`expected_mmd2`, every regime, with or without
-bias) with the KDE's exact integrated squared error (:func:`kde_expected_ise`).
+exact expected MMD of the ECDF and the KDE (:func:`~recursive_lib.theory.expected_mmd2`, every regime, with or without
+bias) with the KDE's exact integrated squared error (:func:`~recursive_lib.theory.kde_expected_ise`).
 
 Symbols follow the paper: ``p`` the estimator's baseline rate, ``alpha = m1 / (m1 + m2)`` the real
 fraction, ``q`` the bias decay rate, ``M_n`` the pool size the ``n``-th model is fitted on
@@ -456,8 +456,8 @@ def fit_error_spectrum(
 
     Returns
     -------
-    (M, integrals)
-        ``(T,)`` training-set sizes ``M_n`` and ``(T,)`` integrals.
+    tuple of numpy.ndarray
+        ``(M, integrals)``: the ``(T,)`` training-set sizes ``M_n`` and the ``(T,)`` integrals.
     """
     first, later, m2 = sizes
     T = b.size

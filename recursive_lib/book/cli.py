@@ -119,7 +119,7 @@ def memory_needed(knobs: dict) -> float | None:
     """Bytes one configuration of a chapter takes at its peak, times its workers, estimated from
     the knobs it has (``T``, ``reps``, ``grid_size``, ``m1``, ``alphas``, ``metric_samples``,
     ``n_jobs``; :func:`recursive_lib.simulation.memory_estimate`); ``None`` without a ``T`` knob."""
-    from recursive_lib._validation import memory_estimate
+    from recursive_lib.simulation import memory_estimate
 
     if not isinstance(knobs.get("T"), int):
         return None

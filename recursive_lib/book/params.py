@@ -70,6 +70,7 @@ _IGNORED = {"preset", TABLE_NAME, "In", "Out"}  # IPython's history lists are pl
 _CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]+$")  # imported constants (REGIMES), outside a kernel
 #: a YAML value (a preset or ``-p``) longer than this, or holding more nodes, is refused
 MAX_YAML_CHARS = 10_000
+#: a YAML value holding more nodes than this (items of lists and maps, scalars) is refused
 MAX_YAML_NODES = 10_000
 
 
@@ -138,7 +139,7 @@ class _Alternative:
 
 @dataclass(frozen=True)
 class Accepts:
-    """The parsed ``accepts`` cell of a knob: :meth:`check` returns the normalised value or raises
+    """The parsed ``accepts`` cell of a knob: ``check(value)`` returns the normalised value or raises
     ``ValueError`` naming the knob, the value and ``text`` (what it accepts)."""
 
     text: str

@@ -23,7 +23,7 @@ A model is any object with ``partial_fit(batch, rng) -> float`` (mean training l
 from ``rng`` (torch ops through :func:`recursive_lib._torch.torch_generator`), so that one seed determines the run and a
 run resumed from its checkpoint is identical to one that never stopped (a test checks it).
 
-Checkpoints hold data only (:func:`recursive_lib._io.write_state`: arrays, tensors and JSON, never a
+Checkpoints hold data only (``recursive_lib._io.write_state``: arrays, tensors and JSON, never a
 pickle): the model's ``get_state()`` (a dict of arrays, tensors, numbers; the torch models return
 their weights' and optimizer's state dicts) or, for a model without one, its attributes; the random
 streams' states; the real stream's position; the rows and snapshots so far. On resume a new model
