@@ -1,4 +1,4 @@
-"""The paper-scale benchmark's results reach the chapters (issue 16): the projection sentence is
+"""The paper-scale benchmark's results reach the chapters: the projection sentence is
 built from recursive_lib/book/paper_scale.json (package data, so an installed copy reads it too)
 and names the device it was measured on; the benchmark reads the paper sizes from the chapters'
 tables and writes where the chapters read."""

@@ -1,4 +1,4 @@
-"""The text experiment (issue 8): corpus and split, text metrics, the character language model,
+"""The text experiment: corpus and split, text metrics, the character language model,
 fresh-regime runs and the optional GPT-2 path (never needs transformers here)."""
 
 import math

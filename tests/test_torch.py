@@ -1,4 +1,4 @@
-"""Device handling (issue 16): one helper, :func:`recursive_lib._torch.placement`, picks the device
+"""Device handling: one helper, :func:`recursive_lib._torch.placement`, picks the device
 and the floating type of every model and tensor; the neural estimators, the DDPM (MLP and U-Net)
 and the GRU run with the device forced through ``RECURSIVE_DEVICE``, the path a GPU takes, and
 seeded runs are identical. The U-Net learns on a handful of 28x28 images."""
