@@ -37,13 +37,13 @@ def test_placement_reads_the_override_and_rejects_a_bad_one(monkeypatch):
     assert _torch.placement().device.type == expected
 
 
-def test_no_module_picks_a_device_or_a_float_type_of_its_own():
+def test_no_module_picks_a_device_or_a_float_type_of_its_own(root):
     """Every device and float type comes from _torch.placement(): no literal "cuda", .cuda(),
     torch.device(...) or torch.float32 elsewhere in the library (a model's own tensors follow
     its parameters)."""
     pattern = re.compile(r"""["']cuda["']|\.cuda\(|torch\.device\(|torch\.float(32|64)\b|\.to\(dev\)""")
     offenders = [
-        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        f"{path.relative_to(root)}:{n}: {line.strip()}"
         for path in LIBRARY.rglob("*.py")
         if path.name != "_torch.py"
         for n, line in enumerate(path.read_text().splitlines(), 1)
