@@ -73,10 +73,10 @@ def _svg(spec: dict, **metadata) -> str:
 def svg_size(svg: str) -> tuple[float, float]:
     """The ``width`` and ``height`` attributes of an SVG document."""
     head = svg[: svg.index(">")]
-    size = [re.search(rf'\b{key}="([0-9.]+)', head) for key in ("width", "height")]
-    if not all(size):
+    width, height = (re.search(rf'\b{key}="([0-9.]+)', head) for key in ("width", "height"))
+    if width is None or height is None:
         raise ValueError(f"the SVG has no numeric width and height: {head[:200]!r}")
-    return float(size[0].group(1)), float(size[1].group(1))
+    return float(width.group(1)), float(height.group(1))
 
 
 def _scaled(spec, fx: float, fy: float):

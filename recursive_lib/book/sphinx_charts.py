@@ -92,7 +92,8 @@ def bundle_text() -> str:
     from altair.utils._importers import vl_version_for_vl_convert
 
     # the same Vega-Lite version that rendered the static SVG
-    text = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    # (vl-convert's stub marks ``snippet`` required; without it the call returns the whole bundle)
+    text = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())  # type: ignore[call-arg]
     if SCHEMA_URL not in text:
         raise RuntimeError(
             f"the vl-convert bundle no longer holds {SCHEMA_URL!r}: check it for "
