@@ -4,7 +4,7 @@
 Data flow, one way, each layer importing only those below it (the contract in ``pyproject.toml``,
 checked by the tests)::
 
-    book         the CLI, the chapters' parameters, the offline check, the Sphinx extension
+    book         the CLI, the chapters' parameters, the charts' renderer, the offline check, Sphinx
     plots        Altair charts from tidy frames; computes nothing
     experiments  what chapters call: thinned runs, the bias grid, images, text, sample paths
     simulation   Config and simulate() -> tidy DataFrame       sweep   grids, cache, parallel runs

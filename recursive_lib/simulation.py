@@ -41,7 +41,7 @@ from recursive_lib._progress import progress_bar
 from recursive_lib._rng import seed_sequence, stable_hash64
 from recursive_lib._validation import check_choice, check_int, check_memory, check_range
 from recursive_lib.data.contamination import BiasSchedule, as_schedule
-from recursive_lib.data.truths import PAPER_TRUTH, dimension
+from recursive_lib.data.truths import PAPER_TRUTH, Truth, dimension
 from recursive_lib.estimators import ESTIMATORS, make_estimator
 from recursive_lib.loops.ensemble import BATCHED_ESTIMATORS, run_batched
 from recursive_lib.loops.fast import ENGINE_ESTIMATORS, run_fast
@@ -144,7 +144,7 @@ class Config:
     bandwidth_exponent: float | None = None
     grid_size: int = 500
     mmd_width: float = 0.5
-    truth: Any = None
+    truth: Truth | None = None
     engine: str = "fast"
     bias: BiasSchedule | None = None
     bias_correction: bool = False

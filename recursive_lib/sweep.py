@@ -11,7 +11,7 @@ with cloudpickle), ``"threading"``, or ``"dask"``, which sends them to the Dask 
 cluster of the current ``dask.distributed.Client`` (a ``LocalCluster``, or dask-jobqueue's
 ``SLURMCluster`` across machines: README, "Beyond one machine"). Results come back in ``configs``
 order whatever the backend. Start a Dask cluster inside :func:`dask_config`: Dask's default worker
-environment makes these runs about three times slower.
+environment makes these runs several times slower (see :func:`dask_config`).
 
 The cache. Each result is one Parquet file ``<cache_dir>/<key>.parquet``, written atomically
 (temporary file in the same folder, then ``os.replace``), so an interrupted sweep leaves only
@@ -74,8 +74,8 @@ def dask_config():
     Dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (its setting
     ``distributed.nanny.pre-spawn-environ``). Any such glibc setting turns off glibc's adaptive
     ``mmap`` threshold, so every array above 128 KiB is mapped and unmapped afresh: a bias
-    configuration took 16.5 s in a worker against 5.5 s in this process
-    (``benchmarks/bench_sweep.py``). This context leaves the variable unset; numbers are unchanged.
+    configuration runs several times slower in a worker than in this process
+    (``benchmarks/bench_sweep.py`` measures it). This context leaves the variable unset; numbers are unchanged.
     Workers started elsewhere (dask-jobqueue) read their own Dask configuration: set the same key to
     ``null`` there (README, "Beyond one machine").
 

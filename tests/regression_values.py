@@ -120,7 +120,7 @@ def _json_or_text(text: str) -> dict[str, Any]:
 
 
 def _figure_spec(html: str) -> Any:
-    from recursive_lib.plots import parse_chart_html
+    from recursive_lib.book.charts import parse_chart_html
 
     parsed = parse_chart_html(html)
     if parsed is None:

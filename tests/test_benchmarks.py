@@ -13,9 +13,9 @@ SCRIPTS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_benchmark_runs_at_small_size(script):
+def test_benchmark_runs_at_small_size(script, root):
     result = subprocess.run(
-        [sys.executable, str(script), "--small"], capture_output=True, text=True, cwd=ROOT, timeout=300
+        [sys.executable, str(script), "--small"], capture_output=True, text=True, cwd=root, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), "a benchmark must print its figures"

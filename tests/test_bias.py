@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
 from scipy.integrate import quad
 
 from recursive_lib import rates, theory
@@ -303,8 +302,8 @@ def test_correction_restores_the_unbiased_rate(estimator):
     assert table.loc[True, "slope"] - table.loc[False, "slope"] > 0.1
 
 
-def test_paper_preset_matches_the_authors_scripts():
-    paper = params.for_chapter(ROOT / "chapters" / "bias.md", "paper")
+def test_paper_preset_matches_the_authors_scripts(root):
+    paper = params.for_chapter(root / "chapters" / "bias.md", "paper")
     assert (paper.T, paper.reps, paper.burn_in, paper.m1, paper.p) == (3000, 100, 200, 50, 0.5)
     assert paper.alphas == paper.qs == (0.25, 0.5, 0.75)
     assert paper.designs["kde"] == dict(
@@ -326,4 +325,4 @@ def test_paper_preset_matches_the_authors_scripts():
     kde = [c for c in configs if c["estimator"] == "kde"][0]
     assert kde["bandwidth_exponent"] == 0.5 and kde["h0"] == 2.0  # h_n = 2 n^(-p)
     with pytest.raises(ValueError, match="designs"):
-        params.for_chapter(ROOT / "chapters" / "bias.md", "smoke", designs={"ecdf": {"bias": {"scale": 1.5}}})
+        params.for_chapter(root / "chapters" / "bias.md", "smoke", designs={"ecdf": {"bias": {"scale": 1.5}}})

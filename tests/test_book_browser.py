@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, ROOT
+from conftest import IN_CI
 
 from recursive_lib.book.offline import scan
 
@@ -113,8 +113,8 @@ COUNT_MARKS = """async () => {
 }"""
 
 
-def test_every_page_renders_offline_without_errors(browser, server, built_html):
-    shots = ROOT / "_build" / "screenshots"
+def test_every_page_renders_offline_without_errors(browser, server, built_html, root):
+    shots = root / "_build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     charts_seen = 0

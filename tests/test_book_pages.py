@@ -183,8 +183,8 @@ def test_pages_url_from_the_repository_address():
         pages_url("git@github.com:lab/book.git")
 
 
-def test_readme_first_screen_says_where_to_read_how_to_cite_and_the_two_commands():
-    first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:30])
+def test_readme_first_screen_says_where_to_read_how_to_cite_and_the_two_commands(root):
+    first_screen = "\n".join((root / "README.md").read_text().splitlines()[:30])
     for needed in ("github.io", "CITATION.cff", "bash scripts/build-book.sh", "bash scripts/test.sh"):
         assert needed in first_screen, f"README's first screen lacks {needed!r}"
     repositories = _configured_repositories()
@@ -196,8 +196,8 @@ def test_readme_first_screen_says_where_to_read_how_to_cite_and_the_two_commands
         )
 
 
-def test_landing_page_says_how_to_rerun_fork_and_cite():
-    intro = (ROOT / "chapters" / "intro.md").read_text()
+def test_landing_page_says_how_to_rerun_fork_and_cite(root):
+    intro = (root / "chapters" / "intro.md").read_text()
     for needed, why in [
         ("recursive-book run CHAPTER -p KNOB VALUE", "rerun"),
         ("cp chapters/", "fork: copy one chapter"),
@@ -310,11 +310,11 @@ FIRST_SCREEN = """() => {
 
 
 @pytest.mark.book
-def test_first_screen_of_every_chapter_is_prose(browser, server, built_html):  # noqa: F811
-    shots = ROOT / "_build" / "screenshots" / "first-screen"
+def test_first_screen_of_every_chapter_is_prose(browser, server, built_html, root):  # noqa: F811
+    shots = root / "_build" / "screenshots" / "first-screen"
     shots.mkdir(parents=True, exist_ok=True)
     failures = []
-    for name in cli.toc_chapters(ROOT):
+    for name in cli.toc_chapters(root):
         if not (built_html / "chapters" / f"{name}.html").is_file():
             failures.append(f"{name}: no page")
             continue

@@ -38,16 +38,16 @@ def test_one_parameters_cell_holding_the_preset_and_the_table(name):
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
-def test_knobs_are_resolved_right_after_and_every_knob_is_used(name):
+def test_knobs_are_resolved_right_after_and_every_knob_is_used(name, root):
     cells = _code_cells(name)
     assert cells[2].source.startswith("cfg = params.resolve(PRESETS, preset, globals())"), (
         f"{name}: the third cell must resolve the knobs"
     )
     code = "\n".join(c.source for c in cells[3:])
-    for knob in params.chapter_table(cli.chapter_source(ROOT, name)):
+    for knob in params.chapter_table(cli.chapter_source(root, name)):
         assert re.search(rf"\bcfg\.{knob}\b", code), f"{name}: knob {knob} is never used"
 
 
-def test_no_notebooks_tracked_in_git():
-    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True)
+def test_no_notebooks_tracked_in_git(root):
+    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=root, capture_output=True, text=True)
     assert tracked.stdout.strip() == ""

@@ -109,17 +109,17 @@ def test_the_lock_pins_every_requirement_within_its_range_and_holds_no_cuda():
     assert not cuda, f"the lock pulls a CUDA build's packages: {cuda}"
 
 
-def test_the_lowest_versions_file_names_the_floors_of_pyproject():
+def test_the_lowest_versions_file_names_the_floors_of_pyproject(root):
     """requirements/lowest.txt (what the weekly lowest-versions job installs) pins each core
     dependency at the lower bound pyproject.toml gives it (torch aside: requirements/torch.txt)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     floors = {}
     for text in project["dependencies"]:
         requirement = Requirement(text)
         if _name(requirement.name) != "torch":
             (bound,) = [s for s in requirement.specifier if s.operator == ">="]
             floors[_name(requirement.name)] = Version(bound.version)
-    lines = (ROOT / "requirements" / "lowest.txt").read_text().splitlines()
+    lines = (root / "requirements" / "lowest.txt").read_text().splitlines()
     pins = {
         _name(Requirement(ln).name): Version(str(Requirement(ln).specifier)[2:])
         for ln in lines
@@ -128,17 +128,17 @@ def test_the_lowest_versions_file_names_the_floors_of_pyproject():
     assert pins == floors
 
 
-def test_every_install_path_takes_the_cpu_build_of_torch():
+def test_every_install_path_takes_the_cpu_build_of_torch(root):
     """The install script installs torch alone, first, from the CPU index (only torch is looked up
     there); environment.yml lists that index before the pin, so conda users get it too."""
-    install = (ROOT / "scripts" / "_install.sh").read_text()
+    install = (root / "scripts" / "_install.sh").read_text()
     assert f'TORCH_INDEX="{CPU_INDEX}"' in install
     torch_step = install.index('--no-deps --extra-index-url "$TORCH_INDEX"')
     assert torch_step < install.index('-e ".[${extras}]"')
     assert "torch_requirement=(-r requirements/torch.txt)" in install
     pip = _environment_pip()
     assert pip.index(f"--extra-index-url {CPU_INDEX}") < pip.index(f"torch=={_torch_pin()}")
-    assert CPU_INDEX in (ROOT / "README.md").read_text()
+    assert CPU_INDEX in (root / "README.md").read_text()
     assert "-e ." in pip
 
 
@@ -151,7 +151,7 @@ def _pypi_reachable() -> bool:
 
 
 @pytest.mark.slow
-def test_book_and_lab_extras_resolve_together_with_the_lock(tmp_path):
+def test_book_and_lab_extras_resolve_together_with_the_lock(tmp_path, root):
     """pip's resolver, dry run, from scratch: the book, lab and every other extra install together
     under the lock (a conflict like cffconvert's jsonschema<4 against JupyterLab cannot return)."""
     if not _pypi_reachable():
@@ -160,7 +160,7 @@ def test_book_and_lab_extras_resolve_together_with_the_lock(tmp_path):
         pytest.skip("PyPI cannot be reached")
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
     command += ["--report", str(tmp_path / "report.json"), "-c", str(LOCK), "-c", str(TORCH_PIN)]
-    command += [f"{ROOT}[book,lab,test,hf,dask]"]
+    command += [f"{root}[book,lab,test,hf,dask]"]
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,4 +1,5 @@
-"""ECDF and Gaussian KDE: fit / sample / cdf / pdf, weights, validation, registry."""
+"""Estimators: the ECDF and the Gaussian KDE in detail (fit / sample / cdf / pdf, weights,
+validation), the registry, and one battery of protocol checks run over every registry entry."""
 
 import numpy as np
 import pytest
@@ -104,3 +105,118 @@ def test_sampling_is_reproducible():
         np.testing.assert_array_equal(
             est.sample(5, np.random.default_rng(7)), est.sample(5, np.random.default_rng(7))
         )
+
+
+# --- one battery over every entry of the registry (in the spirit of scikit-learn's check_estimator) ---
+
+#: Fast settings per registry entry: the neural ones train for a few steps only. A new entry of
+#: ESTIMATORS must be added here (a test below says so).
+FAST = {
+    "ecdf": {},
+    "kde": {"bandwidth": 0.3},
+    "gaussian": {},
+    "gmm": {"n_components": 2, "random_state": 0},
+    "flow": {
+        "transforms": 1,
+        "hidden": (8,),
+        "bins": 4,
+        "steps": 3,
+        "batch_size": 32,
+        "n_eval": 200,
+        "random_state": 0,
+    },
+    "quantile": {"hidden": (8,), "epochs": 1, "batch_size": 32, "n_eval": 200, "random_state": 0},
+}
+#: Entries whose ``fit`` takes importance weights; the others refuse them with a message naming ``weights``.
+WEIGHTED = {"ecdf", "kde", "gaussian"}
+#: One bad hyper-parameter per entry that has any, and the name its error message must give.
+BAD_PARAMS = {
+    "kde": ({"bandwidth": -1.0}, "bandwidth"),
+    "gmm": ({"n_components": 0}, "n_components"),
+    "flow": ({"n_eval": 0}, "n_eval"),
+    "quantile": ({"epochs": 0}, "epochs"),
+}
+NAMES = sorted(ESTIMATORS)
+
+
+def _x() -> np.ndarray:
+    return PAPER_TRUTH.sample(64, np.random.default_rng(0))
+
+
+def _fitted(name: str, **extra):
+    return make_estimator(name, **{**FAST[name], **extra}).fit(_x())
+
+
+def test_every_registry_entry_has_fast_settings_for_the_battery():
+    assert set(FAST) == set(ESTIMATORS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_returns_self_and_sets_only_underscored_state(name):
+    est = make_estimator(name, **FAST[name])
+    before = set(vars(est))
+    assert est.fit(_x()) is est
+    learned = set(vars(est)) - before
+    assert learned and all(key.endswith("_") for key in learned), learned
+    assert set(vars(clone(est))) == before  # a clone carries hyper-parameters only
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_gives_n_float64_points(name):
+    est = _fitted(name)
+    for n in (0, 1, 17):
+        s = est.sample(n, np.random.default_rng(1))
+        assert s.shape == (n,) and s.dtype == np.float64, (n, s.shape, s.dtype)
+        assert np.all(np.isfinite(s))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_same_seeds_give_the_same_fit_and_samples(name):
+    a, b = _fitted(name), _fitted(name)
+    np.testing.assert_array_equal(
+        a.sample(50, np.random.default_rng(7)), b.sample(50, np.random.default_rng(7))
+    )
+    grid = np.linspace(-3, 3, 11)
+    np.testing.assert_array_equal(a.cdf(grid), b.cdf(grid))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cdf_and_pdf_where_present_are_a_distribution_on_the_grid(name):
+    est = _fitted(name)
+    grid = np.linspace(-6, 6, 201)
+    cdf = est.cdf(grid)
+    assert cdf.shape == grid.shape and np.all(np.diff(cdf) >= -1e-12)
+    assert 0.0 <= cdf[0] <= 0.05 and 0.95 <= cdf[-1] <= 1.0 + 1e-12
+    if hasattr(est, "pdf"):
+        pdf = est.pdf(grid)
+        assert pdf.shape == grid.shape and np.all(pdf >= 0)
+        assert abs(np.trapezoid(pdf, grid) - 1.0) < 0.02
+    assert np.isfinite(est.mean_) and est.var_ > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_weights_move_the_fit_or_are_refused_by_name(name):
+    x = np.array([-2.0, -1.0, 0.0, 1.0, 4.0] * 8)
+    weights = np.where(x == 4.0, 1.0, 0.0)
+    est = make_estimator(name, **FAST[name])
+    if name in WEIGHTED:
+        est.fit(x, weights=weights)
+        assert est.mean_ == pytest.approx(4.0, abs=1e-9)
+    else:
+        with pytest.raises(ValueError, match="weights"):
+            est.fit(x, weights=weights)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_input_is_refused_with_a_message_naming_the_parameter(name):
+    est = make_estimator(name, **FAST[name])
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        est.fit(np.array([]))
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        est.fit(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match=r"\bn\b"):
+        _fitted(name).sample(-1, np.random.default_rng(0))
+    if name in BAD_PARAMS:
+        params, named = BAD_PARAMS[name]
+        with pytest.raises(ValueError, match=named):
+            make_estimator(name, **{**FAST[name], **params}).fit(_x())

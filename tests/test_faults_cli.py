@@ -50,8 +50,10 @@ BOMB = "\n".join(
         (["setting", "--out", "/proc/none/out"], "cannot be written"),
     ],
 )
-def test_bad_input_exits_2_before_a_kernel_starts_with_one_line(argv, message, monkeypatch, capsys, tmp_path):
-    monkeypatch.chdir(ROOT)
+def test_bad_input_exits_2_before_a_kernel_starts_with_one_line(
+    argv, message, monkeypatch, capsys, tmp_path, root
+):
+    monkeypatch.chdir(root)
     if "--out" not in argv:
         argv = [*argv, "--out", str(tmp_path / "out")]
     started = time.perf_counter()
@@ -59,7 +61,7 @@ def test_bad_input_exits_2_before_a_kernel_starts_with_one_line(argv, message, m
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert time.perf_counter() - started < 5
-    assert not (tmp_path / "out").exists() and not (ROOT / "chapters" / "out").exists()
+    assert not (tmp_path / "out").exists() and not (root / "chapters" / "out").exists()
 
 
 def test_the_alias_bomb_is_refused_in_well_under_a_second():
@@ -70,11 +72,11 @@ def test_the_alias_bomb_is_refused_in_well_under_a_second():
 
 
 @pytest.mark.parametrize("name", cli.executable_chapters(ROOT))
-def test_every_chapter_declares_what_each_knob_accepts_and_its_presets_satisfy_it(name):
-    for knob in params.chapter_table(cli.chapter_source(ROOT, name)).values():
+def test_every_chapter_declares_what_each_knob_accepts_and_its_presets_satisfy_it(name, root):
+    for knob in params.chapter_table(cli.chapter_source(root, name)).values():
         assert knob.accepts.text, f"{name}: {knob.name} declares no constraint"
     for preset in params.PRESET_NAMES:
-        params.for_chapter(cli.chapter_source(ROOT, name), preset)
+        params.for_chapter(cli.chapter_source(root, name), preset)
 
 
 def test_config_refuses_infinite_widths_and_rates_and_runs_that_cannot_fit():
@@ -86,14 +88,14 @@ def test_config_refuses_infinite_widths_and_rates_and_runs_that_cannot_fit():
     assert simulation.Config(T=2000, reps=100).memory_estimate < 2**30
 
 
-def test_a_relative_cache_dir_resolves_against_the_callers_folder(monkeypatch, tmp_path):
+def test_a_relative_cache_dir_resolves_against_the_callers_folder(monkeypatch, tmp_path, root):
     monkeypatch.chdir(tmp_path)
-    _, overrides = cli.check_run(ROOT, "rates", "smoke", {"cache_dir": "relcache"})
+    _, overrides = cli.check_run(root, "rates", "smoke", {"cache_dir": "relcache"})
     assert overrides["cache_dir"] == str(tmp_path / "relcache")
 
 
-def test_out_never_deletes_or_overwrites_a_readers_file(monkeypatch, capsys, tmp_path):
-    monkeypatch.chdir(ROOT)
+def test_out_never_deletes_or_overwrites_a_readers_file(monkeypatch, capsys, tmp_path, root):
+    monkeypatch.chdir(root)
     out = tmp_path / "out"
     (out / "intro_files").mkdir(parents=True)
     (out / "intro_files" / "notes.txt").write_text("mine")
@@ -109,9 +111,9 @@ def test_out_never_deletes_or_overwrites_a_readers_file(monkeypatch, capsys, tmp
     assert "intro.ipynb" in cli.written_files(out)
 
 
-def test_build_from_a_missing_folder_exits_2_and_creates_nothing(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)
-    staged = ROOT / "_build" / "staged"
+def test_build_from_a_missing_folder_exits_2_and_creates_nothing(tmp_path, monkeypatch, capsys, root):
+    monkeypatch.chdir(root)
+    staged = root / "_build" / "staged"
     before = staged.exists()
     assert cli.main(["build", "--executed", str(tmp_path / "nonexistent")]) == 2
     assert "no such folder" in capsys.readouterr().err
@@ -215,15 +217,15 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen, int]:
 
 
 @pytest.fixture
-def book_copy(tmp_path):
+def book_copy(tmp_path, root):
     repo = tmp_path / "repo"
     (repo / "chapters").mkdir(parents=True)
     for name in ("_toc.yml", "_config.yml", "chapters/intro.md"):
-        (repo / name).write_bytes((ROOT / name).read_bytes())
+        (repo / name).write_bytes((root / name).read_bytes())
     # a last cell that keeps the kernel busy, so a signal always reaches a run in progress
     with (repo / "chapters" / "intro.md").open("a") as chapter:
         chapter.write("\n```{code-cell} ipython3\nimport time\n\ntime.sleep(120)\n```\n")
-    for name in cli.toc_chapters(ROOT):
+    for name in cli.toc_chapters(root):
         target = repo / "chapters" / f"{name}.md"
         if not target.exists():
             target.write_text("# page\n")

@@ -8,7 +8,7 @@ import textwrap
 import pandas as pd
 import pytest
 import yaml
-from conftest import MYST_HEADER, ROOT
+from conftest import MYST_HEADER
 from IPython.display import Markdown
 
 from recursive_lib.book import cli, glue
@@ -69,12 +69,12 @@ GLUED = MYST_HEADER + textwrap.dedent("""\
     """)
 
 
-def test_the_book_reads_every_kind_of_glued_value(tmp_path, monkeypatch):
+def test_the_book_reads_every_kind_of_glued_value(tmp_path, monkeypatch, root):
     """The build runs with warnings as errors: a glued value it cannot find fails it."""
     (tmp_path / "chapters").mkdir()
     (tmp_path / "chapters" / "glued.md").write_text(GLUED)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/glued\n")
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = yaml.safe_load((root / "_config.yml").read_text())
     config.pop("bibtex_bibfiles", None)
     config["sphinx"]["config"].pop("bibtex_reference_style", None)
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))

@@ -1,4 +1,4 @@
-"""The GPT-2 path (issue 16) end to end, offline: a two-layer GPT-2 built from a config (random
+"""The GPT-2 path end to end, offline: a two-layer GPT-2 built from a config (random
 weights, nothing downloaded), a byte-level BPE tokenizer trained here on local text, and a stand-in
 for WikiText of its shape (a ``datasets.DatasetDict`` of lines). The code is the one that loads
 ``"gpt2"`` and WikiText by name; only the objects differ."""

@@ -4,7 +4,6 @@ the DDPM (learns, reproducible, checked parameters), one fresh-regime run and th
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
 from sklearn.utils import Bunch
 
 from recursive_lib import plots
@@ -266,8 +265,8 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(resumed[cols], straight[cols])
 
 
-def test_images_presets_allow_alpha_zero_and_check_the_new_knobs():
-    chapter = ROOT / "chapters" / "images.md"
+def test_images_presets_allow_alpha_zero_and_check_the_new_knobs(root):
+    chapter = root / "chapters" / "images.md"
     cfg = params.for_chapter(chapter, "smoke", fresh_alphas=[0, 0.5, 1])
     assert cfg.fresh_alphas == (0.0, 0.5, 1.0)
     paper = params.for_chapter(chapter, "paper")

@@ -59,7 +59,7 @@ def _scratch_environment(folder: Path, wheel: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_wheel_installed_in_a_scratch_environment_runs_a_chapter(tmp_path):
+def test_a_wheel_installed_in_a_scratch_environment_runs_a_chapter(tmp_path, root):
     wheel = _build_wheel(tmp_path / "wheel")
     python = _scratch_environment(tmp_path / "venv", wheel)
     work = tmp_path / "reader"  # outside the repository: nothing there to import from
@@ -72,12 +72,12 @@ def test_a_wheel_installed_in_a_scratch_environment_runs_a_chapter(tmp_path):
 
     where = Path(run("-c", "import recursive_lib; print(recursive_lib.__file__)"))
     assert where.is_relative_to(tmp_path / "venv"), where
-    assert not where.is_relative_to(ROOT)
+    assert not where.is_relative_to(root)
     assert run("-c", "from recursive_lib.book import timing; print(timing.RESULTS.is_file())") == "True"
 
     kernel = "recursive-scratch"  # its own kernel: no python3 kernelspec elsewhere can stand in
     run("-m", "ipykernel", "install", "--prefix", str(tmp_path / "venv"), "--name", kernel)
-    shutil.copy2(ROOT / "chapters" / f"{CHAPTER}.md", work / f"{CHAPTER}.md")
+    shutil.copy2(root / "chapters" / f"{CHAPTER}.md", work / f"{CHAPTER}.md")
     run("-m", "jupytext", "--to", "ipynb", f"{CHAPTER}.md", "-o", "in.ipynb")
     # a last cell records where the kernel imported the library from
     notebook = json.loads((work / "in.ipynb").read_text())

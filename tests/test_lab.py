@@ -35,8 +35,8 @@ def _merge_script() -> str:
     return re.search(r"<<'PYTHON'\n(.*?)\nPYTHON\n", text, re.S).group(1)
 
 
-def test_lab_sh_installs_the_lab_extra_and_merges_the_setting(tmp_path):
-    assert "source scripts/_install.sh book,lab" in (ROOT / "scripts" / "lab.sh").read_text()
+def test_lab_sh_installs_the_lab_extra_and_merges_the_setting(tmp_path, root):
+    assert "source scripts/_install.sh book,lab" in (root / "scripts" / "lab.sh").read_text()
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "env")], check=True)
     target = tmp_path / "env" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     target.parent.mkdir(parents=True)
@@ -64,16 +64,16 @@ def test_lab_sh_installs_the_lab_extra_and_merges_the_setting(tmp_path):
     }
 
 
-def test_a_chapter_saved_through_jupytext_keeps_its_front_matter():
+def test_a_chapter_saved_through_jupytext_keeps_its_front_matter(root):
     """jupytext.toml: no version stamp written into a chapter, and no pairing (no .ipynb beside it)."""
     import jupytext
     import tomllib
     from jupytext.config import load_jupytext_configuration_file
 
-    settings = tomllib.loads((ROOT / "jupytext.toml").read_text())
+    settings = tomllib.loads((root / "jupytext.toml").read_text())
     assert "formats" not in settings  # nothing paired
-    config = load_jupytext_configuration_file(str(ROOT / "jupytext.toml"))
-    source = (ROOT / "chapters" / "setting.md").read_text()
+    config = load_jupytext_configuration_file(str(root / "jupytext.toml"))
+    source = (root / "chapters" / "setting.md").read_text()
     saved = jupytext.writes(jupytext.reads(source, fmt="md:myst"), fmt="md:myst", config=config)
     assert saved.split("\n---\n")[0] == source.split("\n---\n")[0]
     plain = jupytext.writes(jupytext.reads(source, fmt="md:myst"), fmt="md:myst")

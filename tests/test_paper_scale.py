@@ -1,4 +1,4 @@
-"""The paper-scale benchmark's results reach the chapters (issue 16): the projection sentence is
+"""The paper-scale benchmark's results reach the chapters: the projection sentence is
 built from recursive_lib/book/paper_scale.json (package data, so an installed copy reads it too)
 and names the device it was measured on; the benchmark reads the paper sizes from the chapters'
 tables and writes where the chapters read."""
@@ -90,23 +90,23 @@ def _bench():
     return bench
 
 
-def test_benchmark_writes_the_package_data_the_chapters_read():
-    assert _bench().RESULTS == ROOT / "recursive_lib" / "book" / "paper_scale.json"
+def test_benchmark_writes_the_package_data_the_chapters_read(root):
+    assert _bench().RESULTS == root / "recursive_lib" / "book" / "paper_scale.json"
     assert timing.RESULTS.parent == Path(timing.__file__).resolve().parent
-    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert timing.RESULTS.name in package_data["recursive_lib.book"]
 
 
-def test_benchmark_reads_the_paper_column_of_the_chapter_tables():
+def test_benchmark_reads_the_paper_column_of_the_chapter_tables(root):
     bench = _bench()
     for chapter in bench.CHAPTERS:
-        table = params.chapter_table(ROOT / "chapters" / f"{chapter}.md")
+        table = params.chapter_table(root / "chapters" / f"{chapter}.md")
         assert bench.paper(chapter) == {name: knob.values["paper"] for name, knob in table.items()}
     assert bench.paper("images")["network"] == "unet"
 
 
-def test_the_network_knob():
-    chapter = ROOT / "chapters" / "images.md"
+def test_the_network_knob(root):
+    chapter = root / "chapters" / "images.md"
     assert params.for_chapter(chapter, "book").network == "mlp"
     assert params.for_chapter(chapter, "paper").network == "unet"
     with pytest.raises(ValueError, match="network must be one of 'mlp', 'unet'"):

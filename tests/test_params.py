@@ -115,8 +115,8 @@ def test_unknown_preset():
 
 
 @pytest.mark.parametrize("name", cli.executable_chapters(ROOT))
-def test_every_chapter_declares_its_presets_once_and_each_passes_its_checks(name):
-    source = cli.chapter_source(ROOT, name)
+def test_every_chapter_declares_its_presets_once_and_each_passes_its_checks(name, root):
+    source = cli.chapter_source(root, name)
     knobs = params.chapter_table(source)
     assert knobs, f"{name}: no knobs"
     for knob in knobs.values():
@@ -125,7 +125,7 @@ def test_every_chapter_declares_its_presets_once_and_each_passes_its_checks(name
         params.for_chapter(source, preset)
 
 
-def test_paper_presets_use_the_authors_parameters():
-    paper = params.for_chapter(ROOT / "chapters" / "setting.md", "paper")
+def test_paper_presets_use_the_authors_parameters(root):
+    paper = params.for_chapter(root / "chapters" / "setting.md", "paper")
     assert paper.alphas == tuple(round(0.1 * k, 1) for k in range(1, 11))
     assert (paper.m1, paper.T, paper.reps) == (50, 2000, 100)

@@ -12,11 +12,12 @@ import pytest
 import vl_convert as vlc
 
 from recursive_lib import plots
+from recursive_lib.book import charts
 from recursive_lib.simulation import snapshots
 
 
 def _svg(chart) -> str:
-    plots.enable()
+    charts.enable()
     svg = vlc.vegalite_to_svg(chart.to_dict())
     assert svg.startswith("<svg") and "NaN" not in svg
     return svg
@@ -105,7 +106,7 @@ def test_error_curves_keep_their_colour_legend():
     assert ">alpha<" in _svg(plots.error_curves(s, "mean error"))
 
 
-# --- the book renderer, chart sizes and colours -------------------------------------------------
+# --- hover, zoom and colours (the book renderer: tests/test_charts.py) -------------------------------------------------
 
 
 def _curves(alphas=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0), ns=(1, 2, 4, 8, 16)):
@@ -121,40 +122,9 @@ def _curves(alphas=(0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0), ns=(1, 2, 4, 8, 16)):
 
 
 def _bundle(chart) -> dict:
-    plots.enable()
+    charts.enable()
     bundle = chart._repr_mimebundle_()
     return bundle[0] if isinstance(bundle, tuple) else bundle
-
-
-def test_book_renderer_carries_svg_and_spec_with_the_plotted_data():
-    summary = _curves()
-    bundle = _bundle(plots.error_curves(summary, "mean error", title="t"))
-    page = bundle["text/html"]
-    match = re.match(
-        r'<div class="book-chart"><script type="application/json" class="book-chart-spec">'
-        r'(.*?)</script><div class="book-chart-static">(<svg.*</svg>)</div></div>$',
-        page,
-        re.S,
-    )
-    assert match, page[:300]
-    assert match.group(2) == bundle["image/svg+xml"]
-    spec = json.loads(match.group(1))
-    frames = plots.spec_frames(spec)
-    assert len(frames) == 1
-    assert set(frames[0].columns) == set(summary.columns)
-    pd.testing.assert_frame_equal(
-        frames[0][list(summary.columns)].reset_index(drop=True),
-        summary.reset_index(drop=True),
-        check_dtype=False,
-    )
-
-
-def test_a_closing_script_tag_in_the_data_cannot_end_the_spec_early():
-    summary = _curves().assign(alpha=lambda f: f.alpha.map(lambda a: f"</script>{a}"))
-    page = _bundle(plots.error_curves(summary, "mean error"))["text/html"]
-    assert page.count("</script>") == 1
-    spec = json.loads(page.split('class="book-chart-spec">', 1)[1].split("</script>", 1)[0])
-    assert plots.spec_frames(spec)[0]["alpha"].str.startswith("</script>").all()
 
 
 def _tooltip_fields(spec) -> set[str]:
@@ -198,24 +168,6 @@ def test_side_by_side_charts_keep_their_own_selections_without_warnings():
         spec = _bundle(chart)
     names = re.findall(r'"name":"((?:hover|zoom)_\d+)"', spec["text/html"])
     assert len(set(names)) == 4, names
-
-
-@pytest.mark.slow
-def test_charts_fit_the_text_column():
-    s = _curves()
-    wide = alt.hconcat(plots.error_curves(s, "e"), plots.error_curves(s, "e"))
-    assert plots.svg_size(vlc.vegalite_to_svg(wide.to_dict()))[0] > plots.COLUMN  # would overflow
-    for chart in [
-        plots.error_curves(s, "e"),
-        wide,
-        plots.slope_panels(_summary()),
-        plots.faceted_curves(s.assign(estimator="kde", regime="a"), "e"),
-    ]:
-        width, height = plots.svg_size(_bundle(chart)["image/svg+xml"])
-        assert 0.6 * plots.COLUMN <= width <= plots.COLUMN + 0.5, (chart, width)
-        assert height >= 150
-    single = plots.svg_size(_bundle(plots.error_curves(s, "e"))["image/svg+xml"])[0]
-    assert single >= 0.85 * plots.COLUMN  # a single chart fills the column (was 518 px of 688)
 
 
 # Colours: each colour a chart draws a line, point, rule or legend symbol with (blended with the

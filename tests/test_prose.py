@@ -142,8 +142,8 @@ def offences(chapter: str, text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", cli.toc_chapters(ROOT))
-def test_no_result_is_typed_by_hand(name):
-    source = cli.chapter_source(ROOT, name)
+def test_no_result_is_typed_by_hand(name, root):
+    source = cli.chapter_source(root, name)
     problems = offences(name, source.read_text())
     assert not problems, f"{name}: glue the number or make the sentence a claim:\n" + "\n".join(problems)
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
 from test_cli import CHAPTER
 
 from recursive_lib.book import cli, publish
@@ -24,8 +23,8 @@ LAUNCH_HOSTS = re.compile(r"mybinder\.org|colab\.research\.google\.com")
 # the staged configuration -------------------------------------------------------------------------
 
 
-def test_default_build_offers_downloads_and_no_launch_button():
-    config = cli.staged_config(ROOT)
+def test_default_build_offers_downloads_and_no_launch_button(root):
+    config = cli.staged_config(root)
     assert config["execute"]["execute_notebooks"] == "off"
     assert config["html"]["use_download_button"] is True
     assert config["html"]["use_repository_button"] is False
@@ -36,8 +35,8 @@ def test_default_build_offers_downloads_and_no_launch_button():
     assert not LAUNCH_HOSTS.search(yaml.safe_dump(config))
 
 
-def test_online_build_adds_binder_and_colab_for_the_notebooks_branch():
-    config = cli.staged_config(ROOT, online=True, repository="https://github.com/someone/book")
+def test_online_build_adds_binder_and_colab_for_the_notebooks_branch(root):
+    config = cli.staged_config(root, online=True, repository="https://github.com/someone/book")
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert config["repository"] == {
@@ -48,14 +47,14 @@ def test_online_build_adds_binder_and_colab_for_the_notebooks_branch():
     assert config["html"]["use_repository_button"] is True
     # the rest of _config.yml is kept
     assert config["html"]["use_download_button"] is True
-    assert config["title"] == yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
+    assert config["title"] == yaml.safe_load((root / "_config.yml").read_text())["title"]
 
 
-def test_online_build_needs_a_repository_and_repository_needs_online():
+def test_online_build_needs_a_repository_and_repository_needs_online(root):
     with pytest.raises(ValueError, match="repository url must be an https:// address"):
-        cli.staged_config(ROOT, online=True)  # _config.online.yml leaves the url empty
+        cli.staged_config(root, online=True)  # _config.online.yml leaves the url empty
     with pytest.raises(ValueError, match="online build only"):
-        cli.staged_config(ROOT, repository="https://github.com/someone/book")
+        cli.staged_config(root, repository="https://github.com/someone/book")
 
 
 # what the published notebooks carry ---------------------------------------------------------------
@@ -71,9 +70,9 @@ def test_requirement_names_the_notebooks_extra_at_the_commit():
         publish.requirement("https://github.com/someone/book", "")
 
 
-def test_commit_is_for_the_online_build_only(tmp_path):
+def test_commit_is_for_the_online_build_only(tmp_path, root):
     with pytest.raises(ValueError, match="online build only"):
-        cli.stage(ROOT, tmp_path, tmp_path / "staged", commit="0123abc")
+        cli.stage(root, tmp_path, tmp_path / "staged", commit="0123abc")
 
 
 def test_install_cell_goes_first_once_and_keeps_the_notebook():
@@ -136,17 +135,17 @@ def test_install_cell_takes_the_cpu_build_without_a_torch(monkeypatch):
     assert "-c" not in command and command[-1] == REQUIREMENT
 
 
-def test_the_notebooks_extra_is_the_books_kernel_without_sphinx():
+def test_the_notebooks_extra_is_the_books_kernel_without_sphinx(root):
     """What the published notebooks install: every package the chapters' kernel needs, at the
     book extra's versions, and none of the build's (jupyter-book, myst-nb, Sphinx)."""
     import tomllib
 
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     notebooks, book = extras[publish.NOTEBOOKS_EXTRA], extras["book"]
     assert set(notebooks) <= set(book)
     assert not [r for r in notebooks if re.match(r"(jupyter-book|myst|sphinx)", r, re.I)]
     assert {re.match(r"[\w.-]+", r).group() for r in notebooks} >= {"ipykernel", "altair", "pyyaml"}
-    for chapter in sorted((ROOT / "chapters").glob("*.md")):
+    for chapter in sorted((root / "chapters").glob("*.md")):
         assert not re.search(
             r"^\s*(from|import) (myst_nb|sphinx|jupyter_book)\b", chapter.read_text(), re.M
         ), chapter.name
@@ -165,33 +164,33 @@ def test_merge_config_merges_mappings_and_replaces_the_rest():
 # one cache folder ---------------------------------------------------------------------------------
 
 
-def test_cache_dir_reaches_only_the_chapters_that_have_the_knob(tmp_path):
+def test_cache_dir_reaches_only_the_chapters_that_have_the_knob(tmp_path, root):
     with_knob = [
         n
-        for n in cli.executable_chapters(ROOT)
-        if "cache_dir" in cli.params.chapter_table(cli.chapter_source(ROOT, n))
+        for n in cli.executable_chapters(root)
+        if "cache_dir" in cli.params.chapter_table(cli.chapter_source(root, n))
     ]
-    without = [n for n in cli.executable_chapters(ROOT) if n not in with_knob]
+    without = [n for n in cli.executable_chapters(root) if n not in with_knob]
     assert "rates" in with_knob and "setting" in without
     for name in with_knob:
-        assert cli.chapter_parameters(ROOT, name, {"seed": 1}, tmp_path / "cache") == {
+        assert cli.chapter_parameters(root, name, {"seed": 1}, tmp_path / "cache") == {
             "seed": 1,
             "cache_dir": str((tmp_path / "cache" / name).resolve()),
         }
     for name in without:
-        assert cli.chapter_parameters(ROOT, name, {"seed": 1}, tmp_path / "cache") == {"seed": 1}
-    assert cli.chapter_parameters(ROOT, "rates", None, None) == {}
+        assert cli.chapter_parameters(root, name, {"seed": 1}, tmp_path / "cache") == {"seed": 1}
+    assert cli.chapter_parameters(root, "rates", None, None) == {}
 
 
-def test_where_results_are_cached_is_not_part_of_the_fingerprint():
-    source = cli.chapter_source(ROOT, "rates")
+def test_where_results_are_cached_is_not_part_of_the_fingerprint(root):
+    source = cli.chapter_source(root, "rates")
     plain = cli.chapter_fingerprint(source, "smoke", {})
     assert cli.chapter_fingerprint(source, "smoke", {"cache_dir": "/somewhere"}) == plain
     assert cli.chapter_fingerprint(source, "smoke", {"T": 7}) != plain
 
 
-def test_build_cache_dir_option(monkeypatch, tmp_path, capsys):
-    monkeypatch.chdir(ROOT)
+def test_build_cache_dir_option(monkeypatch, tmp_path, capsys, root):
+    monkeypatch.chdir(root)
     # nothing is executed when the chapters come from --executed: the option would do nothing
     assert cli.main(["build", "--executed", str(tmp_path), "--cache-dir", str(tmp_path)]) == 1
     assert "--cache-dir applies when chapters are executed" in capsys.readouterr().err
@@ -209,7 +208,7 @@ CACHED_CHAPTER = CHAPTER.replace(
 
 
 @pytest.fixture
-def tiny_book(tmp_path):
+def tiny_book(tmp_path, root):
     (tmp_path / "chapters").mkdir()
     (tmp_path / "chapters" / "tiny.md").write_text(CACHED_CHAPTER)
     (tmp_path / "chapters" / "notes.md").write_text(
@@ -218,13 +217,13 @@ def tiny_book(tmp_path):
     (tmp_path / "_toc.yml").write_text(
         "format: jb-book\nroot: chapters/tiny\nchapters:\n  - file: chapters/notes\n"
     )
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = yaml.safe_load((root / "_config.yml").read_text())
     config.pop("bibtex_bibfiles", None)  # the tiny book cites nothing
     config["sphinx"]["config"].pop("bibtex_reference_style", None)
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
-    shutil.copy2(ROOT / "_config.online.yml", tmp_path / "_config.online.yml")
+    shutil.copy2(root / "_config.online.yml", tmp_path / "_config.online.yml")
     (tmp_path / "references.bib").write_text("")
-    shutil.copytree(ROOT / "requirements", tmp_path / "requirements")  # the lock Binder installs with
+    shutil.copytree(root / "requirements", tmp_path / "requirements")  # the lock Binder installs with
     # the online build installs the library at the book's commit: the tiny book is a git checkout
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
     subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
@@ -237,7 +236,7 @@ def _launch_links(page: str) -> list[str]:
     return [h for h in re.findall(r'href="([^"]+)"', page) if LAUNCH_HOSTS.search(h)]
 
 
-def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys):
+def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys, root):
     """One execution with --cache-dir, two builds from it: the default build offers the
     notebook and the MyST source and no launch button; --online adds Binder and Colab."""
     monkeypatch.chdir(tiny_book)
@@ -290,7 +289,7 @@ def test_tiny_book_online_and_offline(tiny_book, monkeypatch, capsys):
     assert wanted in requirements and "torch==2.13.0" in requirements
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
     assert "-c constraints.txt" in requirements
-    assert (binder / "constraints.txt").read_text() == (ROOT / "requirements" / "constraints.txt").read_text()
+    assert (binder / "constraints.txt").read_text() == (root / "requirements" / "constraints.txt").read_text()
     assert not any("[book]" in line for line in requirements)  # no Sphinx in the reader's kernel
 
 
@@ -310,14 +309,14 @@ def test_linkcheck_reports_a_broken_link(tiny_book, monkeypatch, capsys):
 
 
 @pytest.mark.book
-def test_every_chapter_page_offers_its_notebook_and_myst_source(built_html):
-    for name in cli.executable_chapters(ROOT):
+def test_every_chapter_page_offers_its_notebook_and_myst_source(built_html, root):
+    for name in cli.executable_chapters(root):
         page = (built_html / "chapters" / f"{name}.html").read_text()
         for suffix in ("ipynb", "md"):
             assert f'href="../_sources/chapters/{name}.{suffix}"' in page, (name, suffix)
             assert (built_html / "_sources" / "chapters" / f"{name}.{suffix}").is_file()
         assert (built_html / "_sources" / "chapters" / f"{name}.md").read_text() == cli.chapter_source(
-            ROOT, name
+            root, name
         ).read_text()
 
 

@@ -150,13 +150,13 @@ def _other_kernels_environment() -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_seeded_results_hold_under_another_kernel_selection(tmp_path):
+def test_seeded_results_hold_under_another_kernel_selection(tmp_path, root):
     """The recorded values hold off the kernels they were recorded with (the cross-machine check
     that a bit-exact digest failed): every case, in a fresh process with numpy's SIMD dispatch and
     torch's vectorised kernels switched off."""
     script = (
         "import json, sys\n"
-        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        f"sys.path.insert(0, {str(root / 'tests')!r})\n"
         "import numpy, torch\n"
         "from numpy._core._multiarray_umath import __cpu_features__ as f\n"
         "from regression_cases import CASES\n"

@@ -160,17 +160,15 @@ def test_the_key_changes_with_the_code_the_run_and_its_inputs(monkeypatch):
 
 
 @pytest.mark.slow
-def test_editing_a_library_file_misses_the_cache(tmp_path):
+def test_editing_a_library_file_misses_the_cache(tmp_path, root):
     """In a copy of the package: the same sweep is cached, then a library file changes, then the
     cache misses (checked in fresh interpreters, as a user's next session would)."""
     import shutil
     import subprocess
     import sys
 
-    from conftest import ROOT
-
     shutil.copytree(
-        ROOT / "recursive_lib", tmp_path / "recursive_lib", ignore=shutil.ignore_patterns("__pycache__")
+        root / "recursive_lib", tmp_path / "recursive_lib", ignore=shutil.ignore_patterns("__pycache__")
     )
     script = (
         "import sys, pandas as pd\n"

@@ -1,4 +1,4 @@
-"""The text experiment (issue 8): corpus and split, text metrics, the character language model,
+"""The text experiment: corpus and split, text metrics, the character language model,
 fresh-regime runs and the optional GPT-2 path (never needs transformers here)."""
 
 import math
@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
 from scipy import stats
 
 from recursive_lib import metrics
@@ -255,8 +254,8 @@ def test_trend_and_final_levels_recover_a_known_power_law():
         text.final_levels(runs.drop(columns="rep"))
 
 
-def test_presets_allow_alpha_zero_and_check_the_text_knobs():
-    chapter = ROOT / "chapters" / "text.md"
+def test_presets_allow_alpha_zero_and_check_the_text_knobs(root):
+    chapter = root / "chapters" / "text.md"
     cfg = params.for_chapter(chapter, "smoke")
     assert 0.0 in cfg.fresh_alphas and 1.0 in cfg.fresh_alphas
     book = params.for_chapter(chapter, "book")

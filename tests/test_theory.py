@@ -101,7 +101,7 @@ def test_recursion_matches_monte_carlo(m1, m2):
 def test_ise_and_w1_on_grid_against_simulation(alpha):
     # The ECDF process on a grid, simulated exactly on cell counts (multinomial draws), R = 2000.
     # Expected ISE: within 4 standard errors at every n. W1: the Jensen bound holds and the
-    # Gaussian approximation is within 6% (PAPER.md reports 0.5-5% at m1 = 50).
+    # Gaussian approximation is within 6% (the paper reports 0.5-5% at m1 = 50).
     m1, T, R = 20, 30, 2000
     m2 = m2_of(alpha, m1)
     grid = PAPER_TRUTH.grid(120)
@@ -132,7 +132,7 @@ def test_ise_and_w1_on_grid_against_simulation(alpha):
 def test_theory_matches_simulate_ecdf(alpha):
     # The library's own engine against the exact theory: mean W1 over 200 repetitions stays under
     # the Jensen bound and within 8% of the Gaussian approximation (its standard error is ~2-3%
-    # per n at this size; PAPER.md reports 0.5-5% at 400 repetitions).
+    # per n at this size; the paper reports 0.5-5% at 400 repetitions).
     m1, T = 50, 40
     df = simulate(estimator="ecdf", alpha=alpha, m1=m1, T=T, reps=200, seed=3)
     m2 = int(df["m2"].iloc[0])

@@ -411,7 +411,7 @@ def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
 
 def export_figures(notebook_path: Path, folder: Path) -> list[Path]:
     """Write every SVG/PNG output of an executed notebook to ``folder``, and beside each chart of
-    :func:`recursive_lib.plots.book_renderer` the CSV of the data it was drawn from.
+    :func:`recursive_lib.book.charts.book_renderer` the CSV of the data it was drawn from.
 
     Glued outputs keep their glue name (``fig-rates.svg``, ``fig-rates.csv``; ``fig-rates-1.csv``,
     ``fig-rates-2.csv`` for a chart drawn from several tables); others are named by cell and order.
@@ -452,14 +452,14 @@ def _export_chart_data(html, folder: Path, stem: str) -> list[Path]:
     html = "".join(html) if isinstance(html, list) else html
     if not html or 'class="book-chart"' not in html:
         return []
-    from recursive_lib import plots
+    from recursive_lib.book import charts
 
-    chart = plots.parse_chart_html(html)
+    chart = charts.parse_chart_html(html)
     if chart is None:
         return []
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for filename, frame in plots.figure_files(chart[0], stem).items():
+    for filename, frame in charts.figure_files(chart[0], stem).items():
         frame.to_csv(folder / filename, index=False)
         paths.append(folder / filename)
     return paths

@@ -1,6 +1,6 @@
 """Sphinx extension: charts that answer back offline, and the data behind every figure.
 
-Every chart rendered by :func:`recursive_lib.plots.book_renderer` reaches the page as an HTML
+Every chart rendered by :func:`recursive_lib.book.charts.book_renderer` reaches the page as an HTML
 output holding its Vega-Lite spec (with its data) and its static SVG. At build time each such
 output becomes:
 
@@ -36,7 +36,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
-from recursive_lib.plots import (
+from recursive_lib.book.charts import (
     CHART_CLASS,
     SPEC_CLASS,
     STATIC_CLASS,
@@ -92,7 +92,8 @@ def bundle_text() -> str:
     from altair.utils._importers import vl_version_for_vl_convert
 
     # the same Vega-Lite version that rendered the static SVG
-    text = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    # (vl-convert's stub marks ``snippet`` required; without it the call returns the whole bundle)
+    text = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())  # type: ignore[call-arg]
     if SCHEMA_URL not in text:
         raise RuntimeError(
             f"the vl-convert bundle no longer holds {SCHEMA_URL!r}: check it for "

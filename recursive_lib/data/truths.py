@@ -18,10 +18,32 @@ runs: it should state the parameters, not a memory address.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 from scipy.special import ndtr
 
 from recursive_lib._validation import check_int
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """What every truth has, in any dimension: ``sample(n, rng)`` -> ``(n,)`` or ``(n, d)`` draws."""
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Truth(Sampler, Protocol):
+    """A one-dimensional truth ``P`` as described above: draws, density, distribution function and
+    the evaluation grid (``mean`` and ``var`` too, not listed here so that plain attributes and
+    properties both qualify)."""
+
+    def pdf(self, x) -> np.ndarray: ...
+
+    def cdf(self, x) -> np.ndarray: ...
+
+    def grid(self, size: int = 500) -> np.ndarray: ...
 
 
 class Mixture1D:

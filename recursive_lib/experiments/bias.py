@@ -5,7 +5,8 @@ A *design* is what an estimator's biased runs share: the contaminating distribut
 (``bias``: the fields of a :class:`~recursive_lib.data.contamination.BiasSchedule` except the
 rate and the end), the evaluation grid, and for the KDE the first bandwidth ``h0`` (its exponent is
 ``p``: ``h_n = h0 n^(-p)``, as in the authors' KDE script). :data:`PAPER_DESIGNS` holds the
-authors' two scripts (shared PAPER.md): KDE ``Q = N(3, 1)``, ``b0 = 0.2``, ``h0 = 2``, grid 500;
+authors' two scripts, as the paper describes its bias simulations (the chapter
+``chapters/bias.md`` runs them): KDE ``Q = N(3, 1)``, ``b0 = 0.2``, ``h0 = 2``, grid 500;
 ECDF ``Q = N(2, 1)``, ``b0 = 0.1``, grid 200; both ``n0 = 5``.
 """
 

@@ -76,7 +76,7 @@ class DigitClassifier:
 
 def _one_thread():
     """BLAS on one thread: these matrices are small, and on shared cores extra BLAS threads spin and
-    make a 0.1 s fit take seconds."""
+    make a small fit many times slower."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)

@@ -43,7 +43,7 @@ Randomness: one ``numpy.random.Generator`` per repetition, consumed in the same 
 number of repetitions, so repetition ``r`` does not depend on how many others run beside it (up to
 floating-point rounding: matrix products may be blocked differently for another number of rows).
 Categorical draws are one flat ``searchsorted`` (on row-offset cumulative counts, for pools) and a
-``bincount``: several times faster than ``Generator.multinomial``, which loops over cells.
+``bincount``, rather than ``Generator.multinomial``, which loops over cells.
 """
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ def pick_cells(cum: np.ndarray, M: int, u: np.ndarray) -> np.ndarray:
     ``cum`` ``(R, C)``: integer cumulative counts of the pools (each row ending at ``M``);
     ``u`` ``(R, k)``: uniforms on [0, 1) (point ``floor(u M)`` is picked; the non-uniformity of
     ``floor`` is below ``M / 2^53``). One flat ``searchsorted`` on row-offset cumulative counts;
-    the uniforms are sorted first (the order of the picks is irrelevant, and sorted needles make
-    ``searchsorted`` about 1.5 times faster).
+    the uniforms are sorted first (the order of the picks is irrelevant, and ``searchsorted``
+    walks sorted needles faster).
     """
     R, C = cum.shape
     offsets = np.arange(R, dtype=np.int64)[:, None] * M

@@ -3,7 +3,8 @@
 The simulations of the rate theorems refit an estimator from scratch at every iteration
 (:mod:`recursive_lib.loops.reference`). The paper's DDPM and GPT-2 runs do not: one network keeps training,
 and every iteration hands it a new batch of ``m_total`` items, a share ``alpha`` of them fresh
-real data and the rest sampled from the network as it is now (PAPER.md, "Experiments"):
+real data and the rest sampled from the network as it is now (the paper's image and text
+experiments; chapters ``chapters/images.md`` and ``chapters/text.md``):
 
 1. iteration 1: ``m_total`` real items;
 2. iteration ``n >= 2``: ``round(alpha m_total)`` fresh real items and

@@ -1,6 +1,7 @@
 """The readable reference loop: contaminated recursive training, one repetition at a time.
 
-This is the paper's protocol written out as plainly as possible (PAPER.md, "One iteration"). The fast
+This is the paper's protocol (one iteration of contaminated recursive training, spelled out below
+and in the book's chapter ``chapters/setting.md``) written out as plainly as possible. The fast
 engine (:mod:`recursive_lib.loops.fast`) computes the same statistics for many repetitions at once; a test
 proves the two agree.
 

@@ -11,7 +11,7 @@ import pytest
 import vl_convert
 
 from recursive_lib import plots
-from recursive_lib.book import sphinx_charts
+from recursive_lib.book import charts, sphinx_charts
 from recursive_lib.book.offline import js_remote_urls
 
 
@@ -26,10 +26,10 @@ def test_the_served_bundle_names_no_remote_address():
 
 
 def _spec_and_svg(chart):
-    plots.enable()
+    charts.enable()
     bundle = chart._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
-    chart = plots.parse_chart_html(bundle["text/html"])
+    chart = charts.parse_chart_html(bundle["text/html"])
     assert chart is not None, bundle["text/html"][:200]
     return chart
 
@@ -167,7 +167,7 @@ def test_side_by_side_panels_of_one_frame_give_one_csv(tmp_path):
         ]
     )
     spec, svg = _spec_and_svg(chart)
-    assert len(plots.spec_frames(spec)) == 4
+    assert len(charts.spec_frames(spec)) == 4
     sphinx_charts.chart_html(spec, svg, "fig-z", "chapters", tmp_path)
     first = pd.read_csv(tmp_path / "figure-data/chapters/fig-z-1.csv")
     second = pd.read_csv(tmp_path / "figure-data/chapters/fig-z-2.csv")
@@ -178,7 +178,7 @@ def test_side_by_side_panels_of_one_frame_give_one_csv(tmp_path):
 def test_export_figures_writes_the_csv_beside_the_svg(tmp_path):
     from recursive_lib.book.cli import export_figures
 
-    plots.enable()
+    charts.enable()
     bundle = plots.error_curves(_curves(), "e")._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
     prefix = "application/papermill.record/"

@@ -46,18 +46,18 @@ def public_names(module_name: str) -> list[str]:
     return anchors
 
 
-def test_reference_is_a_plain_page_of_the_book():
-    assert PAGE in cli.toc_chapters(ROOT)
+def test_reference_is_a_plain_page_of_the_book(root):
+    assert PAGE in cli.toc_chapters(root)
     assert not cli.is_notebook(SOURCE)
-    assert PAGE not in cli.executable_chapters(ROOT)
+    assert PAGE not in cli.executable_chapters(root)
 
 
-def test_staging_copies_the_reference_page(tmp_path):
+def test_staging_copies_the_reference_page(tmp_path, root):
     (tmp_path / "executed").mkdir()
     empty = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
-    for name in cli.executable_chapters(ROOT):  # stand-ins for the executed chapters
+    for name in cli.executable_chapters(root):  # stand-ins for the executed chapters
         (tmp_path / "executed" / f"{name}.ipynb").write_text(empty)
-    staged = cli.stage(ROOT, tmp_path / "executed", tmp_path / "staged")
+    staged = cli.stage(root, tmp_path / "executed", tmp_path / "staged")
     assert (staged / "chapters" / f"{PAGE}.md").read_text() == SOURCE.read_text()
 
 
@@ -111,9 +111,9 @@ def test_reference_renders_parameters_and_no_addresses(page):
 
 
 @pytest.mark.book
-def test_every_chapter_links_to_the_reference(built_html, page):
+def test_every_chapter_links_to_the_reference(built_html, page, root):
     anchors = set(re.findall(r'id="([\w.-]+)"', page))
-    for name in cli.executable_chapters(ROOT):
+    for name in cli.executable_chapters(root):
         html = (built_html / "chapters" / f"{name}.html").read_text()
         links = re.findall(rf'href="{PAGE}\.html#((?:module-)?recursive_lib[\w.]*)"', html)
         assert links, f"chapter {name} does not link to the reference page"

@@ -1,4 +1,4 @@
-"""Device handling (issue 16): one helper, :func:`recursive_lib._torch.placement`, picks the device
+"""Device handling: one helper, :func:`recursive_lib._torch.placement`, picks the device
 and the floating type of every model and tensor; the neural estimators, the DDPM (MLP and U-Net)
 and the GRU run with the device forced through ``RECURSIVE_DEVICE``, the path a GPU takes, and
 seeded runs are identical. The U-Net learns on a handful of 28x28 images."""
@@ -37,13 +37,13 @@ def test_placement_reads_the_override_and_rejects_a_bad_one(monkeypatch):
     assert _torch.placement().device.type == expected
 
 
-def test_no_module_picks_a_device_or_a_float_type_of_its_own():
+def test_no_module_picks_a_device_or_a_float_type_of_its_own(root):
     """Every device and float type comes from _torch.placement(): no literal "cuda", .cuda(),
     torch.device(...) or torch.float32 elsewhere in the library (a model's own tensors follow
     its parameters)."""
     pattern = re.compile(r"""["']cuda["']|\.cuda\(|torch\.device\(|torch\.float(32|64)\b|\.to\(dev\)""")
     offenders = [
-        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        f"{path.relative_to(root)}:{n}: {line.strip()}"
         for path in LIBRARY.rglob("*.py")
         if path.name != "_torch.py"
         for n, line in enumerate(path.read_text().splitlines(), 1)
