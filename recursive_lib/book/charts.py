@@ -4,7 +4,7 @@
 every chart is rendered as static SVG through ``vl-convert`` (no JavaScript from a
 content-delivery network), narrowed to the text column (:func:`fit_to_column`), and also carries
 its Vega-Lite spec, with the data it was drawn from, inside its HTML output. Jupyter shows the SVG;
-the built book (:mod:`recursive_lib.book.sphinx_charts`) turns the spec into an interactive chart
+the built book (``recursive_lib.book.sphinx_charts``) turns the spec into an interactive chart
 (tooltips, hover highlighting, zoom) drawn by a locally served vega-embed, keeps the SVG as the
 no-JavaScript fallback and links the data behind the figure as CSV. Reading an output back:
 :func:`parse_chart_html` (spec and SVG), :func:`figure_frames` (the data behind a figure) and
