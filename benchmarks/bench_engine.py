@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from recursive_lib.data import PAPER_TRUTH
-from recursive_lib.estimators import GaussianKDE
+from recursive_lib.estimators import GaussianKDE, make_estimator
 from recursive_lib.loops.fast import _KdeBins, run_fast
 from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import masses_from_pdf, mmd_grid, w1_grid
@@ -39,7 +39,7 @@ def speedup(T: int) -> None:
     run_reference(GaussianKDE(), 0.5, 50, T, PAPER_TRUTH, grid, np.random.default_rng(0), bandwidth=h)
     t_ref = time.perf_counter() - t0
     t0 = time.perf_counter()
-    run_fast("kde", 0.5, 50, T, PAPER_TRUTH, grid, [np.random.default_rng(0)], bandwidth=h)
+    run_fast(GaussianKDE(), 0.5, 50, T, PAPER_TRUTH, grid, [np.random.default_rng(0)], bandwidth=h)
     t_fast = time.perf_counter() - t0
     print(
         f"[speed-up] KDE alpha=0.5 m1=50 T={T} 1 rep: reference {t_ref:.2f} s, "
@@ -93,7 +93,7 @@ def flat_in_n(T: int, reps: int) -> None:
             rngs = [np.random.default_rng(r) for r in range(reps)]
             t0 = time.perf_counter()
             run_fast(
-                est,
+                make_estimator(est),
                 0.5,
                 50,
                 t,

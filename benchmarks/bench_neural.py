@@ -42,15 +42,14 @@ def compare(
     seeds = np.random.SeedSequence(0).spawn(reps)
     t0 = time.perf_counter()
     batched = run_batched(
+        make(**params),
         alpha,
         m1,
         T,
         truth,
         grid,
         [np.random.default_rng(s) for s in seeds],
-        estimator=estimator,
         metric_samples=metric_samples,
-        **params,
     )
     t_batched = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -77,7 +76,13 @@ def main() -> None:
     args = parser.parse_args()
     # Warm-up: the first torch call pays one-off initialisation costs.
     run_batched(
-        1.0, 20, 1, PAPER_TRUTH, PAPER_TRUTH.grid(500), [np.random.default_rng(0)], epochs=2, n_eval=100
+        QuantileSampler(epochs=2, n_eval=100),
+        1.0,
+        20,
+        1,
+        PAPER_TRUTH,
+        PAPER_TRUTH.grid(500),
+        [np.random.default_rng(0)],
     )
     if args.small:
         compare("quantile", reps=20, m_total=40, alpha=0.5, T=2, epochs=4, n_eval=1000)

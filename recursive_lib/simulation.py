@@ -55,6 +55,7 @@ ENGINES = ("fast", "reference")
 MULTIVARIATE_ESTIMATORS = ("gmm", "flow")  # families that fit points in d >= 2 dimensions
 BANDWIDTH_ESTIMATORS = ("kde",)  # estimators that use h_n = h0 n^(-bandwidth_exponent)
 STAT_COLUMNS = ("rep", "n", "M", "w1", "mmd", "mean", "var")
+STAT_KEYS = ("w1", "mmd", "mean", "var")  # what every engine returns, (reps, T) each
 #: bias columns of the tidy results of a biased run (the schedule's fields, flattened)
 BIAS_COLUMNS = (
     "bias_rate",
@@ -357,61 +358,26 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
     """
     cfg = _as_config(config, fields)
     grid = cfg.truth.grid(cfg.grid_size) if dimension(cfg.truth) == 1 else None
-    params = dict(cfg.estimator_params)
+    estimator = make_estimator(cfg.estimator, **dict(cfg.estimator_params))
+    shared = dict(alpha=cfg.alpha, m1=cfg.m1, T=cfg.T, truth=cfg.truth, grid=grid, mmd_width=cfg.mmd_width)
     bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
+    loop = dict(bandwidth=bandwidth, regime=cfg.regime, bias=cfg.bias, bias_correction=cfg.bias_correction)
     rngs = cfg.rngs()
     engine = cfg.runs_on
     if engine == "fast" and cfg.estimator in BATCHED_ESTIMATORS:
         stats = run_batched(
-            cfg.alpha,
-            cfg.m1,
-            cfg.T,
-            cfg.truth,
-            grid,
-            rngs,
-            mmd_width=cfg.mmd_width,
-            progress=progress,
-            estimator=cfg.estimator,
-            metric_samples=cfg.metric_samples,
-            **params,
+            estimator, rngs=rngs, progress=progress, metric_samples=cfg.metric_samples, **shared
         )
     elif engine == "fast":
-        res = run_fast(
-            cfg.estimator,
-            cfg.alpha,
-            cfg.m1,
-            cfg.T,
-            cfg.truth,
-            grid,
-            rngs,
-            bandwidth=bandwidth,
-            regime=cfg.regime,
-            mmd_width=cfg.mmd_width,
-            bias=cfg.bias,
-            bias_correction=cfg.bias_correction,
-        )
-        stats = {key: res[key] for key in ("w1", "mmd", "mean", "var")}
+        res = run_fast(estimator, rngs=rngs, **shared, **loop)
+        stats = {key: res[key] for key in STAT_KEYS}
     else:
         rngs = progress_bar(rngs, desc=cfg.estimator, unit="rep", enabled=progress)
         runs = [
-            run_reference(
-                make_estimator(cfg.estimator, **params),
-                cfg.alpha,
-                cfg.m1,
-                cfg.T,
-                cfg.truth,
-                grid,
-                rng,
-                bandwidth=bandwidth,
-                regime=cfg.regime,
-                mmd_width=cfg.mmd_width,
-                bias=cfg.bias,
-                bias_correction=cfg.bias_correction,
-                metric_samples=cfg.metric_samples,
-            )
+            run_reference(estimator, rng=rng, metric_samples=cfg.metric_samples, **shared, **loop)
             for rng in rngs
         ]
-        stats = {key: np.stack([run[key] for run in runs]) for key in ("w1", "mmd", "mean", "var")}
+        stats = {key: np.stack([run[key] for run in runs]) for key in STAT_KEYS}
     n = np.arange(1, cfg.T + 1)
     frame = pd.DataFrame(
         {
@@ -459,7 +425,7 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
     grid = cfg.truth.grid(cfg.grid_size)
     bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
     res = run_fast(
-        cfg.estimator,
+        make_estimator(cfg.estimator),
         cfg.alpha,
         cfg.m1,
         cfg.T,

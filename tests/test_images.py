@@ -217,7 +217,7 @@ SMALL = dict(
 
 
 def test_run_images_frame_resume_and_reference(tmp_path):
-    first = images.run_images(0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
+    first = images.run_images(alpha=0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
     assert list(first["iteration"]) == [1, 2, 3] and list(first["M"]) == [60, 120, 180]
     assert list(first["n_real"]) == [60, 30, 30]
     assert first[["fd", "label_entropy", "confidence"]].notna().all().all()
@@ -225,12 +225,12 @@ def test_run_images_frame_resume_and_reference(tmp_path):
     batch, is_real = images.decode_snapshot(first["snapshot"].iloc[1])
     assert batch.shape == (60, 8, 8) and is_real.sum() == 30
     assert not list(tmp_path.glob("*.ckpt"))  # a completed run leaves no checkpoint behind
-    again = images.run_images(0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
-    fresh = images.run_images(0.5, rep=0, **SMALL)
+    again = images.run_images(alpha=0.5, rep=0, checkpoint_dir=str(tmp_path), **SMALL)
+    fresh = images.run_images(alpha=0.5, rep=0, **SMALL)
     cols = ["loss", "fd", "label_entropy"]
     pd.testing.assert_frame_equal(again[cols], first[cols])
     pd.testing.assert_frame_equal(fresh[cols], first[cols])
-    other = images.run_images(0.5, rep=1, **SMALL)
+    other = images.run_images(alpha=0.5, rep=1, **SMALL)
     assert not np.allclose(other["fd"], first["fd"])
 
     metrics, pixels = images.split_snapshots(first, per_grid=10)
@@ -257,10 +257,10 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
 
     monkeypatch.setattr(DDPM, "partial_fit", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
-        images.run_images(0.25, rep=2, checkpoint_dir=str(tmp_path), **SMALL)
+        images.run_images(alpha=0.25, rep=2, checkpoint_dir=str(tmp_path), **SMALL)
     monkeypatch.setattr(DDPM, "partial_fit", original)
-    resumed = images.run_images(0.25, rep=2, checkpoint_dir=str(tmp_path), **SMALL)
-    straight = images.run_images(0.25, rep=2, **SMALL)
+    resumed = images.run_images(alpha=0.25, rep=2, checkpoint_dir=str(tmp_path), **SMALL)
+    straight = images.run_images(alpha=0.25, rep=2, **SMALL)
     cols = ["loss", "fd", "label_entropy", "confidence"]
     pd.testing.assert_frame_equal(resumed[cols], straight[cols])
 

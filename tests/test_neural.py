@@ -21,7 +21,9 @@ def test_batched_ensemble_equals_sequential_training_on_the_same_streams():
     """Each repetition draws the same random numbers in both paths: equal up to rounding."""
     grid = PAPER_TRUTH.grid(60)
     seeds = np.random.SeedSequence(3).spawn(4)
-    batched = run_batched(0.5, 20, 3, PAPER_TRUTH, grid, [np.random.default_rng(s) for s in seeds], **TINY)
+    batched = run_batched(
+        QuantileSampler(**TINY), 0.5, 20, 3, PAPER_TRUTH, grid, [np.random.default_rng(s) for s in seeds]
+    )
     for r, s in enumerate(seeds):
         ref = run_reference(QuantileSampler(**TINY), 0.5, 20, 3, PAPER_TRUTH, grid, np.random.default_rng(s))
         for key in ("w1", "mmd", "mean", "var"):
@@ -34,15 +36,14 @@ def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
     tiny = dict(steps=8, n_eval=200)
     seeds = np.random.SeedSequence(5).spawn(3)
     batched = run_batched(
+        Flow(**tiny),
         0.5,
         15,
         2,
         truth,
         grid,
         [np.random.default_rng(s) for s in seeds],
-        estimator="flow",
         metric_samples=150,
-        **tiny,
     )
     for r, s in enumerate(seeds):
         ref = run_reference(
@@ -62,7 +63,7 @@ def test_flow_ensemble_equals_sequential_flows_on_the_same_streams(truth, grid):
     )
     assert fast.engine.iloc[0] == "fast"
     with pytest.raises(ValueError, match="estimator"):
-        run_batched(0.5, 15, 1, truth, grid, [np.random.default_rng(0)], estimator="gmm")
+        run_batched(GMM(), 0.5, 15, 1, truth, grid, [np.random.default_rng(0)])
 
 
 @pytest.mark.slow

@@ -739,13 +739,43 @@ def linkcheck(root: Path, out: Path) -> tuple[int, Path]:
     return status, out / "_build" / "html" / "output.txt"  # jupyter-book's folder name
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: one sub-parser per subcommand (each handled by one entry of :data:`HANDLERS`)."""
     parser = argparse.ArgumentParser(prog="recursive-book", description=__doc__.split("\n")[0])
     from recursive_lib import __version__
 
     parser.add_argument("--version", action="version", version=f"recursive-book {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_run(sub)
+    knobs = sub.add_parser("params", help="list a chapter's knobs and their smoke / book / paper values")
+    knobs.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
+
+    execute = sub.add_parser("execute", help="execute every chapter in _toc.yml")
+    execute.add_argument("--preset", choices=PRESET_NAMES)
+    execute.add_argument("--out", type=Path, default=Path("_build/executed"))
+    execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
+    execute.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every chapter, even those whose executed notebook is up to date",
+    )
+    cache_help = (
+        "folder where every chapter with a cache_dir knob keeps its finished runs "
+        "(in <folder>/<chapter>); a later build reuses them"
+    )
+    execute.add_argument("--cache-dir", type=Path, help=cache_help)
+    _add_build(sub, cache_help)
+
+    sub.add_parser("linkcheck", help="check the outbound links of the book's sources (execution off)")
+
+    check = sub.add_parser("check-offline", help="fail if built pages load anything from the network")
+    check.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
+
+    return parser
+
+
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="execute one chapter with parameters")
     run.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
     run.add_argument("--preset", choices=PRESET_NAMES, help="smoke | book | paper (default: the chapter's)")
@@ -767,24 +797,8 @@ def main(argv: list[str] | None = None) -> int:
         help="write into a non-empty --out, replacing only the files an earlier run wrote there",
     )
 
-    knobs = sub.add_parser("params", help="list a chapter's knobs and their smoke / book / paper values")
-    knobs.add_argument("chapter", help="chapter name, e.g. setting (see _toc.yml)")
 
-    execute = sub.add_parser("execute", help="execute every chapter in _toc.yml")
-    execute.add_argument("--preset", choices=PRESET_NAMES)
-    execute.add_argument("--out", type=Path, default=Path("_build/executed"))
-    execute.add_argument("--jobs", type=int, default=1, help="chapters executed at once")
-    execute.add_argument(
-        "--force",
-        action="store_true",
-        help="execute every chapter, even those whose executed notebook is up to date",
-    )
-    cache_help = (
-        "folder where every chapter with a cache_dir knob keeps its finished runs "
-        "(in <folder>/<chapter>); a later build reuses them"
-    )
-    execute.add_argument("--cache-dir", type=Path, help=cache_help)
-
+def _add_build(sub, cache_help: str) -> None:
     bld = sub.add_parser("build", help="build the HTML book (executing first unless --executed)")
     bld.add_argument("--executed", type=Path, help="folder of executed notebooks to build from")
     bld.add_argument("--preset", choices=PRESET_NAMES, help="preset used when executing")
@@ -802,12 +816,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"with --online: the repository URL (default: the one in {ONLINE_CONFIG})",
     )
 
-    sub.add_parser("linkcheck", help="check the outbound links of the book's sources (execution off)")
 
-    check = sub.add_parser("check-offline", help="fail if built pages load anything from the network")
-    check.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
-
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         root = find_root()
     except FileNotFoundError as err:
@@ -850,52 +861,76 @@ def _kept_by(out: Path, cache: object) -> list[str]:
     return kept
 
 
+def _run(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
+    overrides = parse_parameters(args.parameter)
+    preset, overrides = check_run(root, args.chapter, args.preset, overrides)
+    stem = chapter_source(root, args.chapter).stem
+    out = check_out(root, args.out, stem, args.overwrite)
+    kept[:] = _kept_by(out, overrides.get(CACHE_KNOB))
+    run_chapter(root, args.chapter, out, preset, overrides)
+    return 0
+
+
+def _params(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
+    try:
+        print(knob_table(chapter_source(root, args.chapter)))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
+def _execute(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
+    execute_all(root, args.out, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir)
+    return 0
+
+
+def _build(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
+    executed = args.executed
+    if executed is not None and not executed.is_dir():
+        raise UsageError(f"--executed {executed}: no such folder of executed notebooks")
+    if executed is None:
+        executed = root / "_build" / "executed"
+        execute_all(root, executed, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir)
+    elif args.cache_dir is not None:
+        raise ValueError(
+            "--cache-dir applies when chapters are executed; with --executed nothing is executed"
+        )
+    html = build(root, executed.resolve(), root / "_build", args.online, args.repository)
+    print(f"book built: {html / 'index.html'}")
+    return 0
+
+
+def _linkcheck(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
+    status, report = linkcheck(root, root / "_build" / "linkcheck")
+    print(f"link check: {'every link answered' if status == 0 else 'broken links'} (details in {report})")
+    return status
+
+
+def _check_offline(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
+    from recursive_lib.book.offline import scan
+
+    problems = scan(args.html)
+    for problem in problems:
+        print(problem)
+    print(f"offline check: {len(problems)} network reference(s) in {args.html}")
+    return 1 if problems else 0
+
+
+#: subcommand -> handler(args, root, kept) -> exit status; ``kept`` collects what an interrupted
+#: run leaves behind (for the message on Ctrl-C)
+HANDLERS = {
+    "run": _run,
+    "params": _params,
+    "execute": _execute,
+    "build": _build,
+    "linkcheck": _linkcheck,
+    "check-offline": _check_offline,
+}
+
+
 def _command(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
     try:
-        if args.command == "run":
-            overrides = parse_parameters(args.parameter)
-            preset, overrides = check_run(root, args.chapter, args.preset, overrides)
-            stem = chapter_source(root, args.chapter).stem
-            out = check_out(root, args.out, stem, args.overwrite)
-            kept[:] = _kept_by(out, overrides.get(CACHE_KNOB))
-            run_chapter(root, args.chapter, out, preset, overrides)
-        elif args.command == "params":
-            try:
-                print(knob_table(chapter_source(root, args.chapter)))
-            except ValueError as err:
-                raise UsageError(str(err)) from None
-        elif args.command == "execute":
-            execute_all(root, args.out, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir)
-        elif args.command == "build":
-            executed = args.executed
-            if executed is not None and not executed.is_dir():
-                raise UsageError(f"--executed {executed}: no such folder of executed notebooks")
-            if executed is None:
-                executed = root / "_build" / "executed"
-                execute_all(
-                    root, executed, args.preset, args.jobs, force=args.force, cache_dir=args.cache_dir
-                )
-            elif args.cache_dir is not None:
-                raise ValueError(
-                    "--cache-dir applies when chapters are executed; with --executed nothing is executed"
-                )
-            html = build(root, executed.resolve(), root / "_build", args.online, args.repository)
-            print(f"book built: {html / 'index.html'}")
-        elif args.command == "linkcheck":
-            status, report = linkcheck(root, root / "_build" / "linkcheck")
-            print(
-                f"link check: {'every link answered' if status == 0 else 'broken links'} "
-                f"(details in {report})"
-            )
-            return status
-        elif args.command == "check-offline":
-            from recursive_lib.book.offline import scan
-
-            problems = scan(args.html)
-            for problem in problems:
-                print(problem)
-            print(f"offline check: {len(problems)} network reference(s) in {args.html}")
-            return 1 if problems else 0
+        return HANDLERS[args.command](args, root, kept)
     except UsageError:
         raise
     except (ChapterFailed, FileNotFoundError, ValueError) as err:
@@ -908,7 +943,6 @@ def _command(args: argparse.Namespace, root: Path, kept: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,17 @@ def make_estimator(name: str, **params):
     return ESTIMATORS[name](**params)
 
 
+def registry_name(estimator) -> str:
+    """The registry name of ``estimator``'s family (``ValueError`` for an unregistered class)."""
+    for name, cls in ESTIMATORS.items():
+        if type(estimator) is cls:
+            return name
+    raise ValueError(
+        f"estimator must be an instance of a registered family ({', '.join(ESTIMATORS)}), "
+        f"got {type(estimator).__name__}"
+    )
+
+
 __all__ = [
     "ECDF",
     "ESTIMATORS",
@@ -44,4 +55,5 @@ __all__ = [
     "GaussianKDE",
     "QuantileSampler",
     "make_estimator",
+    "registry_name",
 ]

@@ -18,22 +18,24 @@ the tests run a two-layer GPT-2 on a tokenizer trained in-process this way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recursive_lib._hf import require_hf
 from recursive_lib._rng import seed_sequence
-from recursive_lib._validation import check_int, check_range
+from recursive_lib._validation import check_int
 from recursive_lib.continual.gpt2 import GPT2LM
 from recursive_lib.data.wikitext import TokenizerText, load_wikitext
 from recursive_lib.experiments._checkpoint import checkpoint
-from recursive_lib.experiments.text import TextEvaluator
+from recursive_lib.experiments.config import RunConfig, as_config
+from recursive_lib.experiments.text import TextEvaluator, check_snippets, heldout_sample
 from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import distinct_n
 
-__all__ = ["real_distinct_wikitext", "run_gpt2"]
+__all__ = ["GPT2Config", "real_distinct_wikitext", "run_gpt2"]
 
 
 def real_distinct_wikitext(
@@ -60,76 +62,82 @@ def real_distinct_wikitext(
     return pd.DataFrame(rows)
 
 
-def run_gpt2(
-    alpha: float,
-    seed: int,
-    rep: int = 0,
-    T: int = 20,
-    m_total: int = 64,
-    block_len: int = 128,
-    epochs: int = 1,
-    batch_size: int = 8,
-    lr: float = 5e-5,
-    n_heldout: int = 200,
-    n_generate: int = 200,
-    eval_every: int = 1,
-    snapshot_at: Sequence[int] = (),
-    n_snippets: int = 3,
-    model="gpt2",
-    tokenizer=None,
-    dataset="wikitext-2-raw-v1",
-    checkpoint_dir: str | None = None,
-) -> pd.DataFrame:
-    """One fresh-regime run of GPT-2 on WikiText; the columns of
-    :func:`recursive_lib.experiments.text.run_text` (``m_total`` blocks per iteration).
+@dataclass(frozen=True)
+class GPT2Config(RunConfig):
+    """One validated configuration of :func:`run_gpt2` (shared fields: :class:`RunConfig`).
 
-    ``model``: see :class:`~recursive_lib.continual.gpt2.GPT2LM`; ``tokenizer``: see
+    ``block_len`` tokens per block (>= 2); ``n_heldout``, ``n_generate``, ``n_snippets`` as in
+    :class:`~recursive_lib.experiments.text.TextConfig`. ``model``: see
+    :class:`~recursive_lib.continual.gpt2.GPT2LM`; ``tokenizer``: see
     :class:`~recursive_lib.data.wikitext.TokenizerText` (``None``: the tokenizer of ``model``, which
     must then be a name); ``dataset``: see :func:`~recursive_lib.data.wikitext.load_wikitext`.
     A checkpoint needs all three given by name.
-
-    Perplexity and entropies are per token (not per character). No warm-up: GPT-2 is
-    pre-trained already. Checkpoints hold the whole model and optimizer (about 1.5 GB for GPT-2).
     """
-    arguments = dict(locals())
-    require_hf()
-    check_range("alpha", alpha, 0.0, 1.0)
-    rep = check_int("rep", rep, 0)
-    n_heldout = check_int("n_heldout", n_heldout, 1)
-    if tokenizer is None:
-        if not isinstance(model, str):
+
+    m_total: int = 64
+    block_len: int = 128
+    epochs: int = 1
+    batch_size: int = 8
+    lr: float = 5e-5
+    n_heldout: int = 200
+    n_generate: int = 200
+    n_snippets: int = 3
+    model: Any = "gpt2"
+    tokenizer: Any = None
+    dataset: Any = "wikitext-2-raw-v1"
+
+    def _check_snapshot_at(self) -> None:
+        check_snippets(self)
+
+    def __post_init__(self):
+        self._set(
+            block_len=check_int("block_len", self.block_len, 2),
+            n_heldout=check_int("n_heldout", self.n_heldout, 1),
+            n_generate=check_int("n_generate", self.n_generate, 1),
+            n_snippets=check_int("n_snippets", self.n_snippets, 0),
+        )
+        super().__post_init__()  # after these: it checks snapshot_at against them
+        if self.tokenizer is None and not isinstance(self.model, str):
             raise ValueError("tokenizer must be given when model is not a model name")
-        tokenizer = model
-    named = all(isinstance(v, str) for v in (model, tokenizer, dataset))
-    if checkpoint_dir is not None and not named:
-        raise ValueError(
-            "checkpoint_dir needs model, tokenizer and dataset given by name (objects "
-            "cannot name a checkpoint); pass checkpoint_dir=None"
-        )
-    tokenizer = TokenizerText(tokenizer)
-    pool, heldout = load_wikitext(tokenizer, block_len, dataset)
-    if n_heldout > len(heldout):
-        raise ValueError(
-            f"n_heldout must be at most the {len(heldout)} held-out blocks of "
-            f"{block_len} tokens, got {n_heldout}"
-        )
-    heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
-    lm = GPT2LM(model, block_len=block_len, lr=lr, epochs=epochs, batch_size=batch_size)
-    evaluate = TextEvaluator(tokenizer, heldout, n_generate, snapshot_at, n_snippets)
-    with checkpoint(checkpoint_dir, "gpt2", arguments, _fingerprint(**arguments)) as saved:
+        named = all(isinstance(v, str) for v in (self.model, self.tokenizer or self.model, self.dataset))
+        if self.checkpoint_dir is not None and not named:
+            raise ValueError(
+                "checkpoint_dir needs model, tokenizer and dataset given by name (objects "
+                "cannot name a checkpoint); pass checkpoint_dir=None"
+            )
+
+
+def run_gpt2(config: GPT2Config | None = None, /, **fields) -> pd.DataFrame:
+    """One fresh-regime run of GPT-2 on WikiText; the columns of
+    :func:`recursive_lib.experiments.text.run_text` (``m_total`` blocks per iteration).
+
+    ``config`` (a :class:`GPT2Config`) or its fields as keywords (both: the keywords replace
+    fields of ``config``), as :func:`~recursive_lib.experiments.text.run_text`. Perplexity and
+    entropies are per token (not per character). No warm-up: GPT-2 is pre-trained already.
+    Checkpoints hold the whole model and optimizer (about 1.5 GB for GPT-2).
+    """
+    cfg = as_config(GPT2Config, config, fields)
+    require_hf()
+    tokenizer = TokenizerText(cfg.model if cfg.tokenizer is None else cfg.tokenizer)
+    pool, heldout = load_wikitext(tokenizer, cfg.block_len, cfg.dataset)
+    heldout = heldout_sample(heldout, cfg.n_heldout, f"{cfg.block_len} tokens")
+    lm = GPT2LM(cfg.model, block_len=cfg.block_len, lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.batch_size)
+    evaluate = TextEvaluator(tokenizer, heldout, cfg.n_generate, cfg.snapshot_at, cfg.n_snippets)
+    arguments = cfg.key_fields()
+    with checkpoint(cfg.checkpoint_dir, "gpt2", arguments, _fingerprint(**arguments)) as saved:
         run = run_fresh(
             lm,
             pool,
-            alpha,
-            m_total,
-            T,
-            seed=seed_sequence(check_int("seed", seed, 0), rep),
+            cfg.alpha,
+            cfg.m_total,
+            cfg.T,
+            seed=seed_sequence(cfg.seed, cfg.rep),
             evaluate=evaluate,
-            eval_every=eval_every,
+            eval_every=cfg.eval_every,
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
-    return run.metrics.assign(rep=rep)
+    return run.metrics.assign(rep=cfg.rep)
 
 
 def _fingerprint(model="gpt2", tokenizer=None, dataset="wikitext-2-raw-v1", **_) -> str:

@@ -15,6 +15,7 @@ fresh regime by :func:`recursive_lib.loops.fresh.run_fresh` on the data of
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,13 @@ from recursive_lib._rng import seed_sequence
 from recursive_lib._validation import check_int, check_range
 from recursive_lib.data.digits import ImageData, load_images
 from recursive_lib.experiments._checkpoint import checkpoint
+from recursive_lib.experiments.config import RunConfig, as_config
 from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import frechet_distance
 
 __all__ = [
     "DigitClassifier",
+    "ImagesConfig",
     "decode_snapshot",
     "digit_classifier",
     "encode_snapshot",
@@ -132,55 +135,59 @@ def real_reference(
     return pd.DataFrame(rows)
 
 
-def run_images(
-    alpha: float,
-    rep: int = 0,
-    T: int = 20,
-    m_total: int = 300,
-    epochs: int = 20,
-    batch_size: int = 100,
-    lr: float = 2e-4,
-    diffusion_steps: int = 100,
-    width: int = 128,
-    depth: int = 3,
-    ema: float = 0.0,
-    network: str = "mlp",
-    n_eval: int = 500,
-    n_test: int = 500,
-    eval_every: int = 1,
-    snapshot_at=(),
-    dataset: str = "digits",
-    side: int | None = None,
-    seed: int = 0,
-    data_seed: int = 0,
-    checkpoint_dir: str | None = None,
-) -> pd.DataFrame:
-    """One fresh-regime run of the DDPM on digits; a tidy frame, one row per iteration.
+@dataclass(frozen=True)
+class ImagesConfig(RunConfig):
+    """One validated configuration of :func:`run_images` (shared fields: :class:`RunConfig`).
 
     Parameters
     ----------
-    alpha
-        Real share of every batch after the first (0: the model trains on itself only).
-    rep
-        Repetition index; the run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
-        (:func:`recursive_lib._rng.seed_sequence`), the same for every ``alpha`` (common random
-        numbers: iteration 1 is identical across alphas).
     T, m_total
         Iterations and images per iteration (the paper: 200 and 300).
     epochs, batch_size, lr, diffusion_steps, width, depth, ema, network
         The :class:`~recursive_lib.continual.diffusion.DDPM` (``batch_size``: images per optimizer
-        step; ``network``: ``"mlp"`` or ``"unet"``).
+        step; ``network``: ``"mlp"`` or ``"unet"``), which validates them.
     n_eval
-        Generated images behind each evaluation; n_test : held-out images (multiple of 10).
-    eval_every
-        Evaluate every this many iterations (and at 1 and ``T``).
+        Generated images behind each evaluation (>= 2, at most the pool size).
+    n_test
+        Held-out images (multiple of 10).
     snapshot_at
         Iterations whose training batch is kept (column ``snapshot``).
     dataset, side, data_seed
         :func:`recursive_lib.data.digits.load_images`.
-    checkpoint_dir
-        Folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
-        so that an interrupted run resumes; removed when the run completes. ``None``: none.
+    """
+
+    m_total: int = 300
+    epochs: int = 20
+    batch_size: int = 100
+    lr: float = 2e-4
+    diffusion_steps: int = 100
+    width: int = 128
+    depth: int = 3
+    ema: float = 0.0
+    network: str = "mlp"
+    n_eval: int = 500
+    n_test: int = 500
+    dataset: str = "digits"
+    side: int | None = None
+    data_seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        self._set(
+            n_eval=check_int("n_eval", self.n_eval, 2),
+            n_test=check_int("n_test", self.n_test, 1),
+            data_seed=check_int("data_seed", self.data_seed, 0),
+            side=None if self.side is None else check_int("side", self.side, 1),
+        )
+
+
+def run_images(config: ImagesConfig | None = None, /, **fields) -> pd.DataFrame:
+    """One fresh-regime run of the DDPM on digits; a tidy frame, one row per iteration.
+
+    ``config`` (an :class:`ImagesConfig`) or its fields as keywords (both: the keywords replace
+    fields of ``config``): ``run_images(alpha=0.5, T=20)``, as a sweep grid passes them. The run's
+    random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``, the same for every ``alpha``
+    (:mod:`recursive_lib.experiments.config`).
 
     Returns
     -------
@@ -195,48 +202,50 @@ def run_images(
         archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``
         elsewhere.
     """
-    arguments = dict(locals())  # every argument names the checkpoint
+    cfg = as_config(ImagesConfig, config, fields)
     from recursive_lib.continual.diffusion import DDPM  # torch, only when a run starts
 
-    check_int("rep", rep, 0)
-    n_eval = check_int("n_eval", n_eval, 2)
-    data = load_images(dataset, n_test, side, data_seed)
-    classifier = digit_classifier(dataset, n_test, side, data_seed)
+    data = load_images(cfg.dataset, cfg.n_test, cfg.side, cfg.data_seed)
+    classifier = digit_classifier(cfg.dataset, cfg.n_test, cfg.side, cfg.data_seed)
     model = DDPM(
-        diffusion_steps=diffusion_steps,
-        width=width,
-        depth=depth,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        ema=ema,
-        network=network,
+        diffusion_steps=cfg.diffusion_steps,
+        width=cfg.width,
+        depth=cfg.depth,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        ema=cfg.ema,
+        network=cfg.network,
     )
 
     def evaluate(fitted, rng):
-        return image_metrics(fitted.sample(n_eval, rng), data, classifier)
+        return image_metrics(fitted.sample(cfg.n_eval, rng), data, classifier)
 
-    with _one_thread(), checkpoint(checkpoint_dir, "images", arguments, data.fingerprint) as saved:
+    with _one_thread(), checkpoint(cfg.checkpoint_dir, "images", cfg.key_fields(), data.fingerprint) as saved:
         run = run_fresh(
             model,
             data.train,
-            alpha,
-            m_total,
-            T,
-            seed=seed_sequence(check_int("seed", seed, 0), rep),
+            cfg.alpha,
+            cfg.m_total,
+            cfg.T,
+            seed=seed_sequence(cfg.seed, cfg.rep),
             evaluate=evaluate,
-            eval_every=eval_every,
-            snapshot_at=tuple(snapshot_at),
+            eval_every=cfg.eval_every,
+            snapshot_at=cfg.snapshot_at,
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
+    return _tidy(run, cfg)
+
+
+def _tidy(run, cfg: ImagesConfig) -> pd.DataFrame:
     frame = run.metrics.copy()
     for column in ("fd", "label_entropy", "confidence"):
         if column not in frame:
             frame[column] = np.nan
     frame.insert(1, "n", frame["iteration"])
-    frame.insert(2, "rep", rep)
-    frame.insert(3, "M", frame["iteration"] * m_total)
+    frame.insert(2, "rep", cfg.rep)
+    frame.insert(3, "M", frame["iteration"] * cfg.m_total)
     frame["snapshot"] = [
         encode_snapshot(*run.snapshots[int(i)]) if int(i) in run.snapshots else None
         for i in frame["iteration"]

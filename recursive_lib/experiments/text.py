@@ -13,20 +13,23 @@ used for generated text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from recursive_lib._rng import seed_sequence
-from recursive_lib._validation import check_choice, check_int, check_range
+from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.corpus import Corpus, load_corpus, to_blocks
 from recursive_lib.experiments._checkpoint import checkpoint
+from recursive_lib.experiments.config import RunConfig, as_config
 from recursive_lib.loops.fresh import run_fresh
 from recursive_lib.metrics import distinct_n
 from recursive_lib.rates import fit_slopes, summarize_slopes
 
 __all__ = [
     "METRICS",
+    "TextConfig",
     "TextEvaluator",
     "evaluate_model",
     "evaluated",
@@ -130,62 +133,89 @@ class TextEvaluator:
         return evaluate_model(model, self.corpus, self.heldout_blocks, self.n_generate, rng, keep)
 
 
-def run_text(
-    alpha: float,
-    seed: int,
-    rep: int = 0,
-    T: int = 20,
-    m_total: int = 64,
-    block_len: int = 64,
-    epochs: int = 2,
-    batch_size: int = 16,
-    hidden: int = 128,
-    embed: int = 32,
-    lr: float = 3e-3,
-    n_heldout: int = 200,
-    n_generate: int = 100,
-    warmup: int = 0,
-    eval_every: int = 1,
-    snapshot_at: Sequence[int] = (),
-    n_snippets: int = 3,
-    heldout_every: int = 10,
-    checkpoint_dir: str | None = None,
-) -> pd.DataFrame:
-    """One fresh-regime run of the character model on the pydoc corpus, as a tidy DataFrame.
+@dataclass(frozen=True)
+class TextConfig(RunConfig):
+    """One validated configuration of :func:`run_text` (shared fields: :class:`RunConfig`).
 
     Parameters
     ----------
-    alpha
-        Real share of every batch after the first, in [0, 1] (0: all synthetic).
-    seed, rep
-        The run's random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
-        (:func:`recursive_lib._rng.seed_sequence`), so repetitions are independent, each
-        reproducible on its own, and alphas with the same ``rep`` share their first iteration
-        (paired comparisons).
     T, m_total, block_len
-        Iterations; blocks per iteration; characters per block.
+        Iterations; blocks per iteration; characters per block (>= 2).
     epochs, batch_size, hidden, embed, lr
         Training per iteration and the model (see
-        :class:`~recursive_lib.continual.char_lm.CharLM`; ``batch_size``: blocks per optimizer step).
+        :class:`~recursive_lib.continual.char_lm.CharLM`, which validates them; ``batch_size``:
+        blocks per optimizer step).
     n_heldout
-        Held-out blocks scored for perplexity and entropy (the first ``n_heldout`` of a
+        Held-out blocks scored for perplexity and entropy (>= 1; the first ``n_heldout`` of a
         fixed shuffle of the held-out blocks, the same for every run).
     n_generate
-        Generated blocks behind entropy_generated and distinct-n (distinct-n depends on it).
+        Generated blocks behind entropy_generated and distinct-n (>= 1; distinct-n depends on it).
     warmup
-        ``partial_fit`` calls on ``m_total`` real blocks before the recursive loop starts:
+        ``partial_fit`` calls (>= 0) on ``m_total`` real blocks before the recursive loop starts:
         a pre-trained model, as GPT-2 is before the paper fine-tunes it recursively (0: the loop
         starts from random weights). Alphas with the same ``rep`` share the warm-up.
-    eval_every
-        Evaluate every ``eval_every`` iterations (and at 1 and ``T``).
     snapshot_at, n_snippets
-        Evaluated iterations at which ``n_snippets`` generated blocks are kept
-        as text (columns ``sample_0`` ...).
+        Evaluated iterations (multiples of ``eval_every``, 1 or ``T``) at which ``n_snippets``
+        (in ``[0, n_generate]``) generated blocks are kept as text (columns ``sample_0`` ...).
     heldout_every
         The held-out split of :func:`recursive_lib.data.corpus.load_corpus`.
-    checkpoint_dir
-        Folder for the run's checkpoint (:mod:`recursive_lib.experiments._checkpoint`),
-        so that an interrupted run resumes; removed when the run completes. ``None``: none.
+    """
+
+    m_total: int = 64
+    block_len: int = 64
+    epochs: int = 2
+    batch_size: int = 16
+    hidden: int = 128
+    embed: int = 32
+    lr: float = 3e-3
+    n_heldout: int = 200
+    n_generate: int = 100
+    warmup: int = 0
+    n_snippets: int = 3
+    heldout_every: int = 10
+
+    def _check_snapshot_at(self) -> None:
+        check_snippets(self)
+
+    def __post_init__(self):
+        self._set(
+            block_len=check_int("block_len", self.block_len, 2),
+            n_heldout=check_int("n_heldout", self.n_heldout, 1),
+            n_generate=check_int("n_generate", self.n_generate, 1),
+            n_snippets=check_int("n_snippets", self.n_snippets, 0),
+            warmup=check_int("warmup", self.warmup, 0),
+        )
+        super().__post_init__()  # after these: it checks snapshot_at against them
+
+
+def check_snippets(cfg) -> None:
+    """``n_snippets <= n_generate``, and ``snapshot_at`` only at evaluated iterations."""
+    if cfg.n_snippets > cfg.n_generate:
+        raise ValueError(f"n_snippets must be at most n_generate={cfg.n_generate}, got {cfg.n_snippets}")
+    bad = [s for s in cfg.snapshot_at if s > cfg.T or not (s % cfg.eval_every == 0 or s in (1, cfg.T))]
+    if bad:
+        raise ValueError(
+            f"snapshot_at must hold evaluated iterations in [1, T={cfg.T}] (multiples of "
+            f"eval_every={cfg.eval_every}, or T), got {bad}"
+        )
+
+
+def heldout_sample(heldout: np.ndarray, n_heldout: int, unit: str) -> np.ndarray:
+    """The first ``n_heldout`` of a fixed shuffle of the held-out ``blocks`` (the same in every run)."""
+    if n_heldout > len(heldout):
+        raise ValueError(
+            f"n_heldout must be at most the {len(heldout)} held-out blocks of {unit}, got {n_heldout}"
+        )
+    return heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
+
+
+def run_text(config: TextConfig | None = None, /, **fields) -> pd.DataFrame:
+    """One fresh-regime run of the character model on the pydoc corpus, as a tidy DataFrame.
+
+    ``config`` (a :class:`TextConfig`) or its fields as keywords (both: the keywords replace
+    fields of ``config``): ``run_text(alpha=0.5, T=20)``, as a sweep grid passes them. The run's
+    random numbers come from ``SeedSequence(seed, spawn_key=(rep,))``
+    (:mod:`recursive_lib.experiments.config`): the warm-up and the loop each get one child of it.
 
     Returns
     -------
@@ -196,61 +226,54 @@ def run_text(
         :class:`~recursive_lib.loops.fresh.RealStream`; the warm-up's blocks are not counted), the
         metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
-    arguments = dict(locals())  # every argument names the checkpoint
+    cfg = as_config(TextConfig, config, fields)
     from recursive_lib.continual.char_lm import CharLM  # torch, only when a run starts
 
-    check_range("alpha", alpha, 0.0, 1.0)
-    rep = check_int("rep", rep, 0)
-    block_len = check_int("block_len", block_len, 2)
-    n_heldout = check_int("n_heldout", n_heldout, 1)
-    n_generate = check_int("n_generate", n_generate, 1)
-    n_snippets = check_int("n_snippets", n_snippets, 0)
-    eval_every = check_int("eval_every", eval_every, 1)
-    warmup = check_int("warmup", warmup, 0)
-    snapshot_at = tuple(sorted({check_int("snapshot_at", s, 1) for s in snapshot_at}))
-    if n_snippets > n_generate:
-        raise ValueError(f"n_snippets must be at most n_generate={n_generate}, got {n_snippets}")
-    bad = [s for s in snapshot_at if s > T or not (s % eval_every == 0 or s in (1, T))]
-    if bad:
-        raise ValueError(
-            f"snapshot_at must hold evaluated iterations in [1, T={T}] (multiples of "
-            f"eval_every={eval_every}, or T), got {bad}"
-        )
-    corpus = load_corpus(heldout_every)
-    pool = to_blocks(corpus.encode(corpus.train_text), block_len)
-    heldout = to_blocks(corpus.encode(corpus.heldout_text), block_len)
-    if n_heldout > len(heldout):
-        raise ValueError(
-            f"n_heldout must be at most the {len(heldout)} held-out blocks of "
-            f"{block_len} characters, got {n_heldout}"
-        )
-    heldout = heldout[np.random.default_rng(0).permutation(len(heldout))[:n_heldout]]
-    warm_seq, loop_seq = seed_sequence(check_int("seed", seed, 0), rep).spawn(2)
+    corpus = load_corpus(cfg.heldout_every)
+    pool = to_blocks(corpus.encode(corpus.train_text), cfg.block_len)
+    heldout = to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)
+    heldout = heldout_sample(heldout, cfg.n_heldout, f"{cfg.block_len} characters")
+    warm_seq, loop_seq = seed_sequence(cfg.seed, cfg.rep).spawn(2)
     model = CharLM(
-        corpus.V, block_len=block_len, epochs=epochs, batch_size=batch_size, hidden=hidden, embed=embed, lr=lr
+        corpus.V,
+        block_len=cfg.block_len,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        hidden=cfg.hidden,
+        embed=cfg.embed,
+        lr=cfg.lr,
     )
-    evaluate = TextEvaluator(corpus, heldout, n_generate, snapshot_at, n_snippets, offset=warmup)
-
-    def warm_up(model):
-        warm_rng = np.random.default_rng(warm_seq)
-        for _ in range(warmup):
-            model.partial_fit(pool[warm_rng.choice(len(pool), m_total, replace=False)], warm_rng)
-
-    with checkpoint(checkpoint_dir, "text", arguments, corpus.fingerprint) as saved:
+    evaluate = TextEvaluator(
+        corpus, heldout, cfg.n_generate, cfg.snapshot_at, cfg.n_snippets, offset=cfg.warmup
+    )
+    with checkpoint(cfg.checkpoint_dir, "text", cfg.key_fields(), corpus.fingerprint) as saved:
         run = run_fresh(
             model,
             pool,
-            alpha,
-            m_total,
-            T,
+            cfg.alpha,
+            cfg.m_total,
+            cfg.T,
             seed=loop_seq,
             evaluate=evaluate,
-            eval_every=eval_every,
-            prepare=warm_up if warmup else None,
+            eval_every=cfg.eval_every,
+            prepare=WarmUp(pool, cfg.m_total, cfg.warmup, warm_seq) if cfg.warmup else None,
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
-    return run.metrics.assign(rep=rep)
+    return run.metrics.assign(rep=cfg.rep)
+
+
+class WarmUp:
+    """``prepare(model)`` for :func:`~recursive_lib.loops.fresh.run_fresh`: ``calls`` ``partial_fit``
+    calls on ``m_total`` real blocks drawn from ``pool`` (``(N, block_len)``) with the stream ``seq``."""
+
+    def __init__(self, pool: np.ndarray, m_total: int, calls: int, seq: np.random.SeedSequence):
+        self.pool, self.m_total, self.calls, self.seq = pool, m_total, calls, seq
+
+    def __call__(self, model) -> None:
+        rng = np.random.default_rng(self.seq)
+        for _ in range(self.calls):
+            model.partial_fit(self.pool[rng.choice(len(self.pool), self.m_total, replace=False)], rng)
 
 
 def _corpus_fingerprint(heldout_every: int = 10, **_) -> str:

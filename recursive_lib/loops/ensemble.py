@@ -23,7 +23,7 @@ import numpy as np
 from recursive_lib._progress import progress_bar
 from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import dimension
-from recursive_lib.estimators import make_estimator
+from recursive_lib.estimators import registry_name
 from recursive_lib.estimators.quantile import sample_ensemble, train_ensemble
 from recursive_lib.loops.measure import make_measure
 from recursive_lib.loops.regimes import synthetic_count
@@ -89,6 +89,7 @@ class _Fitted:
 
 
 def run_batched(
+    estimator,
     alpha: float,
     m1: int,
     T: int,
@@ -97,23 +98,21 @@ def run_batched(
     rngs: Sequence[np.random.Generator],
     mmd_width: float = 0.5,
     progress: bool = False,
-    estimator: str = "quantile",
     metric_samples: int = 2000,
-    **params,
 ) -> dict[str, np.ndarray]:
     """Accumulate-regime recursive training of a neural estimator, ``R = len(rngs)`` repetitions at once.
 
-    Parameters as :func:`recursive_lib.loops.reference.run_reference`, plus ``estimator`` (one of
-    :data:`BATCHED_ESTIMATORS`) and the estimator's hyper-parameters ``params`` (those of
+    Parameters as :func:`recursive_lib.loops.reference.run_reference`: ``estimator`` is an
+    instance of a family in :data:`BATCHED_ESTIMATORS` (a
     :class:`~recursive_lib.estimators.quantile.QuantileSampler` or
-    :class:`~recursive_lib.estimators.flow.Flow`, with their defaults, ``n_eval`` included: the model
-    samples behind ``cdf``, ``mean``, ``var``);
+    :class:`~recursive_lib.estimators.flow.Flow`), a template whose hyper-parameters every member
+    of the ensemble takes, ``n_eval`` included: the model samples behind ``cdf``, ``mean``, ``var``;
     ``progress`` shows a tqdm bar over iterations (silent when the environment variable ``CI`` is set).
 
     Returns a dict of ``(R, T)`` arrays ``w1``, ``mmd``, ``mean``, ``var``.
     """
-    check_choice("estimator", estimator, BATCHED_ESTIMATORS)
-    spec = make_estimator(estimator, **params)  # the lone estimator: defaults, one source
+    spec = estimator  # the lone estimator, a template: its hyper-parameters, one source
+    estimator = check_choice("estimator", registry_name(spec), BATCHED_ESTIMATORS)
     n_eval = check_int("n_eval", spec.n_eval, 1)
     R, m2 = len(rngs), synthetic_count(alpha, m1)
     d = dimension(truth)

@@ -58,6 +58,7 @@ from threadpoolctl import threadpool_limits
 
 from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import cell_probabilities
+from recursive_lib.estimators import registry_name
 from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
 
@@ -325,7 +326,7 @@ class _KdeBins:
 
 # --------------------------------------------------------------------------- the loop
 def run_fast(
-    estimator: str,
+    estimator,
     alpha: float,
     m1: int,
     T: int,
@@ -342,10 +343,11 @@ def run_fast(
 ) -> dict[str, np.ndarray]:
     """Run ``len(rngs)`` repetitions of the recursive training loop at once.
 
-    Parameters as :func:`recursive_lib.loops.reference.run_reference`, except ``estimator`` is a name in
-    ``ENGINE_ESTIMATORS``, ``rngs`` holds one Generator per repetition (``R = len(rngs)``), and
-    ``bins_per_cell`` (KDE only) fixes the refinement ``r`` of the grid (default: smallest ``r``
-    with bin width ``<= h_T / 5``).
+    Parameters as :func:`recursive_lib.loops.reference.run_reference` (``estimator`` an instance
+    of a family in ``ENGINE_ESTIMATORS``, a template: the KDE's bandwidth is ``bandwidth(n)``),
+    except ``rngs`` holds one Generator per repetition (``R = len(rngs)``), and ``bins_per_cell``
+    (KDE only) fixes the refinement ``r`` of the grid (default: smallest ``r`` with bin width
+    ``<= h_T / 5``).
 
     Returns
     -------
@@ -355,7 +357,7 @@ def run_fast(
         ``cdf`` and ``density`` on the grid at those iterations, ``(R, S, G)`` each (density NaN for
         the ECDF).
     """
-    check_choice("estimator", estimator, ENGINE_ESTIMATORS)
+    estimator = check_choice("estimator", registry_name(estimator), ENGINE_ESTIMATORS)
     check_choice("regime", regime, REGIMES)
     alpha = check_alpha(regime, alpha)
     m1 = check_int("m1", m1, 1)
