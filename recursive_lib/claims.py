@@ -370,8 +370,9 @@ def sign(
 ) -> Claim:
     """Is a difference positive? ``estimate`` with its interval ``[lo, hi]`` (of nominal
     ``confidence``; Student-t with ``df`` degrees of freedom, or normal): holds above zero,
-    fails below zero, inconclusive when the interval contains zero (or is not finite, or ``given`` does not hold). Not a claim of agreement: to say two
-    things agree, use :func:`coverage` with a ``delta``. Numbers: ``estimate``, ``lo``, ``hi``."""
+    fails below zero, inconclusive when the interval contains zero (or is not finite, or
+    ``given`` does not hold). Not a claim of agreement: to say two things agree, use
+    :func:`coverage` with a ``delta``. Numbers: ``estimate``, ``lo``, ``hi``."""
     estimate, lo, hi = float(estimate), float(lo), float(hi)
     verdict, p_value, rejects, reason = _interval_verdict(estimate, lo, hi, 0.0, confidence, df)
     test = f"difference {estimate:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against 0 (p = {p_value:.3g})"

@@ -92,7 +92,9 @@ def key_number(claim: dict[str, Any]) -> str:
     the band (agreement), the estimate with its interval (sign, trend), the correlation (ordering)."""
     n = claim.get("numbers", {})
     if "max_dev" in n:
-        return f"largest deviation {_fmt(n['max_dev'])}; {n.get('inside', '?')} of {n.get('cells', '?')} inside"
+        return (
+            f"largest deviation {_fmt(n['max_dev'])}; {n.get('inside', '?')} of {n.get('cells', '?')} inside"
+        )
     for key in ("estimate", "slope"):
         if key in n:
             return f"{_fmt(n[key])} [{_fmt(n.get('lo'))}, {_fmt(n.get('hi'))}]"
@@ -170,7 +172,10 @@ def page(findings: dict[str, dict[str, Any] | None], reference: dict | None = No
         tests = policy.get("tests")
         if tests is None:
             tests = sum(1 for c in record["claims"] if c.get("p_value") is not None)
-        lines += [f"False **fails** to expect if the theory is exactly right: {expected_false_fails(tests)}.", ""]
+        lines += [
+            f"False **fails** to expect if the theory is exactly right: {expected_false_fails(tests)}.",
+            "",
+        ]
         before = {c["name"]: c for c in ((reference or {}).get(chapter) or {}).get("claims", [])}
         for claim in record["claims"]:
             figure = f" ({{ref}}`figure <{claim['figure']}>`)" if claim.get("figure") else ""
