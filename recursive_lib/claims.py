@@ -316,7 +316,8 @@ def coverage(
             reason += f" ({wide} wider than the whole band)"
         if outside:
             reason += (
-                f"; {outside} lie wholly outside it, as many as chance allows among {usable} "
+                f"; {outside} {'lies' if outside == 1 else 'lie'} wholly outside it, as many as chance "
+                f"allows among {usable} "
                 f"(p = {p_value:.2g})"
             )
     test = (

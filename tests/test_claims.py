@@ -76,7 +76,7 @@ def test_one_interval_wholly_outside_of_many_is_chance_but_two_of_six_are_not():
     lo, hi = est - 0.01, est + 0.01
     lo[0], hi[0] = 0.2, 0.3
     claim = agree(est, lo, hi, np.zeros(6))
-    assert claim.verdict == "inconclusive" and "1 lie wholly outside" in claim.reason
+    assert claim.verdict == "inconclusive" and "1 lies wholly outside" in claim.reason
     lo[1], hi[1] = -0.3, -0.2
     claim = agree(est, lo, hi, np.zeros(6))
     assert claim.verdict == "fails" and claim.sentence == "2 outside, above and below"
