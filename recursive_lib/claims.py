@@ -1,31 +1,64 @@
 """Claims: every sentence the book says about its results, decided by the results of the run.
 
-A claim is a statement about tidy results (a prediction the intervals cover, the sign of a
+A claim is a statement about tidy results (a prediction the intervals agree with, the sign of a
 difference, an ordering, a trend), checked with a test that respects the uncertainty, and turned
 into the sentence the reader sees: the run decides which wording appears, and the numbers in the
 sentence are the ones it computed. A claim that fails changes the words; it never fails the build.
 
-Four checks, each returning a :class:`Claim`:
+What the verdicts mean, for every check:
 
-- :func:`coverage`: predictions against intervals, cell by cell. It holds when the number of
-  cells whose interval misses the prediction is no more than chance allows (a one-sided binomial
-  test at level ``alpha_test`` against the intervals' own miss rate), and fails otherwise.
+- **holds**: the run establishes the statement at the stated tolerance. For a claim of
+  agreement (:func:`coverage`) every interval lies inside ``prediction ± delta``: an equivalence
+  test (each 95 % interval inside the band is a two one-sided tests procedure at 2.5 % a side;
+  requiring it of every cell is an intersection-union test, so more cells make "holds" harder,
+  never easier). A holds-wording says "consistent with ... within delta" and nothing more: no
+  cause, no identity.
+- **fails**: the run contradicts the statement: for a claim of agreement, intervals lie wholly
+  outside ``prediction ± delta`` in more cells than chance allows (one cell of one or two; two
+  of three to fourteen; each interval lies wholly on one side with probability at most 2.5 % if
+  the statement is true), and the rejection survives the chapter's other tests (Holm, below).
+- **inconclusive**: neither, and ``reason`` says why: cells without an interval (NaN), intervals
+  wider than the band, an interval that straddles an edge of the band, a premise that does not
+  hold (``given=``), or a rejection that does not survive the chapter's Holm adjustment.
+
+Checks, each returning a :class:`Claim`:
+
+- :func:`coverage`: predictions against intervals, cell by cell, with a tolerance ``delta`` (in
+  the units of the prediction) that every call declares. Rival statements are tested with the
+  same check and the same ``delta``.
 - :func:`sign`: a difference with its interval: above zero (holds), below zero (fails), or an
   interval that contains zero (inconclusive).
 - :func:`ordering`: does ``y`` rise (or fall) with ``x``? Spearman's rank correlation with its
-  permutation p-value: holds when the correlation has the stated sign and ``p < alpha_test``,
-  fails when it has the opposite sign and ``p < alpha_test``, inconclusive otherwise (and with
+  permutation p-value: holds when the correlation has the stated sign and the (adjusted) p-value
+  is below ``alpha_test``, fails when it has the opposite sign, inconclusive otherwise (and with
   fewer than three points).
 - :func:`trend`: a slope with its interval, read as "keeps improving" (the interval is above
   ``threshold``), "levels off" (it contains it) or "gets worse" (below).
 
+Every rejection (a coverage claim's "fails", a sign's or trend's interval that excludes its
+reference, an ordering's p-value) carries a p-value. For :func:`sign` and :func:`trend` it is
+read off the interval: Student-t with ``df`` degrees of freedom when the call gives them
+(repetitions - 1), normal otherwise (then, for a Student-t interval over a handful of
+repetitions, the adjusted p-value comes out too small: pass ``df``). Every check takes ``given``, a
+claim it presupposes: unless that claim holds, the check is inconclusive.
+
+Family-wise policy: :meth:`Findings.record` adjusts the p-values of a chapter's rejections by
+Holm's step-down procedure at ``alpha_test = 0.05``; a rejection whose adjusted p-value is not
+below it becomes inconclusive. If the theory is exactly right, the chance that a chapter shows
+one or more false "fails" is then at most 5 % (without the adjustment, a chapter of ``m`` tests
+would expect up to ``0.05 m`` of them). Cells that share runs (two metrics of one run) are never
+pooled into one check: they are two claims.
+
 Every claim carries a ``statement`` (what is claimed, the same whatever the outcome), a ``verdict``
 (``"holds"``, ``"fails"`` or ``"inconclusive"``), the ``sentence`` chosen for that verdict with its
-numbers filled in, the ``numbers`` themselves and a ``test`` that says how it was decided.
+numbers filled in (``{reason}`` is available to every wording), the ``numbers`` themselves
+(``delta`` among them for a claim of agreement), a ``test`` that says how it was decided, and a
+``reason`` when it is inconclusive.
 
 :class:`Findings` collects a chapter's claims: each check is glued under its name (the chapter's
 prose shows it with ``{glue:md}`name:myst```: the ``:myst`` format renders the math in a sentence,
-plain ``{glue:md}`` would print its dollar signs) and :meth:`Findings.record` glues them all as one
+plain ``{glue:md}`` would print its dollar signs) and :meth:`Findings.record` applies the
+family-wise policy, glues again the claims whose verdict it changed, and glues them all as one
 JSON record (``<chapter>-claims``) that the page "What this build found" lists. End a cell whose
 last line is a check with ``;`` (the claim is already glued; the notebook need not show it).
 
@@ -46,15 +79,35 @@ import numpy as np
 
 from recursive_lib._validation import check_int
 
-__all__ = ["Claim", "Findings", "VERDICTS", "coverage", "ordering", "read_findings", "sign", "trend"]
+__all__ = [
+    "FAMILY_LEVEL",
+    "Claim",
+    "Findings",
+    "VERDICTS",
+    "coverage",
+    "holm",
+    "ordering",
+    "read_findings",
+    "sign",
+    "trend",
+]
 
 #: What a check can conclude about a statement.
 VERDICTS = ("holds", "fails", "inconclusive")
 
+#: The family-wise level of a chapter's rejections (Holm over the chapter's claims).
+FAMILY_LEVEL = 0.05
+
 
 @dataclass
 class Claim:
-    """One checked statement (module docstring)."""
+    """One checked statement (module docstring).
+
+    ``reason``: why an inconclusive claim could not decide; ``p_value``: the p-value of its
+    rejection test (``None`` for a claim without one), ``adjusted`` the same after the chapter's
+    Holm adjustment; ``rejects``: the verdict that p-value decided (``None`` if it decided
+    nothing); ``given``: the name of the claim it presupposes.
+    """
 
     name: str
     statement: str
@@ -63,40 +116,115 @@ class Claim:
     numbers: dict[str, Any] = field(default_factory=dict)
     test: str = ""
     figure: str | None = None
+    reason: str = ""
+    p_value: float | None = None
+    adjusted: float | None = None
+    rejects: str | None = None
+    given: str | None = None
+    sentences: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("sentences")
+        return out
 
     def _repr_markdown_(self) -> str:
         return self.sentence
 
+    def reword(self, verdict: str, reason: str) -> None:
+        """Set a new ``verdict`` (with its ``reason``) and choose its wording again."""
+        self.verdict, self.reason = verdict, reason
+        if self.sentences is not None:
+            self.sentence = _say(self.sentences, verdict, self.numbers, reason)
 
-def _say(sentences: Mapping[str, str], verdict: str, numbers: Mapping[str, Any]) -> str:
+
+def _say(sentences: Mapping[str, str], verdict: str, numbers: Mapping[str, Any], reason: str = "") -> str:
     missing = [v for v in VERDICTS if v not in sentences]
     if missing:
         raise ValueError(f"sentences must give a wording for every verdict; missing {missing}")
     try:
-        return sentences[verdict].format(**numbers)
+        return sentences[verdict].format(**{**numbers, "reason": reason})
     except (KeyError, IndexError, ValueError) as error:
         raise ValueError(
             f"the wording for {verdict!r} uses a number the claim does not have "
-            f"({error}); it has {sorted(numbers)}"
+            f"({error}); it has {sorted(numbers)} and reason"
         ) from None
 
 
-def _claim(name, statement, verdict, sentences, numbers, test, figure) -> Claim:
+def _premise(given) -> tuple[str | None, str]:
+    """The name of the presupposed claim and, unless it holds, why this one cannot be decided."""
+    if given is None:
+        return None, ""
+    if not isinstance(given, Claim):
+        raise TypeError(f"given must be a Claim (the premise), got {type(given).__name__}")
+    if given.verdict == "holds":
+        return given.name, ""
+    return given.name, f"its premise ({given.statement}) is {given.verdict}"
+
+
+def _claim(
+    name,
+    statement,
+    verdict,
+    sentences,
+    numbers,
+    test,
+    figure,
+    *,
+    reason="",
+    p_value=None,
+    rejects=None,
+    given=None,
+) -> Claim:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    premise, why = _premise(given)
+    if why:
+        verdict, reason, rejects = "inconclusive", why, None
+    if verdict != "inconclusive":
+        reason = ""
     clean = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in numbers.items()}
+    sentences = dict(sentences)
     return Claim(
         name=name,
         statement=statement,
         verdict=verdict,
-        sentence=_say(sentences, verdict, clean),
+        sentence=_say(sentences, verdict, clean, reason),
         numbers=clean,
         test=test,
         figure=figure,
+        reason=reason,
+        p_value=None if p_value is None else float(p_value),
+        rejects=rejects,
+        given=premise,
+        sentences=sentences,
     )
+
+
+def _z(confidence: float) -> float:
+    from scipy import stats
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def _p_beyond(estimate, edge, half, confidence, df=None):
+    """Two-sided p-value that ``estimate`` lies beyond ``edge`` (above it), with a standard error
+    read off the interval's half-width ``half`` toward the edge as ``half / q``, ``q`` the
+    quantile of the interval (Student-t with ``df`` degrees of freedom, normal if ``None``): below
+    ``1 - confidence`` exactly when the interval clears the edge."""
+    from scipy import stats
+
+    law = stats.norm if df is None else stats.t(df)
+    z = float(law.ppf(0.5 + confidence / 2))
+
+    estimate, edge, half = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (estimate, edge, half)))
+    half = np.maximum(half, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(half > 0, z * (estimate - edge) / np.where(half > 0, half, 1.0), np.inf)
+    score = np.where((half > 0) | (estimate > edge), score, -np.inf)
+    return np.minimum(1.0, 2 * law.sf(score))
 
 
 def coverage(
@@ -106,48 +234,125 @@ def coverage(
     hi,
     predicted,
     *,
+    delta: float,
     statement: str,
     sentences: Mapping[str, str],
     confidence: float = 0.95,
-    alpha_test: float = 0.05,
+    alpha_test: float = FAMILY_LEVEL,
+    given: Claim | None = None,
     figure: str | None = None,
 ) -> Claim:
-    """Do intervals ``[lo, hi]`` (of nominal ``confidence``) cover the ``predicted`` values?
+    """Do the intervals ``[lo, hi]`` (of nominal ``confidence``) agree with ``predicted`` within
+    ``delta``?
 
-    Arrays of one length, one entry per cell. Holds when the misses are no more than chance
-    allows: ``P(Binomial(cells, 1 - confidence) >= misses) >= alpha_test``. Numbers:
-    ``cells``, ``covered``, ``misses``, ``max_dev`` (largest ``|estimate - predicted|``) and
-    ``worst`` (index of that cell), ``p_value``.
+    Arrays of one length, one entry per cell (cells must not share runs); ``delta``: the
+    tolerance, in the units of the prediction. Holds when every interval lies inside
+    ``predicted ± delta`` (equivalence); fails when more intervals lie wholly outside the band
+    than chance allows (``P(Binomial(cells, (1 - confidence) / 2) >= outside) < alpha_test``:
+    with one or two cells, one interval wholly outside; with three to fourteen, two); inconclusive
+    otherwise, with a ``reason``: cells without an
+    interval, intervals that reach outside the band without clearing it, a premise (``given``)
+    that does not hold. Numbers: ``cells``, ``delta``, ``inside`` (intervals inside the band),
+    ``outside`` (wholly outside it; ``above`` and ``below``, ``side`` in words), ``covered`` and
+    ``misses`` (intervals that contain the prediction, and not), ``missing`` (cells without an
+    interval), ``max_dev`` (largest ``|estimate - predicted|``) and ``worst`` (its index),
+    ``p_value``.
     """
-    from scipy import stats
-
     estimate, lo, hi, predicted = (np.asarray(a, dtype=float).ravel() for a in (estimate, lo, hi, predicted))
     if not (estimate.size == lo.size == hi.size == predicted.size) or estimate.size == 0:
         raise ValueError("estimate, lo, hi and predicted must be non-empty and of one length")
-    finite = np.isfinite(lo) & np.isfinite(hi)
-    inside = finite & (lo <= predicted) & (predicted <= hi)
-    cells, covered = int(finite.sum()), int(inside.sum())
-    misses = cells - covered
-    p_value = float(stats.binom.sf(misses - 1, cells, 1.0 - confidence)) if cells else math.nan
+    delta = float(delta)
+    if not (math.isfinite(delta) and delta >= 0):
+        raise ValueError(f"delta must be a finite tolerance >= 0, got {delta!r}")
+    from scipy import stats
+
+    _z(confidence)
+    finite = np.isfinite(estimate) & np.isfinite(lo) & np.isfinite(hi) & np.isfinite(predicted)
+    cells, usable = int(estimate.size), int(finite.sum())
+    low, high, pred = lo[finite], hi[finite], predicted[finite]
+    covered = int(((low <= pred) & (pred <= high)).sum())
+    inside = int(((low >= pred - delta) & (high <= pred + delta)).sum())
+    above, below = int((low > pred + delta).sum()), int((high < pred - delta).sum())
+    wide = int((high - low > 2 * delta).sum())
+    # Under the statement (the truth within the band), an interval of nominal ``confidence`` lies
+    # wholly above it (or wholly below) with probability at most (1 - confidence) / 2 per cell,
+    # whatever the distribution: the count of such cells is at most binomial.
+    outside = above + below
+    p_value = float(stats.binom.sf(outside - 1, usable, (1 - confidence) / 2)) if usable else math.nan
     deviation = np.abs(estimate - predicted)
     finite_dev = np.isfinite(deviation)
+    side = {(0, 0): "neither", (1, 0): "above", (0, 1): "below", (1, 1): "above and below"}[
+        (int(above > 0), int(below > 0))
+    ]
     numbers = dict(
         cells=cells,
+        delta=delta,
+        inside=inside,
+        outside=outside,
+        above=above,
+        below=below,
+        side=side,
         covered=covered,
-        misses=misses,
+        misses=usable - covered,
+        missing=cells - usable,
         p_value=p_value,
         max_dev=float(np.max(deviation[finite_dev])) if finite_dev.any() else math.nan,
         worst=int(np.argmax(np.where(finite_dev, deviation, -1.0))) if finite_dev.any() else -1,
     )
-    if cells == 0:
-        verdict = "inconclusive"
+    reason, rejects = "", None
+    if usable == 0:
+        verdict, reason = "inconclusive", f"none of the {cells} cells has an interval"
+    elif p_value < alpha_test:
+        verdict, rejects = "fails", "fails"
+    elif usable < cells:
+        verdict, reason = "inconclusive", f"{cells - usable} of {cells} cells have no interval"
+    elif inside == cells:
+        verdict = "holds"
     else:
-        verdict = "holds" if p_value >= alpha_test else "fails"
+        verdict = "inconclusive"
+        stick = cells - inside
+        reason = f"{stick} of {cells} intervals reach outside the prediction ± {delta:g}"
+        if wide:
+            reason += f" ({wide} wider than the whole band)"
+        if outside:
+            reason += (
+                f"; {outside} {'lies' if outside == 1 else 'lie'} wholly outside it, as many as chance "
+                f"allows among {usable} "
+                f"(p = {p_value:.2g})"
+            )
     test = (
-        f"{covered} of {cells} intervals ({confidence:.0%}) cover the prediction; "
-        f"P(at least {misses} misses by chance) = {p_value:.3g}"
+        f"equivalence within ± {delta:g}: {inside} of {cells} intervals ({confidence:.0%}) inside "
+        f"the prediction ± {delta:g}, {outside} wholly outside; P(at least {outside} of {usable} "
+        f"wholly outside if the truth is within the band) = {p_value:.3g}"
     )
-    return _claim(name, statement, verdict, sentences, numbers, test, figure)
+    return _claim(
+        name,
+        statement,
+        verdict,
+        sentences,
+        numbers,
+        test,
+        figure,
+        reason=reason,
+        p_value=p_value,
+        rejects=rejects,
+        given=given,
+    )
+
+
+def _interval_verdict(estimate, lo, hi, reference, confidence, df):
+    """Verdict, p-value and reason of an interval against a reference value: holds above it,
+    fails below it."""
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(estimate)):
+        return "inconclusive", math.nan, None, "the difference has no interval"
+    _z(confidence)
+    p_up = float(_p_beyond(estimate, reference, estimate - lo, confidence, df))
+    p_down = float(_p_beyond(-estimate, -reference, hi - estimate, confidence, df))
+    if lo > reference:
+        return "holds", p_up, "holds", ""
+    if hi < reference:
+        return "fails", p_down, "fails", ""
+    return "inconclusive", min(p_up, p_down), None, f"the interval contains {reference:g}"
 
 
 def sign(
@@ -158,23 +363,33 @@ def sign(
     *,
     statement: str,
     sentences: Mapping[str, str],
+    given: Claim | None = None,
     figure: str | None = None,
     interval: str = "95% interval",
+    confidence: float = 0.95,
+    df: float | None = None,
 ) -> Claim:
-    """Is a difference positive? ``estimate`` with its interval ``[lo, hi]``: holds above zero,
-    fails below zero, inconclusive when the interval contains zero. Numbers: ``estimate``,
-    ``lo``, ``hi``."""
+    """Is a difference positive? ``estimate`` with its interval ``[lo, hi]`` (of nominal
+    ``confidence``; Student-t with ``df`` degrees of freedom, or normal): holds above zero,
+    fails below zero, inconclusive when the interval contains zero (or is not finite, or
+    ``given`` does not hold). Not a claim of agreement: to say two things agree, use
+    :func:`coverage` with a ``delta``. Numbers: ``estimate``, ``lo``, ``hi``."""
     estimate, lo, hi = float(estimate), float(lo), float(hi)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        verdict = "inconclusive"
-    elif lo > 0:
-        verdict = "holds"
-    elif hi < 0:
-        verdict = "fails"
-    else:
-        verdict = "inconclusive"
-    test = f"difference {estimate:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against 0"
-    return _claim(name, statement, verdict, sentences, dict(estimate=estimate, lo=lo, hi=hi), test, figure)
+    verdict, p_value, rejects, reason = _interval_verdict(estimate, lo, hi, 0.0, confidence, df)
+    test = f"difference {estimate:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against 0 (p = {p_value:.3g})"
+    return _claim(
+        name,
+        statement,
+        verdict,
+        sentences,
+        dict(estimate=estimate, lo=lo, hi=hi),
+        test,
+        figure,
+        reason=reason,
+        p_value=p_value,
+        rejects=rejects,
+        given=given,
+    )
 
 
 def ordering(
@@ -185,9 +400,10 @@ def ordering(
     statement: str,
     sentences: Mapping[str, str],
     increasing: bool = True,
-    alpha_test: float = 0.05,
+    alpha_test: float = FAMILY_LEVEL,
     permutations: int = 9999,
     seed: int = 0,
+    given: Claim | None = None,
     figure: str | None = None,
 ) -> Claim:
     """Does ``y`` rise with ``x`` (``increasing``) or fall? Spearman's rank correlation ``rho`` with a
@@ -208,6 +424,8 @@ def ordering(
             dict(rho=math.nan, p_value=math.nan, points=int(x.size)),
             f"only {x.size} finite points: no rank correlation",
             figure,
+            reason=f"only {x.size} finite points to rank",
+            given=given,
         )
     rho = float(stats.spearmanr(x, y).statistic)
     rng = np.random.default_rng(check_int("seed", seed, 0))
@@ -216,16 +434,28 @@ def ordering(
     shuffled = np.array([np.corrcoef(rank_x, rng.permutation(rank_y))[0, 1] for _ in range(permutations)])
     p_value = float((1 + np.sum(np.abs(shuffled) >= abs(rho) - 1e-12)) / (permutations + 1))
     agrees = rho > 0 if increasing else rho < 0
+    reason, rejects = "", None
     if p_value >= alpha_test or rho == 0 or math.isnan(rho):
-        verdict = "inconclusive"
+        verdict, reason = "inconclusive", f"permutation p = {p_value:.2g} is not below {alpha_test:g}"
     else:
         verdict = "holds" if agrees else "fails"
+        rejects = verdict
     test = (
         f"Spearman rho = {rho:.3f} over {x.size} points, permutation p = {p_value:.3g} "
         f"({permutations} shuffles)"
     )
     return _claim(
-        name, statement, verdict, sentences, dict(rho=rho, p_value=p_value, points=int(x.size)), test, figure
+        name,
+        statement,
+        verdict,
+        sentences,
+        dict(rho=rho, p_value=p_value, points=int(x.size)),
+        test,
+        figure,
+        reason=reason,
+        p_value=p_value,
+        rejects=rejects,
+        given=given,
     )
 
 
@@ -238,23 +468,19 @@ def trend(
     statement: str,
     sentences: Mapping[str, str],
     threshold: float = 0.0,
+    given: Claim | None = None,
     figure: str | None = None,
     interval: str = "95% interval",
+    confidence: float = 0.95,
+    df: float | None = None,
 ) -> Claim:
     """Keeps improving, levels off, or gets worse? A slope with its interval, in the book's sign
     convention (positive: the error falls). Holds ("keeps improving") when the interval lies above
     ``threshold``, inconclusive ("levels off", at the resolution of the run) when it contains it,
     fails ("gets worse") when it lies below. Numbers: ``slope``, ``lo``, ``hi``, ``threshold``."""
     slope, lo, hi, threshold = float(slope), float(lo), float(hi), float(threshold)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        verdict = "inconclusive"
-    elif lo > threshold:
-        verdict = "holds"
-    elif hi < threshold:
-        verdict = "fails"
-    else:
-        verdict = "inconclusive"
-    test = f"slope {slope:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against {threshold:g}"
+    verdict, p_value, rejects, reason = _interval_verdict(slope, lo, hi, threshold, confidence, df)
+    test = f"slope {slope:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against {threshold:g} (p = {p_value:.3g})"
     return _claim(
         name,
         statement,
@@ -263,19 +489,40 @@ def trend(
         dict(slope=slope, lo=lo, hi=hi, threshold=threshold),
         test,
         figure,
+        reason=reason,
+        p_value=p_value,
+        rejects=rejects,
+        given=given,
     )
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (same order as ``p_values``; NaN stays NaN and does
+    not count in the family)."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(np.isfinite(p))
+    m = tested.size
+    running = 0.0
+    for rank, index in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        out[index] = running
+    return out
 
 
 class Findings:
     """A chapter's claims: each check is glued as Markdown under its name, and :meth:`record`
+    applies the family-wise policy (Holm over the chapter's rejections at ``alpha_test``) and
     glues them all as JSON under ``<chapter>-claims`` for the page "What this build found".
 
     ``chapter``: the chapter's name; ``cfg``: its resolved knobs (recorded with the claims, so the
-    page says which preset and overrides produced them).
+    page says which preset and overrides produced them). ``given`` in the check methods may be a
+    claim's name.
     """
 
-    def __init__(self, chapter: str, cfg=None):
+    def __init__(self, chapter: str, cfg=None, alpha_test: float = FAMILY_LEVEL):
         self.chapter = chapter
+        self.alpha_test = float(alpha_test)
         self.claims: dict[str, Claim] = {}
         knobs = {} if cfg is None else cfg.as_dict()
         self.preset = knobs.pop("preset", None)
@@ -284,27 +531,68 @@ class Findings:
 
     def add(self, claim: Claim) -> Claim:
         """Keep ``claim`` and glue its sentence (Markdown) under its name."""
+        if claim.name in self.claims:
+            raise ValueError(f"claim {claim.name!r} is already recorded in {self.chapter!r}")
+        self.claims[claim.name] = claim
+        self._glue(claim)
+        return claim
+
+    @staticmethod
+    def _glue(claim: Claim) -> None:
         from IPython.display import Markdown
 
         from recursive_lib._glue import glue
 
-        if claim.name in self.claims:
-            raise ValueError(f"claim {claim.name!r} is already recorded in {self.chapter!r}")
-        self.claims[claim.name] = claim
         glue(claim.name, Markdown(claim.sentence), display=False)
-        return claim
+
+    def _given(self, kwargs: dict) -> dict:
+        premise = kwargs.get("given")
+        if isinstance(premise, str):
+            if premise not in self.claims:
+                raise ValueError(f"given={premise!r}: no such claim recorded yet in {self.chapter!r}")
+            kwargs["given"] = self.claims[premise]
+        return kwargs
 
     def coverage(self, name, *args, **kwargs) -> Claim:
-        return self.add(coverage(name, *args, **kwargs))
+        return self.add(coverage(name, *args, **self._given(kwargs)))
 
     def sign(self, name, *args, **kwargs) -> Claim:
-        return self.add(sign(name, *args, **kwargs))
+        return self.add(sign(name, *args, **self._given(kwargs)))
 
     def ordering(self, name, *args, **kwargs) -> Claim:
-        return self.add(ordering(name, *args, **kwargs))
+        return self.add(ordering(name, *args, **self._given(kwargs)))
 
     def trend(self, name, *args, **kwargs) -> Claim:
-        return self.add(trend(name, *args, **kwargs))
+        return self.add(trend(name, *args, **self._given(kwargs)))
+
+    def tests(self) -> int:
+        """How many of the chapter's claims carry a p-value (the size of its Holm family)."""
+        return sum(1 for c in self.claims.values() if c.p_value is not None and math.isfinite(c.p_value))
+
+    def adjust(self) -> list[str]:
+        """Apply the family-wise policy: Holm over the p-values of the chapter's claims; a
+        rejection whose adjusted p-value is not below ``alpha_test`` becomes inconclusive, and so
+        does every claim whose premise no longer holds. Returns the names of the claims whose
+        verdict changed."""
+        listed = list(self.claims.values())
+        adjusted = holm([np.nan if c.p_value is None else c.p_value for c in listed])
+        m = self.tests()
+        changed = []
+        for claim, value in zip(listed, adjusted, strict=True):
+            claim.adjusted = None if math.isnan(value) else float(value)
+            if claim.rejects and claim.verdict == claim.rejects and not value < self.alpha_test:
+                claim.reword(
+                    "inconclusive",
+                    f"p = {claim.p_value:.2g} becomes {value:.2g} after Holm's adjustment over the "
+                    f"chapter's {m} tests, not below {self.alpha_test:g}",
+                )
+                changed.append(claim.name)
+        for claim in listed:  # in order of recording: a premise is recorded before its claim
+            premise = self.claims.get(claim.given) if claim.given else None
+            if premise is not None and premise.verdict != "holds" and claim.verdict != "inconclusive":
+                claim.reword("inconclusive", f"its premise ({premise.statement}) is {premise.verdict}")
+                changed.append(claim.name)
+        return changed
 
     def as_dict(self) -> dict[str, Any]:
         return dict(
@@ -312,13 +600,18 @@ class Findings:
             preset=self.preset,
             overridden=self.overridden,
             knobs=self.knobs,
+            policy=dict(method="holm", alpha=self.alpha_test, tests=self.tests()),
             claims=[c.as_dict() for c in self.claims.values()],
         )
 
     def record(self) -> None:
-        """Glue every claim as one JSON record, ``<chapter>-claims`` (call once, at the end)."""
+        """Apply the family-wise policy (:meth:`adjust`), glue again the claims whose verdict it
+        changed, and glue every claim as one JSON record, ``<chapter>-claims`` (call once, at the
+        end)."""
         from recursive_lib._glue import glue
 
+        for name in dict.fromkeys(self.adjust()):
+            self._glue(self.claims[name])
         glue(f"{self.chapter}-claims", json.dumps(self.as_dict(), default=_json_default), display=False)
 
 

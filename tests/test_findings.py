@@ -26,3 +26,35 @@ def test_the_book_has_a_page_of_findings(built_html):
     assert "What this build found" in page
     for chapter in CHAPTERS:
         assert f'href="{chapter}.html"' in page, f"no section for {chapter}"
+
+
+def test_staging_keeps_the_last_glue_of_a_name_and_opens_with_the_preset():
+    from recursive_lib.book import findings
+
+    def glued(name, text):
+        return {
+            "output_type": "display_data",
+            "data": {"text/markdown": text},
+            "metadata": {"scrapbook": {"name": name}},
+        }
+
+    nb = {
+        "metadata": {"papermill": {"parameters": {"preset": "smoke"}}},
+        "cells": [
+            {"cell_type": "markdown", "source": "# Title\n\nFirst paragraph."},
+            {"cell_type": "code", "outputs": [glued("c", "before Holm"), glued("d", "kept")]},
+            {"cell_type": "code", "outputs": [glued("c", "after Holm")]},
+        ],
+    }
+    cli.drop_superseded_glue(nb)
+    assert [o["data"]["text/markdown"] for c in nb["cells"][1:] for o in c["outputs"]] == [
+        "kept",
+        "after Holm",
+    ]
+    cli.with_preset_notice(nb)
+    head = nb["cells"][0]["source"]
+    assert head.startswith("# Title\n\n```{admonition} Built with the `smoke` preset") and head.endswith(
+        "First paragraph."
+    )
+    assert findings.preset_notice("book") == ""
+    assert "`T = 5`" in findings.preset_notice("book", {"T": 5})

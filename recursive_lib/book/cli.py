@@ -561,7 +561,9 @@ REMOVED_ON_PAGE = ("injected-parameters",)
 
 def copy_for_reading(notebook: Path, target: Path, install: str | None = None) -> Path:
     """Copy an executed notebook, tagging the cells in :data:`REMOVED_ON_PAGE` ``remove-cell``
-    so that myst-nb leaves them off the page (the executed notebook itself is not changed).
+    so that myst-nb leaves them off the page (the executed notebook itself is not changed),
+    keeping only the last value glued under each name (:func:`drop_superseded_glue`) and opening
+    the page with a notice of its preset unless it is ``book`` (:func:`with_preset_notice`).
     ``install``, a pip requirement, puts the published notebooks' install cell first
     (:func:`recursive_lib.book.publish.with_install_cell`)."""
     from recursive_lib.book import publish
@@ -571,10 +573,63 @@ def copy_for_reading(notebook: Path, target: Path, install: str | None = None) -
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if any(t in tags for t in REMOVED_ON_PAGE) and "remove-cell" not in tags:
             tags.append("remove-cell")
+    drop_superseded_glue(nb)
+    with_preset_notice(nb, notebook)
     if install is not None:
         nb = publish.with_install_cell(nb, install)
     target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return target
+
+
+def drop_superseded_glue(nb: dict) -> dict:
+    """Remove, in place, every glued output that a later output of the same name replaces: a
+    chapter's claims are glued when checked and again when :meth:`recursive_lib.claims.Findings.record`
+    changes a verdict (the chapter's adjustment for multiple tests); the book shows the last."""
+    last: dict[str, tuple[int, int]] = {}
+    for i, cell in enumerate(nb.get("cells", [])):
+        for j, output in enumerate(cell.get("outputs", [])):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                last[name] = (i, j)
+    for i, cell in enumerate(nb.get("cells", [])):
+        if "outputs" in cell:
+            cell["outputs"] = [
+                output
+                for j, output in enumerate(cell["outputs"])
+                if last.get(output.get("metadata", {}).get("scrapbook", {}).get("name"), (i, j)) == (i, j)
+            ]
+    return nb
+
+
+def notebook_preset(nb: dict, notebook: Path | None = None) -> tuple[str | None, dict]:
+    """The preset an executed notebook ran with and the knobs overridden on top of it: from its
+    recorded claims when there are any, else from papermill's parameters."""
+    from recursive_lib.claims import read_findings
+
+    record = read_findings(notebook) if notebook is not None else None
+    if record:
+        knobs = record.get("knobs") or {}
+        return record.get("preset"), {k: knobs.get(k) for k in record.get("overridden") or []}
+    parameters = dict(nb.get("metadata", {}).get("papermill", {}).get("parameters") or {})
+    return parameters.pop("preset", None), parameters
+
+
+def with_preset_notice(nb: dict, notebook: Path | None = None) -> dict:
+    """Put, in place, the notice of :func:`recursive_lib.book.findings.preset_notice` under the
+    title of a notebook built with a preset other than ``book`` (or with overridden knobs)."""
+    from recursive_lib.book import findings
+
+    notice = findings.preset_notice(*notebook_preset(nb, notebook), what="page")
+    if not notice:
+        return nb
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        head, newline, rest = source.partition("\n") if source.startswith("# ") else ("", "", source)
+        cell["source"] = (head + newline + "\n" if head else "") + notice + "\n" + rest
+        break
+    return nb
 
 
 def merge_config(base: dict, overlay: dict) -> dict:
