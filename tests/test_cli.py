@@ -9,7 +9,7 @@ from conftest import MYST_HEADER
 from recursive_lib.book import cli
 
 CHAPTER = MYST_HEADER + textwrap.dedent('''\
-        # A tiny chapter
+    # A tiny chapter
 
     ```{code-cell} ipython3
     import altair as alt

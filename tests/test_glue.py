@@ -42,7 +42,7 @@ def test_the_same_outputs_as_myst_nb(monkeypatch):
 
 
 GLUED = MYST_HEADER + textwrap.dedent("""\
-        # Glued values
+    # Glued values
 
     ```{code-cell} ipython3
     import altair as alt

@@ -374,20 +374,25 @@ def run_chapter(
 @contextmanager
 def _quiet_papermill():
     """Papermill warns "Passed unknown parameter" for every knob (they live in the PRESETS table,
-    not as variables it can see); the chapter's own table checked them before the run started."""
+    not as variables it can see); the chapter's own table checked them before the run started.
+    Its client logs "Kernel died ..." when Ctrl-C reaches the kernel too: the interrupted run says
+    so in one line of its own, and a kernel that dies otherwise raises, which the run reports."""
     import logging
 
-    class DropUnknownParameter(logging.Filter):
+    class DropNoise(logging.Filter):
         def filter(self, record):
-            return not record.getMessage().startswith("Passed unknown parameter")
+            message = record.getMessage()
+            return not (message.startswith("Passed unknown parameter") or "Kernel died" in message)
 
-    logger = logging.getLogger("papermill")
-    drop = DropUnknownParameter()
-    logger.addFilter(drop)
+    loggers = [logging.getLogger(name) for name in ("papermill", "traitlets", "NotebookClient")]
+    drop = DropNoise()
+    for logger in loggers:
+        logger.addFilter(drop)
     try:
         yield
     finally:
-        logger.removeFilter(drop)
+        for logger in loggers:
+            logger.removeFilter(drop)
 
 
 def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
@@ -622,12 +627,22 @@ def with_preset_notice(nb: dict, notebook: Path | None = None) -> dict:
     notice = findings.preset_notice(*notebook_preset(nb, notebook), what="page")
     if not notice:
         return nb
-    for cell in nb.get("cells", []):
+    cells = nb.get("cells", [])
+    for i, cell in enumerate(cells):
         if cell.get("cell_type") != "markdown":
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        head, newline, rest = source.partition("\n") if source.startswith("# ") else ("", "", source)
-        cell["source"] = (head + newline + "\n" if head else "") + notice + "\n" + rest
+        head, _, rest = source.partition("\n") if source.startswith("# ") else ("", "", source)
+        # a cell of its own between the title and the text (inside the text's cell, the notice's
+        # fence kept Sphinx from finding the equations labelled further down the cell)
+        pieces = [head] if head else []
+        pieces += [notice] + ([rest.lstrip("\n")] if rest.strip() else [])
+        cells[i : i + 1] = [
+            dict(cell, source=piece, metadata=dict(cell.get("metadata", {}))) for piece in pieces
+        ]
+        for k, extra in enumerate(cells[i + 1 : i + len(pieces)], start=1):
+            if "id" in extra:
+                extra["id"] = f"{extra['id']}-{k}"  # cell ids stay unique
         break
     return nb
 
@@ -891,6 +906,10 @@ def main(argv: list[str] | None = None) -> int:
         status = 143 if isinstance(stop, _Terminated) else 130
         what = "; ".join(kept) if kept else "nothing of this run"
         print(f"recursive-book: interrupted; kept {what}", file=sys.stderr)
+        # the notebook client's cell task ended with the kernel; asyncio would log it at exit
+        import logging
+
+        logging.getLogger("asyncio").disabled = True
         return status
     finally:
         signal.signal(signal.SIGTERM, previous)

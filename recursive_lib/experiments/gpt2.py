@@ -64,7 +64,8 @@ def real_distinct_wikitext(
 
 @dataclass(frozen=True)
 class GPT2Config(RunConfig):
-    """One validated configuration of :func:`run_gpt2` (shared fields: :class:`RunConfig`).
+    """One validated configuration of :func:`run_gpt2` (shared fields:
+    :class:`~recursive_lib.experiments.config.RunConfig`).
 
     ``block_len`` tokens per block (>= 2); ``n_heldout``, ``n_generate``, ``n_snippets`` as in
     :class:`~recursive_lib.experiments.text.TextConfig`. ``model``: see

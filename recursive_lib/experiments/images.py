@@ -137,7 +137,8 @@ def real_reference(
 
 @dataclass(frozen=True)
 class ImagesConfig(RunConfig):
-    """One validated configuration of :func:`run_images` (shared fields: :class:`RunConfig`).
+    """One validated configuration of :func:`run_images` (shared fields:
+    :class:`~recursive_lib.experiments.config.RunConfig`).
 
     Parameters
     ----------

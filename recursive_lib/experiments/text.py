@@ -135,7 +135,8 @@ class TextEvaluator:
 
 @dataclass(frozen=True)
 class TextConfig(RunConfig):
-    """One validated configuration of :func:`run_text` (shared fields: :class:`RunConfig`).
+    """One validated configuration of :func:`run_text` (shared fields:
+    :class:`~recursive_lib.experiments.config.RunConfig`).
 
     Parameters
     ----------
