@@ -52,9 +52,10 @@ def test_staging_keeps_the_last_glue_of_a_name_and_opens_with_the_preset():
         "after Holm",
     ]
     cli.with_preset_notice(nb)
-    head = nb["cells"][0]["source"]
-    assert head.startswith("# Title\n\n```{admonition} Built with the `smoke` preset") and head.endswith(
-        "First paragraph."
-    )
+    # the title, the notice and the text, each a cell of its own (a fence inside the text's cell
+    # hid the equations labelled below it from Sphinx)
+    title, notice, text = (cell["source"] for cell in nb["cells"][:3])
+    assert title == "# Title" and text == "First paragraph."
+    assert notice.startswith("```{admonition} Built with the `smoke` preset")
     assert findings.preset_notice("book") == ""
     assert "`T = 5`" in findings.preset_notice("book", {"T": 5})
