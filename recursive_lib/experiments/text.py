@@ -36,7 +36,7 @@ __all__ = [
     "final_levels",
     "real_distinct",
     "run_text",
-    "trend",
+    "slopes_by_alpha",
 ]
 
 
@@ -330,7 +330,7 @@ def final_levels(
     return out[["metric", "alpha", "mean", "se", "lo", "hi", "reps"]]
 
 
-def trend(
+def slopes_by_alpha(
     results: pd.DataFrame,
     metric: str = "perplexity",
     burn_in: int = 0,
