@@ -453,7 +453,7 @@ def last_difference(
     confidence = check_range("confidence", confidence, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     ends = []
     for frame in (first, second):
-        last = frame[frame["n"] == frame.groupby(by)["n"].transform("max")]
+        last = frame[frame["n"] == frame.groupby(by, dropna=False)["n"].transform("max")]
         ends.append(last[by + ["n", "mean", "se", "reps"]])
     both = ends[0].merge(ends[1], on=by + ["n"], suffixes=("_1", "_2"))
     v1, v2 = both["se_1"] ** 2, both["se_2"] ** 2

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from recursive_lib import metrics
-from recursive_lib.loops.fresh import RealStream, run_fresh
+from recursive_lib.loops.continual import RealStream, run_fresh
 
 POOL = np.arange(40.0).reshape(-1, 1)  # item i has value i, so values identify items
 

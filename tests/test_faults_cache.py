@@ -19,8 +19,8 @@ import pytest
 
 from recursive_lib import _io, sweep
 from recursive_lib.experiments import _checkpoint, text
-from recursive_lib.loops import fresh
-from recursive_lib.loops.fresh import run_fresh
+from recursive_lib.loops import continual
+from recursive_lib.loops.continual import run_fresh
 
 POOL = np.arange(40.0).reshape(-1, 1)
 
@@ -168,7 +168,7 @@ def test_an_interrupted_text_run_with_warm_up_resumes_to_the_same_numbers(
 def test_an_edit_of_the_library_makes_a_checkpoint_miss(tmp_path, monkeypatch, straight_text):
     old = interrupted_text_run(tmp_path, monkeypatch)
     monkeypatch.setattr(_checkpoint, "code_version", lambda: "edited-library")
-    monkeypatch.setattr(fresh, "code_version", lambda: "edited-library")
+    monkeypatch.setattr(continual, "code_version", lambda: "edited-library")
     calls = counting_fits(monkeypatch)
     again = text.run_text(alpha=0.5, seed=3, rep=1, warmup=1, checkpoint_dir=str(tmp_path), **TEXT)
     assert len(calls) == 1 + 3  # warm-up and every iteration: nothing taken from the old run
@@ -432,13 +432,13 @@ def test_state_files_keep_types_and_refuse_what_they_cannot_hold(tmp_path):
     assert back["rows"][0]["c"].dtype == np.float32 and back["rows"][0]["b"] == 0.1
     assert np.isnan(back["rows"][0]["f"]) and back["big"] == 2**100
     assert isinstance(back["snapshots"][3], tuple) and back["snapshots"][3][1].dtype == bool
-    assert fresh._generator(back["rng"]).random() == np.random.default_rng(7).random()
+    assert continual._generator(back["rng"]).random() == np.random.default_rng(7).random()
     with pytest.raises(_io.StateKeyError):
         _io.read_state(tmp_path / "s.ckpt", {"run": 2})
     with pytest.raises(TypeError, match=r"state\['x'\]: a object"):
         _io.write_state(tmp_path / "t.ckpt", {"x": object()}, {})
     with pytest.raises(ValueError, match="random stream"):
-        fresh._generator({"bit_generator": "os.system"})
+        continual._generator({"bit_generator": "os.system"})
 
 
 def _write(tmp_path, state):

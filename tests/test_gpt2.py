@@ -176,7 +176,7 @@ def test_run_gpt2_has_run_text_columns_and_the_chapter_summaries_work(tokenizer,
     )
     assert set(levels["metric"]) == {*text.METRICS, "log_loss"} and (levels["reps"] == 2).all()
     assert levels[["mean", "lo", "hi"]].notna().all().all()
-    slopes = text.trend(results, "perplexity")
+    slopes = text.slopes_by_alpha(results, "perplexity")
     assert list(slopes["alpha"]) == [0.0, 1.0] and slopes["slope"].notna().all()
     summary = rates.curve_summary(runs_evaluated, "perplexity", x="iteration")
     assert len(summary) == 2 * TINY["T"]

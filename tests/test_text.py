@@ -236,7 +236,7 @@ def _fake_runs():
 
 def test_trend_and_final_levels_recover_a_known_power_law():
     runs = _fake_runs()
-    slopes = text.trend(runs, burn_in=2).set_index("alpha")
+    slopes = text.slopes_by_alpha(runs, burn_in=2).set_index("alpha")
     assert slopes.loc[0.0, "slope"] == pytest.approx(-0.1) and slopes.loc[1.0, "slope"] == pytest.approx(0.2)
     levels = text.final_levels(runs, metrics=["perplexity"], last=1).set_index("alpha")
     per_rep = 10 * 20**0.1 * (1 + 0.01 * np.arange(4))  # each repetition's last level

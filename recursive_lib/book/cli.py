@@ -317,11 +317,11 @@ def run_chapter(
     source = chapter_source(root, name)
     if not is_notebook(source):
         raise ValueError(f"chapter {name!r} is a plain Markdown page, not a notebook: nothing to run")
-    params = dict(parameters or {})
+    injected = dict(parameters or {})
     if preset is not None:
         if preset not in PRESET_NAMES:
             raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
-        params["preset"] = preset
+        injected["preset"] = preset
     out_dir = out_dir.resolve()  # papermill executes inside the chapter folder
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
@@ -347,7 +347,7 @@ def run_chapter(
             papermill.execute_notebook(
                 notebook,  # papermill reads a NotebookNode: no converted file to leave behind
                 str(output),
-                parameters=params,
+                parameters=injected,
                 cwd=str(source.parent),
                 kernel_name="python3",
                 progress_bar=not quiet and _interactive(),

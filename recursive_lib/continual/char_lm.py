@@ -2,7 +2,7 @@
 
 The paper fine-tunes GPT-2 recursively; offline on a CPU we train a one-layer GRU on characters
 instead (:class:`CharLM`). It follows the continual-model protocol of
-:func:`recursive_lib.loops.fresh.run_fresh`:
+:func:`recursive_lib.loops.continual.run_fresh`:
 
 - ``partial_fit(batch, rng)``: ``batch`` is an int array ``(B, block_len)`` of token blocks; the
   model trains further on it for ``epochs`` passes in shuffled mini-batches of ``batch_size`` blocks

@@ -18,7 +18,7 @@ and an MLP step costs a few milliseconds. It works for any image side (it flatte
 included, only less well than a U-Net there. Both take ``(B, pixels)`` and ``t`` in ``(0, 1]``,
 so the training and sampling code is one.
 
-Continual training, as in the paper's fresh regime (:func:`recursive_lib.loops.fresh.run_fresh`):
+Continual training, as in the paper's fresh regime (:func:`recursive_lib.loops.continual.run_fresh`):
 :meth:`DDPM.partial_fit` trains ``epochs`` passes over the batch it is given, in mini-batches of
 ``batch_size``, and keeps the weights and the Adam state from one call to the next. The weights are
 initialised at the first call, from its ``rng``, so that one seed determines every number.

@@ -1,6 +1,6 @@
 """The checkpoint of one long run: named after every argument of the run, removed when it completes.
 
-A continually trained model (:func:`recursive_lib.loops.fresh.run_fresh`) writes its whole state
+A continually trained model (:func:`recursive_lib.loops.continual.run_fresh`) writes its whole state
 after every iteration, as data only (arrays, tensors and JSON: ``recursive_lib._io.write_state``),
 so an interrupted run resumes where it stopped. The key is *all* the run's arguments but the
 checkpoint folder, the version of the library's code and the fingerprints of its inputs: the file

@@ -127,7 +127,8 @@ def run_bias_grid(configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_
 
     Returns ``(slopes, curves)``: per-repetition slopes (columns ``estimator, alpha, bias_rate,
     bias_correction, bias_until, rep, metric, slope, p, log_corrected, cpu_seconds``, the last the
-    CPU time of the whole configuration; ``bias_until`` 0 = no end) and mean error curves with
+    CPU time of the whole configuration; ``bias_until`` the last biased iteration, ``<NA>``
+    for a bias that never ends) and mean error curves with
     95 % bands at about ``curve_points`` log-spaced iterations (column ``metric``).
     """
     _, slopes, curves = run_thinned(

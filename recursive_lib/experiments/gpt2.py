@@ -32,7 +32,7 @@ from recursive_lib.data.wikitext import TokenizerText, load_wikitext
 from recursive_lib.experiments._checkpoint import checkpoint
 from recursive_lib.experiments.config import RunConfig, as_config
 from recursive_lib.experiments.text import TextEvaluator, check_snippets, heldout_sample
-from recursive_lib.loops.fresh import run_fresh
+from recursive_lib.loops.continual import run_fresh
 from recursive_lib.metrics import distinct_n
 
 __all__ = ["GPT2Config", "real_distinct_wikitext", "run_gpt2"]

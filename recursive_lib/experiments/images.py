@@ -7,7 +7,7 @@ and two diversity measures from a digit classifier trained on the real pool
 model that only draws a few digit classes scores low) and the classifier's mean confidence.
 
 One run (:func:`run_images`): a :class:`~recursive_lib.continual.diffusion.DDPM` trained in the
-fresh regime by :func:`recursive_lib.loops.fresh.run_fresh` on the data of
+fresh regime by :func:`recursive_lib.loops.continual.run_fresh` on the data of
 :mod:`recursive_lib.data.digits`, a module-level function returning a tidy frame so that
 :func:`recursive_lib.sweep.run_sweep` can run many in parallel and cache them.
 """
@@ -25,7 +25,7 @@ from recursive_lib._validation import check_int, check_range
 from recursive_lib.data.digits import ImageData, load_images
 from recursive_lib.experiments._checkpoint import checkpoint
 from recursive_lib.experiments.config import RunConfig, as_config
-from recursive_lib.loops.fresh import run_fresh
+from recursive_lib.loops.continual import run_fresh
 from recursive_lib.metrics import frechet_distance
 
 __all__ = [
@@ -197,7 +197,7 @@ def run_images(config: ImagesConfig | None = None, /, **fields) -> pd.DataFrame:
         ``n m_total``), ``n_real``, ``n_synthetic``, ``loss``, ``real_taken`` (real images trained on
         so far, repeats included), ``real_distinct`` (distinct real images among them: the pool is
         reshuffled and reused once used up, so this stops at the pool size), ``real_passes`` (passes
-        through the pool begun; :class:`~recursive_lib.loops.fresh.RealStream`), ``fd``,
+        through the pool begun; :class:`~recursive_lib.loops.continual.RealStream`), ``fd``,
         ``label_entropy``, ``confidence`` (NaN where not evaluated) and ``snapshot``: the training
         batch and its mask of real items at the snapshot iterations, as the bytes of an ``.npz``
         archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``

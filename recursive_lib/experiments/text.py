@@ -1,7 +1,7 @@
 """The language-model experiment: a character GRU trained continually on English prose.
 
 One run (:func:`run_text`) trains a :class:`~recursive_lib.continual.char_lm.CharLM` in the fresh
-regime with :func:`recursive_lib.loops.fresh.run_fresh` on the corpus of
+regime with :func:`recursive_lib.loops.continual.run_fresh` on the corpus of
 :mod:`recursive_lib.data.corpus` and returns a tidy DataFrame, so that a grid of ``(alpha, rep)``
 runs in parallel with :func:`recursive_lib.sweep.run_sweep`. The metrics are those of
 :mod:`recursive_lib.metrics`: perplexity **per character** (``exp`` of the mean negative
@@ -23,7 +23,7 @@ from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.corpus import Corpus, load_corpus, to_blocks
 from recursive_lib.experiments._checkpoint import checkpoint
 from recursive_lib.experiments.config import RunConfig, as_config
-from recursive_lib.loops.fresh import run_fresh
+from recursive_lib.loops.continual import run_fresh
 from recursive_lib.metrics import distinct_n
 from recursive_lib.rates import fit_slopes, summarize_slopes
 
@@ -36,7 +36,7 @@ __all__ = [
     "final_levels",
     "real_distinct",
     "run_text",
-    "trend",
+    "slopes_by_alpha",
 ]
 
 
@@ -108,7 +108,7 @@ def evaluate_model(
 
 
 class TextEvaluator:
-    """``evaluate(model, rng)`` for :func:`~recursive_lib.loops.fresh.run_fresh` (picklable, no closure).
+    """``evaluate(model, rng)`` for :func:`~recursive_lib.loops.continual.run_fresh` (picklable, no closure).
 
     Keeps ``n_snippets`` generated texts at the iterations in ``snapshot_at`` (the model's
     ``iterations_`` minus the ``offset`` warm-up calls; the checkpoint restores the model, so a
@@ -224,7 +224,7 @@ def run_text(config: TextConfig | None = None, /, **fields) -> pd.DataFrame:
         One row per iteration: ``iteration, alpha, n_real, n_synthetic, loss`` (training loss, nats per
         character), ``real_taken, real_distinct, real_passes`` (real blocks of the loop so far, repeats
         included; the distinct ones among them, at most the pool size; passes through the pool begun:
-        :class:`~recursive_lib.loops.fresh.RealStream`; the warm-up's blocks are not counted), the
+        :class:`~recursive_lib.loops.continual.RealStream`; the warm-up's blocks are not counted), the
         metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
     cfg = as_config(TextConfig, config, fields)
@@ -265,7 +265,7 @@ def run_text(config: TextConfig | None = None, /, **fields) -> pd.DataFrame:
 
 
 class WarmUp:
-    """``prepare(model)`` for :func:`~recursive_lib.loops.fresh.run_fresh`: ``calls`` ``partial_fit``
+    """``prepare(model)`` for :func:`~recursive_lib.loops.continual.run_fresh`: ``calls`` ``partial_fit``
     calls on ``m_total`` real blocks drawn from ``pool`` (``(N, block_len)``) with the stream ``seq``."""
 
     def __init__(self, pool: np.ndarray, m_total: int, calls: int, seq: np.random.SeedSequence):
@@ -330,7 +330,7 @@ def final_levels(
     return out[["metric", "alpha", "mean", "se", "lo", "hi", "reps"]]
 
 
-def trend(
+def slopes_by_alpha(
     results: pd.DataFrame,
     metric: str = "perplexity",
     burn_in: int = 0,

@@ -36,15 +36,18 @@ def simulate_thinned(burn_in: int = 0, curve_points: int = 60, **config) -> pd.D
     repetition's slopes in ``slope_w1``, ``slope_mmd``, the flag ``log_corrected`` (the error was
     divided by ``log M_n``: :func:`recursive_lib.rates.needs_log_correction`), and the CPU time
     of the run in ``cpu_seconds`` (under contention for the cores, CPU time rather than wall time
-    says what a grid costs). Unbiased runs get ``bias_rate = inf``, ``bias_correction = False`` and
-    ``bias_until = 0`` (as a bias that never ends), so that biased and unbiased rows stack. A module-level function, so that
-    :func:`recursive_lib.sweep.run_sweep` can send it to worker processes.
+    says what a grid costs). ``bias_until`` is the last biased iteration, missing (``<NA>``, a
+    nullable integer column) for a bias that never ends, as ``BiasSchedule.until = None``.
+    Unbiased runs get ``bias_rate = inf`` (the limit q -> infinity: no bias),
+    ``bias_correction = False`` and a missing ``bias_until``, so that biased and unbiased rows
+    stack. A module-level function, so that :func:`recursive_lib.sweep.run_sweep` can send it to
+    worker processes.
     """
     start = time.process_time()
     frame = simulate(**config)
     if "bias_rate" not in frame:  # unbiased run: no bias columns
         frame["bias_rate"], frame["bias_correction"], frame["bias_until"] = np.inf, False, None
-    frame["bias_until"] = frame["bias_until"].fillna(0).astype(int)  # 0: the bias never ends
+    frame["bias_until"] = frame["bias_until"].astype("Int64")  # <NA>: the bias never ends
     slopes = rep_slopes(frame, burn_in, by=["alpha"])
     wide = slopes.pivot(index="rep", columns="metric", values="slope").add_prefix("slope_")
     keep = frame[frame["n"].isin(log_points(int(frame["n"].max()), curve_points))].copy()

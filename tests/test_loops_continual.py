@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from recursive_lib._torch import torch_generator
-from recursive_lib.loops.fresh import RealStream, run_fresh
+from recursive_lib.loops.continual import RealStream, run_fresh
 
 
 class RunningGaussian:
