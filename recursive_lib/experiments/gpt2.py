@@ -30,8 +30,8 @@ from recursive_lib._validation import check_int
 from recursive_lib.continual.gpt2 import GPT2LM
 from recursive_lib.data.wikitext import TokenizerText, load_wikitext
 from recursive_lib.experiments._checkpoint import checkpoint
-from recursive_lib.experiments.config import RunConfig, as_config
-from recursive_lib.experiments.text import TextEvaluator, check_snippets, heldout_sample
+from recursive_lib.experiments.config import as_config
+from recursive_lib.experiments.text import LanguageConfig, TextEvaluator, heldout_sample
 from recursive_lib.loops.continual import run_fresh
 from recursive_lib.metrics import distinct_n
 
@@ -63,7 +63,7 @@ def real_distinct_wikitext(
 
 
 @dataclass(frozen=True)
-class GPT2Config(RunConfig):
+class GPT2Config(LanguageConfig):
     """One validated configuration of :func:`run_gpt2` (shared fields:
     :class:`~recursive_lib.experiments.config.RunConfig`).
 
@@ -80,24 +80,13 @@ class GPT2Config(RunConfig):
     epochs: int = 1
     batch_size: int = 8
     lr: float = 5e-5
-    n_heldout: int = 200
     n_generate: int = 200
-    n_snippets: int = 3
     model: Any = "gpt2"
     tokenizer: Any = None
     dataset: Any = "wikitext-2-raw-v1"
 
-    def _check_snapshot_at(self) -> None:
-        check_snippets(self)
-
     def __post_init__(self):
-        self._set(
-            block_len=check_int("block_len", self.block_len, 2),
-            n_heldout=check_int("n_heldout", self.n_heldout, 1),
-            n_generate=check_int("n_generate", self.n_generate, 1),
-            n_snippets=check_int("n_snippets", self.n_snippets, 0),
-        )
-        super().__post_init__()  # after these: it checks snapshot_at against them
+        super().__post_init__()
         if self.tokenizer is None and not isinstance(self.model, str):
             raise ValueError("tokenizer must be given when model is not a model name")
         named = all(isinstance(v, str) for v in (self.model, self.tokenizer or self.model, self.dataset))

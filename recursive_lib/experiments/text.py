@@ -28,6 +28,7 @@ from recursive_lib.metrics import distinct_n
 from recursive_lib.rates import fit_slopes, summarize_slopes
 
 __all__ = [
+    "LanguageConfig",
     "METRICS",
     "TextConfig",
     "TextEvaluator",
@@ -134,7 +135,33 @@ class TextEvaluator:
 
 
 @dataclass(frozen=True)
-class TextConfig(RunConfig):
+class LanguageConfig(RunConfig):
+    """What a language-model run adds to :class:`~recursive_lib.experiments.config.RunConfig`,
+    validated once for :class:`TextConfig` and :class:`~recursive_lib.experiments.gpt2.GPT2Config`:
+    ``block_len`` (>= 2) per block, ``n_heldout`` (>= 1) held-out blocks scored, ``n_generate``
+    (>= 1) generated blocks measured and ``n_snippets`` (in ``[0, n_generate]``) kept as text at
+    the iterations of ``snapshot_at``."""
+
+    block_len: int = 64
+    n_heldout: int = 200
+    n_generate: int = 100
+    n_snippets: int = 3
+
+    def _check_snapshot_at(self) -> None:
+        check_snippets(self)
+
+    def __post_init__(self):
+        self._set(
+            block_len=check_int("block_len", self.block_len, 2),
+            n_heldout=check_int("n_heldout", self.n_heldout, 1),
+            n_generate=check_int("n_generate", self.n_generate, 1),
+            n_snippets=check_int("n_snippets", self.n_snippets, 0),
+        )
+        super().__post_init__()  # after these: it checks snapshot_at against them
+
+
+@dataclass(frozen=True)
+class TextConfig(LanguageConfig):
     """One validated configuration of :func:`run_text` (shared fields:
     :class:`~recursive_lib.experiments.config.RunConfig`).
 
@@ -163,30 +190,17 @@ class TextConfig(RunConfig):
     """
 
     m_total: int = 64
-    block_len: int = 64
     epochs: int = 2
     batch_size: int = 16
     hidden: int = 128
     embed: int = 32
     lr: float = 3e-3
-    n_heldout: int = 200
-    n_generate: int = 100
     warmup: int = 0
-    n_snippets: int = 3
     heldout_every: int = 10
 
-    def _check_snapshot_at(self) -> None:
-        check_snippets(self)
-
     def __post_init__(self):
-        self._set(
-            block_len=check_int("block_len", self.block_len, 2),
-            n_heldout=check_int("n_heldout", self.n_heldout, 1),
-            n_generate=check_int("n_generate", self.n_generate, 1),
-            n_snippets=check_int("n_snippets", self.n_snippets, 0),
-            warmup=check_int("warmup", self.warmup, 0),
-        )
-        super().__post_init__()  # after these: it checks snapshot_at against them
+        self._set(warmup=check_int("warmup", self.warmup, 0))
+        super().__post_init__()
 
 
 def check_snippets(cfg) -> None:
