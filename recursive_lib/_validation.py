@@ -46,6 +46,18 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
+def check_fields(what: str, names: Iterable[str], allowed: list[str]) -> None:
+    """Raise ``ValueError`` for the first of ``names`` not in ``allowed``: it says
+    ``unknown {what} field 'x'``, suggests the closest allowed name and lists them all."""
+    import difflib
+
+    for name in names:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown {what} field {name!r}{hint} Fields: {allowed}")
+
+
 def _fmt(x: float) -> str:
     if x == float("inf"):
         return "inf"

@@ -29,7 +29,6 @@ floating-point rounding in the fast engine).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ import pandas as pd
 
 from recursive_lib._progress import progress_bar
 from recursive_lib._rng import seed_sequence, stable_hash64
-from recursive_lib._validation import check_choice, check_int, check_memory, check_range
+from recursive_lib._validation import check_choice, check_fields, check_int, check_memory, check_range
 from recursive_lib.data.contamination import BiasSchedule, as_schedule
 from recursive_lib.data.truths import PAPER_TRUTH, Truth, dimension
 from recursive_lib.estimators import ESTIMATORS, make_estimator
@@ -208,12 +207,7 @@ class Config:
     def from_fields(cls, **fields) -> Config:
         """``Config(**fields)``, with an unknown name reported as a ``ValueError`` that lists the
         fields and suggests the closest one."""
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        for name in fields:
-            if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"unknown configuration field {name!r}{hint} Fields: {allowed}")
+        check_fields("configuration", fields, [f.name for f in dataclasses.fields(cls)])
         return cls(**fields)
 
     def replace(self, **changes) -> Config:

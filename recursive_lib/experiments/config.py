@@ -20,14 +20,13 @@ every ``alpha`` (common random numbers: iteration 1 is identical across alphas).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from recursive_lib._io import CHECKPOINT_ARGUMENT
-from recursive_lib._validation import check_int, check_range
+from recursive_lib._validation import check_fields, check_int, check_range
 
 __all__ = ["RunConfig", "as_config"]
 
@@ -111,12 +110,7 @@ class RunConfig:
     def from_fields(cls: type[C], **fields) -> C:
         """``cls(**fields)``, with an unknown name reported as a ``ValueError`` that lists the fields
         and suggests the closest one."""
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        for name in fields:
-            if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"unknown {cls.__name__} field {name!r}{hint} Fields: {allowed}")
+        check_fields(cls.__name__, fields, [f.name for f in dataclasses.fields(cls)])
         if "alpha" not in fields:
             raise ValueError(f"{cls.__name__} needs alpha, the real share in [0, 1]")
         return cls(**fields)
