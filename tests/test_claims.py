@@ -208,7 +208,9 @@ def test_without_wordings_a_claim_says_its_verdict_and_test():
 
 def test_extra_numbers_reach_the_wording_but_never_replace_the_checks_own():
     say = dict(holds="{what}: {delta:g}", fails="f", inconclusive="i")
-    claim = claims.coverage("c", [0.5], [0.49], [0.51], [0.5], delta=0.05, sentences=say, extra=dict(what="W1"))
+    claim = claims.coverage(
+        "c", [0.5], [0.49], [0.51], [0.5], delta=0.05, sentences=say, extra=dict(what="W1")
+    )
     assert claim.sentence == "W1: 0.05" and claim.numbers["what"] == "W1"
     with pytest.raises(ValueError, match="must not redefine"):
         claims.coverage("c", [0.5], [0.49], [0.51], [0.5], delta=0.05, sentences=say, extra=dict(delta=1))
