@@ -122,13 +122,28 @@ def chapter_source(chapter: str, source: str | os.PathLike | None = None) -> Pat
     return next((path for path in candidates if path.suffix in (".md", ".ipynb") and path.is_file()), None)
 
 
+def glue_knobs(chapter: str, knobs: Mapping[str, Any]) -> list[str]:
+    """Glue every knob with a single value (a number, a string, a flag) as
+    ``<chapter>-<knob>``, underscores as hyphens (``bias-burn-in``), for the prose to quote with
+    ``{glue:text}``; returns the names glued."""
+    from recursive_lib._glue import glue
+
+    names = []
+    for knob, value in knobs.items():
+        if isinstance(value, (bool, int, float, str)) and not isinstance(value, np.generic):
+            names.append(f"{chapter}-{knob.replace('_', '-')}")
+            glue(names[-1], value, display=False)
+    return names
+
+
 class Findings:
     """A chapter's claims (module docstring).
 
     ``chapter``: the chapter's name (its record is glued as ``<chapter>-claims``); ``cfg``: its
     resolved knobs (recorded with the claims, so the page says which preset and overrides
-    produced them); ``source``: the chapter file holding the ``claim`` blocks (found by
-    :func:`chapter_source` when not given; without one, each sentence is a plain account of the
+    produced them; those with a single value are glued for the prose, :func:`glue_knobs`);
+    ``source``: the chapter file holding the ``claim`` blocks (found by :func:`chapter_source`
+    when not given; without one, each sentence is a plain account of the
     verdict and its test). Each check method takes the arguments of the check of the same name in
     :mod:`recursive_lib.claims` without ``statement`` and ``sentences`` (they come from the
     chapter's block of the same name); ``given`` may be a claim's name. The claim is returned:
@@ -146,6 +161,8 @@ class Findings:
         self.source = chapter_source(chapter, source)
         where = str(self.source)
         self.wordings = None if self.source is None else claim_blocks(notebook_text(self.source), where)
+        if cfg is not None:
+            glue_knobs(chapter, knobs)
 
     def _words(self, name: str, kwargs: dict) -> dict:
         premise = kwargs.get("given")
