@@ -29,6 +29,7 @@ __all__ = [
     "needs_log_correction",
     "baseline_rate",
     "check_min_rule",
+    "min_rule_gaps",
     "curve_summary",
     "last_difference",
     "log_points",
@@ -408,6 +409,32 @@ def check_min_rule(
     out = out.merge(fitted, on="alpha", how="left")
     out["consistent"] = (out["lo"] <= out["value_hi"]) & (out["hi"] >= out["value_lo"])
     return out
+
+
+def min_rule_gaps(
+    summary: pd.DataFrame, baseline: pd.Series | dict, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Gap between each contaminated slope and its prediction ``min(p_hat, alpha)``, with a
+    Student-t interval.
+
+    ``summary``: :func:`summarize_slopes` by ``alpha`` (columns ``alpha, slope, se, reps``);
+    ``baseline``: one row of :func:`baseline_rate` (``slope``, ``se``). Where the prediction is
+    ``p_hat`` (``alpha > p_hat``) its standard error adds to the slope's in quadrature (the runs
+    at ``alpha = 1`` are independent of the others); the half-width is the Student-t quantile
+    with ``reps - 1`` degrees of freedom times that standard error. Returns one row per
+    ``alpha < 1``: ``alpha, gap, lo, hi, reps`` with ``gap = slope - min(p_hat, alpha)`` (``lo``,
+    ``hi`` NaN with a single repetition).
+    """
+    _require_columns(summary, "summary", ["alpha", "slope", "se", "reps"])
+    p_hat, p_se = float(baseline["slope"]), float(baseline["se"])
+    cells = summary[summary["alpha"].astype(float) < 1.0]
+    alpha = cells["alpha"].astype(float).to_numpy()
+    se = np.sqrt(cells["se"].to_numpy(dtype=float) ** 2 + np.where(alpha > p_hat, p_se, 0.0) ** 2)
+    half = _t_half_width(se, cells["reps"].to_numpy(dtype=float), confidence)
+    gap = cells["slope"].to_numpy(dtype=float) - np.minimum(p_hat, alpha)
+    return pd.DataFrame(
+        dict(alpha=alpha, gap=gap, lo=gap - half, hi=gap + half, reps=cells["reps"].to_numpy())
+    )
 
 
 def rep_slopes(

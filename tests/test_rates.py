@@ -188,3 +188,23 @@ def test_summarize_errors(kwargs, match):
     slopes = fit_slopes(synthetic(0.3, 13, reps=3), "w1")
     with pytest.raises(ValueError, match=match):
         summarize_slopes(slopes, **kwargs)
+
+
+def test_min_rule_gaps_add_the_baseline_uncertainty_where_the_prediction_is_p_hat():
+    from scipy import stats
+
+    from recursive_lib.rates import min_rule_gaps
+
+    summary = pd.DataFrame(
+        dict(alpha=[0.25, 0.75, 1.0], slope=[0.3, 0.5, 0.55], se=[0.03, 0.04, 0.02], reps=[6, 6, 6])
+    )
+    gaps = min_rule_gaps(summary, dict(slope=0.5, se=0.02)).set_index("alpha")
+    assert list(gaps.index) == [0.25, 0.75]  # the baseline itself is not a cell
+    q = stats.t.ppf(0.975, 5)
+    # below p_hat the prediction is alpha, known exactly; above it, p_hat with its error
+    assert gaps.loc[0.25, "gap"] == pytest.approx(0.05)
+    assert gaps.loc[0.25, "hi"] - gaps.loc[0.25, "gap"] == pytest.approx(q * 0.03)
+    assert gaps.loc[0.75, "gap"] == pytest.approx(0.0)
+    assert gaps.loc[0.75, "hi"] - gaps.loc[0.75, "gap"] == pytest.approx(q * np.hypot(0.04, 0.02))
+    one = min_rule_gaps(summary.assign(se=np.nan, reps=1), dict(slope=0.5, se=np.nan))
+    assert one["lo"].isna().all() and one["gap"].notna().all()
