@@ -371,11 +371,11 @@ def _interval_label(interval: str | None, confidence: float, df: float | None) -
     return f"{confidence:.0%} interval ({law})"
 
 
-def _interval_verdict(estimate, lo, hi, reference, confidence, df):
+def _interval_verdict(estimate, lo, hi, reference, confidence, df, what="difference"):
     """Verdict, p-value and reason of an interval against a reference value: holds above it,
     fails below it."""
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(estimate)):
-        return "inconclusive", math.nan, None, "the difference has no interval"
+        return "inconclusive", math.nan, None, f"the {what} has no interval"
     _z(confidence)
     p_up = float(_p_beyond(estimate, reference, estimate - lo, confidence, df))
     p_down = float(_p_beyond(-estimate, -reference, hi - estimate, confidence, df))
@@ -517,7 +517,7 @@ def trend(
     ``threshold``, inconclusive ("levels off", at the resolution of the run) when it contains it,
     fails ("gets worse") when it lies below. Numbers: ``slope``, ``lo``, ``hi``, ``threshold``."""
     slope, lo, hi, threshold = float(slope), float(lo), float(hi), float(threshold)
-    verdict, p_value, rejects, reason = _interval_verdict(slope, lo, hi, threshold, confidence, df)
+    verdict, p_value, rejects, reason = _interval_verdict(slope, lo, hi, threshold, confidence, df, "slope")
     interval = _interval_label(interval, confidence, df)
     test = f"slope {slope:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against {threshold:g} (p = {p_value:.3g})"
     return _claim(
