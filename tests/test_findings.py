@@ -188,3 +188,9 @@ def test_every_claim_block_reads_the_same_to_myst_and_to_the_kernel(chapter):
         start = text.index(f"{{claim}} {name}")
         body = text[start:].split("\n---\n", 2)[1] if "\n---\n" in text[start:] else ""
         assert dict(options_to_items(body)[0]) == block, name
+
+
+def test_a_claim_without_cells_is_not_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    found = findings.Findings("setting")
+    assert found.coverage("setting-a", [], [], [], [], delta=0.1) is None and not found.claims

@@ -189,8 +189,12 @@ class Findings:
         _glue_sentence(claim)  # transition: chapters not yet worded in blocks quote it with {glue:md}
         return claim
 
-    def coverage(self, name, *args, **kwargs) -> Claim:
-        return self.add(claims.coverage(name, *args, **self._words(name, kwargs)))
+    def coverage(self, name, estimate, *args, **kwargs) -> Claim | None:
+        """:func:`recursive_lib.claims.coverage`; no cell at all (a knob left them out of the
+        run) checks nothing and records nothing: the claim's block says the run did not check it."""
+        if np.size(estimate) == 0:
+            return None
+        return self.add(claims.coverage(name, estimate, *args, **self._words(name, kwargs)))
 
     def sign(self, name, *args, **kwargs) -> Claim:
         return self.add(claims.sign(name, *args, **self._words(name, kwargs)))
