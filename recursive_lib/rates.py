@@ -410,6 +410,32 @@ def check_min_rule(
     return out
 
 
+def min_rule_gaps(
+    summary: pd.DataFrame, baseline: pd.Series | dict, confidence: float = 0.95
+) -> pd.DataFrame:
+    """The gap between each contaminated slope and its prediction ``min(p_hat, alpha)``, with a
+    Student-t interval that carries the uncertainty of ``p_hat`` where the prediction is ``p_hat``.
+
+    ``summary``: :func:`summarize_slopes` by ``alpha`` (``alpha, slope, se, reps``; rows without
+    a slope are left out); ``baseline``: one row of :func:`baseline_rate` or the ``alpha = 1`` row
+    of ``summary`` (``slope``, ``se``, ``lo``, ``hi``). The two come from independent runs, so
+    their variances add; the interval has ``reps - 1`` degrees of freedom of the contaminated
+    cell. Returns one row per ``alpha < 1`` with a slope: ``alpha, gap, se, lo, hi, reps``.
+    """
+    from scipy import stats
+
+    _require_columns(summary, "summary", ["alpha", "slope", "se", "reps"])
+    checked = check_min_rule(summary, baseline)
+    cells = checked[(checked["alpha"] < 1.0) & checked["slope"].notna() & checked["value"].notna()]
+    cells = cells.merge(summary[["alpha", "se", "reps"]].astype(float), on="alpha")
+    p_se = np.where(cells["alpha"] > float(baseline["slope"]), float(baseline["se"]), 0.0)
+    se = np.sqrt(cells["se"] ** 2 + p_se**2)
+    half = stats.t.ppf(0.5 + confidence / 2, cells["reps"] - 1) * se
+    gap = cells["slope"] - cells["value"]
+    out = pd.DataFrame({"alpha": cells["alpha"], "gap": gap, "se": se, "lo": gap - half, "hi": gap + half})
+    return out.assign(reps=cells["reps"]).reset_index(drop=True)
+
+
 def rep_slopes(
     results: pd.DataFrame, burn_in: int, by: Sequence[str], metrics: Sequence[str] = ("w1", "mmd")
 ) -> pd.DataFrame:
