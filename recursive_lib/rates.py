@@ -422,8 +422,9 @@ def min_rule_gaps(
     ``p_hat`` (``alpha > p_hat``) its standard error adds to the slope's in quadrature (the runs
     at ``alpha = 1`` are independent of the others); the half-width is the Student-t quantile
     with ``reps - 1`` degrees of freedom times that standard error. Returns one row per
-    ``alpha < 1``: ``alpha, gap, lo, hi, reps`` with ``gap = slope - min(p_hat, alpha)`` (``lo``,
-    ``hi`` NaN with a single repetition).
+    ``alpha < 1``, a cell without a slope included (NaN: a check then says it has no interval):
+    ``alpha, gap, se, lo, hi, reps`` with ``gap = slope - min(p_hat, alpha)`` (``lo``, ``hi`` NaN
+    with a single repetition).
     """
     _require_columns(summary, "summary", ["alpha", "slope", "se", "reps"])
     p_hat, p_se = float(baseline["slope"]), float(baseline["se"])
@@ -433,7 +434,7 @@ def min_rule_gaps(
     half = _t_half_width(se, cells["reps"].to_numpy(dtype=float), confidence)
     gap = cells["slope"].to_numpy(dtype=float) - np.minimum(p_hat, alpha)
     return pd.DataFrame(
-        dict(alpha=alpha, gap=gap, lo=gap - half, hi=gap + half, reps=cells["reps"].to_numpy())
+        dict(alpha=alpha, gap=gap, se=se, lo=gap - half, hi=gap + half, reps=cells["reps"].to_numpy())
     )
 
 
