@@ -472,8 +472,9 @@ def last_difference(
 
     ``first``, ``second``: curve summaries (:func:`recursive_lib.rates.curve_summary`, columns
     ``*by, n, mean, se, reps``) of independent runs (e.g. corrected and unbiased). Returns one row
-    per group of ``by`` present in both: ``*by, n, first, second, estimate, lo, hi`` with
-    ``estimate = first - second`` and the Welch-Satterthwaite degrees of freedom.
+    per group of ``by`` present in both: ``*by, n, first, second, estimate, lo, hi, df`` with
+    ``estimate = first - second`` and ``df`` the Welch-Satterthwaite degrees of freedom of the
+    interval (pass it on to :func:`recursive_lib.claims.sign`).
     """
     from scipy import stats
 
@@ -491,4 +492,5 @@ def last_difference(
     out["first"], out["second"] = both["mean_1"], both["mean_2"]
     out["estimate"] = both["mean_1"] - both["mean_2"]
     out["lo"], out["hi"] = out["estimate"] - half, out["estimate"] + half
+    out["df"] = df
     return out.reset_index(drop=True)

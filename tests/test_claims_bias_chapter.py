@@ -104,9 +104,11 @@ def test_last_difference_is_welch():
     first = rates.curve_summary(pd.concat(frames[:2]).assign(y=lambda d: d["y"] + d["n"]), "y", by=["g"])
     second = rates.curve_summary(pd.concat(frames[2:]).assign(y=lambda d: d["y"] + d["n"]), "y", by=["g"])
     got = rates.last_difference(first, second, by=["g"]).iloc[0]
-    want = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    want = welch.confidence_interval(0.95)
     assert got["n"] == 5 and got["estimate"] == pytest.approx(a.mean() - b.mean())
     assert (got["lo"], got["hi"]) == pytest.approx((want.low, want.high))
+    assert got["df"] == pytest.approx(welch.df)
 
 
 def test_slopes_with_horizon_draws_and_checks_its_columns():
