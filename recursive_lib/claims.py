@@ -28,6 +28,7 @@ Checks, each returning a :class:`Claim`:
   same check and the same ``delta``.
 - :func:`sign`: a difference with its interval: above zero (holds), below zero (fails), or an
   interval that contains zero (inconclusive).
+- :func:`exact`: the sign of a number without sampling error (an exact curve), decided as it is.
 - :func:`ordering`: does ``y`` rise (or fall) with ``x``? Spearman's rank correlation with its
   permutation p-value: holds when the correlation has the stated sign and the (adjusted) p-value
   is below ``alpha_test``, fails when it has the opposite sign, inconclusive otherwise (and with
@@ -85,6 +86,7 @@ __all__ = [
     "VERDICTS",
     "adjust",
     "coverage",
+    "exact",
     "holm",
     "ordering",
     "say",
@@ -421,6 +423,42 @@ def sign(
         reason=reason,
         p_value=p_value,
         rejects=rejects,
+        given=given,
+        extra=extra,
+    )
+
+
+def exact(
+    name: str,
+    value: float,
+    *,
+    statement: str | None = None,
+    sentences: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    given: Claim | None = None,
+    figure: str | None = None,
+) -> Claim:
+    """Is a number without sampling error (an exact recursion, a closed form) positive? Holds
+    above zero, fails below, inconclusive at zero or when it is not finite. It has no p-value,
+    so it is not part of the chapter's family of tests. Not for anything computed from random
+    draws: use :func:`sign` with an interval. Numbers: ``value``."""
+    value = float(value)
+    if not math.isfinite(value):
+        verdict, reason = "inconclusive", "the value is not finite"
+    elif value == 0:
+        verdict, reason = "inconclusive", "the value is exactly zero"
+    else:
+        verdict, reason = ("holds" if value > 0 else "fails"), ""
+    test = f"exact value {value:.6g} against 0 (no sampling error)"
+    return _claim(
+        name,
+        statement,
+        verdict,
+        sentences,
+        dict(value=value),
+        test,
+        figure,
+        reason=reason,
         given=given,
         extra=extra,
     )

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from recursive_lib.book import cli  # noqa: E402
 
-CHECK = re.compile(r"\bfound\.(coverage|sign|ordering|trend)\(")
+CHECK = re.compile(r"\bfound\.(coverage|sign|ordering|trend|exact)\(")
 HIDDEN = {"hide-input", "remove-input", "remove-cell"}
 
 

@@ -147,7 +147,6 @@ def test_without_the_chapter_file_a_claim_says_its_verdict_and_test(tmp_path, mo
 
 def test_findings_apply_holm_and_then_the_premises(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(findings, "_glue_sentence", lambda claim: None)
     say = dict(holds="h", fails="f", inconclusive="i: {reason}")
     found = findings.Findings("setting")
     # p = 0.02 alone would hold; among three tests Holm needs 0.05 / 3
