@@ -259,12 +259,12 @@ def test_ecdf_expected_mmd2_is_the_variance_recursion_times_one_minus_the_kernel
 def test_replace_regime_mmd2_is_wright_fisher_decay():
     # Replace (g = 1): v_(n+1) = (1 - 1/m) v_n + (1 - |phi|^2) / m, so E MMD^2 = (1 - p^T K p)(1 - (1 - 1/m)^n).
     n = np.arange(1, 101)
-    exact = theory.expected_mmd2("ecdf", 0.0, 20, 100, regime="replace")
+    exact = theory.expected_mmd2("ecdf", 0.0, None, 100, m_total=20, regime="replace")
     np.testing.assert_allclose(exact["mmd2"], (1 - _grid_gram()) * (1 - (1 - 1 / 20) ** n), rtol=1e-10)
 
 
 def test_fresh_regime_without_synthetic_data_stays_at_one_batch():
-    exact = theory.expected_mmd2("ecdf", 1.0, 30, 20, regime="fresh")
+    exact = theory.expected_mmd2("ecdf", 1.0, None, 20, m_total=30, regime="fresh")
     np.testing.assert_allclose(exact["mmd2"], (1 - _grid_gram()) / 30, rtol=1e-10)
 
 
@@ -346,7 +346,8 @@ def _mc_check(reps, T, **fields):
     chunks = -(-reps // 10_000)
     sq = []
     for seed in range(chunks):
-        cfg = Config(m1=50, T=T, reps=reps // chunks, seed=seed, **fields)
+        size = {"m_total" if fields.get("regime") in ("fresh", "replace") else "m1": 50}
+        cfg = Config(T=T, reps=reps // chunks, seed=seed, **size, **fields)
         sq.append((simulate(cfg)["mmd"].to_numpy() ** 2).reshape(cfg.reps, T))
     sq = np.concatenate(sq)
     exact = theory.expected_mmd2(
@@ -354,6 +355,7 @@ def _mc_check(reps, T, **fields):
         cfg.alpha,
         cfg.m1,
         T,
+        m_total=cfg.m_total,
         regime=cfg.regime,
         bandwidth=cfg.bandwidth if cfg.estimator == "kde" else None,
         bias=cfg.bias,

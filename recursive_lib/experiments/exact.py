@@ -37,6 +37,7 @@ def exact_mmd(configs: Sequence[Mapping[str, Any]], by: Sequence[str]) -> pd.Dat
             cfg.alpha,
             cfg.m1,
             cfg.T,
+            m_total=cfg.m_total,
             regime=cfg.regime,
             bandwidth=cfg.bandwidth if cfg.estimator == "kde" else None,
             bias=None if cfg.bias_correction else cfg.bias,
