@@ -395,50 +395,58 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
         adds ``b_n`` and ``bias_rate, bias_scale, bias_offset, bias_mean, bias_sd, bias_until,
         bias_correction``.
     """
-    cfg = _as_config(config, fields)
-    grid = cfg.truth.grid(cfg.grid_size) if dimension(cfg.truth) == 1 else None
-    estimator = make_estimator(cfg.estimator, **dict(cfg.estimator_params))
-    shared = dict(alpha=cfg.alpha, m1=cfg.m1, T=cfg.T, truth=cfg.truth, grid=grid, mmd_width=cfg.mmd_width)
-    bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
+    config = _as_config(config, fields)
+    grid = config.truth.grid(config.grid_size) if dimension(config.truth) == 1 else None
+    estimator = make_estimator(config.estimator, **dict(config.estimator_params))
+    shared = dict(
+        alpha=config.alpha,
+        m1=config.m1,
+        T=config.T,
+        truth=config.truth,
+        grid=grid,
+        mmd_width=config.mmd_width,
+    )
+    bandwidth = config.bandwidth if config.estimator in BANDWIDTH_ESTIMATORS else None
     # the batched ensemble runs the accumulate regime only: m_total is for the other two loops
     loop = dict(
         bandwidth=bandwidth,
-        regime=cfg.regime,
-        bias=cfg.bias,
-        bias_correction=cfg.bias_correction,
-        m_total=cfg.m_total,
+        regime=config.regime,
+        bias=config.bias,
+        bias_correction=config.bias_correction,
+        m_total=config.m_total,
     )
-    rngs = cfg.rngs()
-    engine = cfg.runs_on
-    if engine == "fast" and cfg.estimator in BATCHED_ESTIMATORS:
+    rngs = config.rngs()
+    engine = config.runs_on
+    if engine == "fast" and config.estimator in BATCHED_ESTIMATORS:
         stats = run_batched(
-            estimator, rngs=rngs, progress=progress, metric_samples=cfg.metric_samples, **shared
+            estimator, rngs=rngs, progress=progress, metric_samples=config.metric_samples, **shared
         )
     elif engine == "fast":
         res = run_fast(estimator, rngs=rngs, **shared, **loop)
         stats = {key: res[key] for key in STAT_KEYS}
     else:
-        rngs = progress_bar(rngs, desc=cfg.estimator, unit="rep", enabled=progress)
+        rngs = progress_bar(rngs, desc=config.estimator, unit="rep", enabled=progress)
         runs = [
-            run_reference(estimator, rng=rng, metric_samples=cfg.metric_samples, **shared, **loop)
+            run_reference(estimator, rng=rng, metric_samples=config.metric_samples, **shared, **loop)
             for rng in rngs
         ]
         stats = {key: np.stack([run[key] for run in runs]) for key in STAT_KEYS}
-    n = np.arange(1, cfg.T + 1)
+    n = np.arange(1, config.T + 1)
     frame = pd.DataFrame(
         {
-            "rep": np.repeat(np.arange(cfg.reps, dtype=np.int32), cfg.T),
-            "n": np.tile(n.astype(np.int32), cfg.reps),
+            "rep": np.repeat(np.arange(config.reps, dtype=np.int32), config.T),
+            "n": np.tile(n.astype(np.int32), config.reps),
             "M": np.tile(
-                training_sizes(cfg.regime, cfg.alpha, cfg.m1, cfg.T, m_total=cfg.m_total), cfg.reps
+                training_sizes(config.regime, config.alpha, config.m1, config.T, m_total=config.m_total),
+                config.reps,
             ).astype(np.int64),
             **{key: value.ravel() for key, value in stats.items()},
         }
     )
-    if cfg.bias is not None:
+    if config.bias is not None:
         # Only biased runs carry these columns, so unbiased results keep their shape.
-        frame["b_n"] = np.tile(cfg.bias.b(n), cfg.reps)
-    for name, value in cfg.columns().items():
+        frame["b_n"] = np.tile(config.bias.b(n), config.reps)
+    for name, value in config.columns().items():
         frame[name] = pd.Categorical([value] * len(frame)) if isinstance(value, str) else value
     return frame
 
@@ -464,22 +472,22 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
     if not at:
         raise ValueError("at must hold at least one iteration (an integer >= 1), got none")
     fields.setdefault("reps", 1)
-    cfg = _as_config(config, dict(fields, T=max(at)))
-    check_choice("estimator", cfg.estimator, ENGINE_ESTIMATORS)
-    if cfg.regime != "accumulate" or cfg.bias is not None:
+    config = _as_config(config, dict(fields, T=max(at)))
+    check_choice("estimator", config.estimator, ENGINE_ESTIMATORS)
+    if config.regime != "accumulate" or config.bias is not None:
         raise ValueError(
             "snapshots runs the unbiased accumulate regime: regime must be 'accumulate' and bias None"
         )
-    grid = cfg.truth.grid(cfg.grid_size)
-    bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
+    grid = config.truth.grid(config.grid_size)
+    bandwidth = config.bandwidth if config.estimator in BANDWIDTH_ESTIMATORS else None
     res = run_fast(
-        make_estimator(cfg.estimator),
-        cfg.alpha,
-        cfg.m1,
-        cfg.T,
-        cfg.truth,
+        make_estimator(config.estimator),
+        config.alpha,
+        config.m1,
+        config.T,
+        config.truth,
         grid,
-        cfg.rngs(),
+        config.rngs(),
         bandwidth=bandwidth,
         snapshots=at,
     )
@@ -491,10 +499,10 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
             "x": np.tile(grid, R * S),
             "density": res["density"].ravel(),
             "cdf": res["cdf"].ravel(),
-            "truth_density": np.tile(cfg.truth.pdf(grid), R * S),
-            "truth_cdf": np.tile(cfg.truth.cdf(grid), R * S),
-            "estimator": cfg.estimator,
-            "alpha": cfg.alpha,
+            "truth_density": np.tile(config.truth.pdf(grid), R * S),
+            "truth_cdf": np.tile(config.truth.cdf(grid), R * S),
+            "estimator": config.estimator,
+            "alpha": config.alpha,
         }
     )
 

@@ -347,19 +347,19 @@ def _mc_check(reps, T, **fields):
     sq = []
     for seed in range(chunks):
         size = {"m_total" if fields.get("regime") in ("fresh", "replace") else "m1": 50}
-        cfg = Config(T=T, reps=reps // chunks, seed=seed, **size, **fields)
-        sq.append((simulate(cfg)["mmd"].to_numpy() ** 2).reshape(cfg.reps, T))
+        config = Config(T=T, reps=reps // chunks, seed=seed, **size, **fields)
+        sq.append((simulate(config)["mmd"].to_numpy() ** 2).reshape(config.reps, T))
     sq = np.concatenate(sq)
     exact = theory.expected_mmd2(
-        cfg.estimator,
-        cfg.alpha,
-        cfg.m1,
+        config.estimator,
+        config.alpha,
+        config.m1,
         T,
-        m_total=cfg.m_total,
-        regime=cfg.regime,
-        bandwidth=cfg.bandwidth if cfg.estimator == "kde" else None,
-        bias=cfg.bias,
-        grid_size=cfg.grid_size,
+        m_total=config.m_total,
+        regime=config.regime,
+        bandwidth=config.bandwidth if config.estimator == "kde" else None,
+        bias=config.bias,
+        grid_size=config.grid_size,
     )["mmd2"].to_numpy()
     z = (sq.mean(0) - exact) / (sq.std(0, ddof=1) / np.sqrt(len(sq)))
     ratio = (sq / exact).mean(1)
