@@ -397,6 +397,13 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
     """
     config = _as_config(config, fields)
     grid = config.truth.grid(config.grid_size) if dimension(config.truth) == 1 else None
+    stats = _run_engine(config, grid, progress)
+    return _tidy(config, stats)
+
+
+def _run_engine(config: Config, grid, progress: bool) -> dict[str, np.ndarray]:
+    """The statistics ``STAT_KEYS`` of every repetition, ``(reps, T)`` each, from the engine
+    ``config.runs_on`` names."""
     estimator = make_estimator(config.estimator, **dict(config.estimator_params))
     shared = dict(
         alpha=config.alpha,
@@ -418,19 +425,21 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
     rngs = config.rngs()
     engine = config.runs_on
     if engine == "fast" and config.estimator in BATCHED_ESTIMATORS:
-        stats = run_batched(
+        return run_batched(
             estimator, rngs=rngs, progress=progress, metric_samples=config.metric_samples, **shared
         )
-    elif engine == "fast":
+    if engine == "fast":
         res = run_fast(estimator, rngs=rngs, **shared, **loop)
-        stats = {key: res[key] for key in STAT_KEYS}
-    else:
-        rngs = progress_bar(rngs, desc=config.estimator, unit="rep", enabled=progress)
-        runs = [
-            run_reference(estimator, rng=rng, metric_samples=config.metric_samples, **shared, **loop)
-            for rng in rngs
-        ]
-        stats = {key: np.stack([run[key] for run in runs]) for key in STAT_KEYS}
+        return {key: res[key] for key in STAT_KEYS}
+    runs = [
+        run_reference(estimator, rng=rng, metric_samples=config.metric_samples, **shared, **loop)
+        for rng in progress_bar(rngs, desc=config.estimator, unit="rep", enabled=progress)
+    ]
+    return {key: np.stack([run[key] for run in runs]) for key in STAT_KEYS}
+
+
+def _tidy(config: Config, stats: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per (repetition, iteration): the statistics and the configuration's columns."""
     n = np.arange(1, config.T + 1)
     frame = pd.DataFrame(
         {

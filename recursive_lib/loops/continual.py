@@ -110,6 +110,15 @@ class RealStream:
         self.taken += len(picked)
         return self.pool[picked]
 
+    def position(self) -> dict:
+        """Where the stream stands (data only, for a checkpoint)."""
+        return dict(order=self._order, next=self._next, seen=self._seen, taken=self.taken, passes=self.passes)
+
+    def restore(self, position: Mapping[str, Any]) -> None:
+        """Go back to a :meth:`position`."""
+        self._order, self._next, self._seen = position["order"], position["next"], position["seen"]
+        self.taken, self.passes = position["taken"], position["passes"]
+
 
 @dataclass
 class FreshRun:
@@ -203,87 +212,111 @@ def run_fresh(
         if isinstance(seed, np.random.SeedSequence)
         else np.random.SeedSequence(check_int("seed", seed, 0))
     )
-    signature = dict(
-        alpha=float(alpha),
-        m_total=int(m_total),
-        T=int(T),
-        eval_every=int(eval_every),
+    key = None
+    if checkpoint is not None:
+        run = dict(alpha=float(alpha), m_total=int(m_total), T=int(T), eval_every=int(eval_every))
+        key = _checkpoint_key(run, seq, real_pool, checkpoint_key)
+    state = _start(model, real_pool, seq, checkpoint, key, prepare)
+    with progress_bar(
+        total=T, initial=state.done, desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
+    ) as bar:
+        for n in range(state.done + 1, T + 1):
+            due = evaluate is not None and (n % eval_every == 0 or n in (1, T))
+            _iteration(model, state, n, alpha, m_total, evaluate if due else None)
+            if n in snapshot_at:
+                state.snapshots[n] = state.last_batch
+            if checkpoint is not None:
+                write_state(checkpoint, state.to_data(model), key)
+            bar.update()
+    return FreshRun(pd.DataFrame(state.rows), dict(state.snapshots), model)
+
+
+@dataclass
+class _RunState:
+    """Everything a run carries from one iteration to the next (and a checkpoint stores)."""
+
+    train_rng: np.random.Generator
+    eval_rng: np.random.Generator
+    stream: RealStream
+    rows: list[dict] = field(default_factory=list)
+    snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    done: int = 0  # iterations completed
+    last_batch: tuple[np.ndarray, np.ndarray] | None = None  # (batch, is_real) of iteration done
+
+    def to_data(self, model) -> dict:
+        """The checkpoint's content: data only (module docstring)."""
+        return dict(
+            model=_model_state(model),
+            train_rng=self.train_rng.bit_generator.state,
+            eval_rng=self.eval_rng.bit_generator.state,
+            stream=self.stream.position(),
+            rows=self.rows,
+            snapshots=self.snapshots,
+            done=self.done,
+        )
+
+
+def _start(model, real_pool, seq, checkpoint, key, prepare) -> _RunState:
+    """The state at the start: resumed from ``checkpoint`` when it holds this run, else new (and
+    then warmed up by ``prepare``)."""
+    train_seq, eval_seq = seq.spawn(2)
+    train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
+    state = _RunState(train_rng, eval_rng, RealStream(real_pool, train_rng))
+    saved = None if checkpoint is None else _resume(checkpoint, key)
+    if saved is not None:
+        _set_model_state(model, saved["model"])
+        state.train_rng, state.eval_rng = _generator(saved["train_rng"]), _generator(saved["eval_rng"])
+        state.stream.restore(saved["stream"])
+        state.rows, state.snapshots, state.done = saved["rows"], saved["snapshots"], saved["done"]
+    if state.done == 0 and prepare is not None:
+        prepare(model)
+    return state
+
+
+def _checkpoint_key(run: dict, seq: np.random.SeedSequence, real_pool: np.ndarray, caller) -> dict:
+    """What a checkpoint must match to be resumed: the run's arguments, the seed, the pool's
+    shape and hash, the code version and what the caller adds (module docstring)."""
+    return dict(
+        run,
         entropy=seq.entropy,
         spawn_key=seq.spawn_key,
         pool_shape=real_pool.shape,
+        code_version=code_version(),
+        pool=_array_hash(real_pool),
+        caller=None if caller is None else dict(caller),
     )
-    train_seq, eval_seq = seq.spawn(2)
-    train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
-    stream = RealStream(real_pool, train_rng)
-    rows: list[dict] = []
-    snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    done = 0
-    key = None
-    if checkpoint is not None:
-        key = dict(
-            signature,
-            code_version=code_version(),
-            pool=_array_hash(real_pool),
-            caller=None if checkpoint_key is None else dict(checkpoint_key),
-        )
-        saved = _resume(checkpoint, key)
-        if saved is not None:
-            _set_model_state(model, saved["model"])
-            train_rng, eval_rng = _generator(saved["train_rng"]), _generator(saved["eval_rng"])
-            position = saved["stream"]
-            stream._order, stream._next, stream._seen = position["order"], position["next"], position["seen"]
-            stream.taken, stream.passes = position["taken"], position["passes"]
-            rows, snapshots, done = saved["rows"], saved["snapshots"], saved["done"]
-    if done == 0 and prepare is not None:
-        prepare(model)
 
-    k_real = int(round(alpha * m_total))
-    with progress_bar(
-        total=T, initial=done, desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
-    ) as bar:
-        for n in range(done + 1, T + 1):
-            n_real = m_total if n == 1 else k_real
-            real = stream.take(n_real, train_rng)
-            if n_real < m_total:
-                synthetic = np.asarray(model.sample(m_total - n_real, train_rng))
-                batch = np.concatenate([real, synthetic.astype(real.dtype, copy=False)])
-            else:
-                batch = real
-            loss = float(model.partial_fit(batch, train_rng))
-            row = dict(
-                iteration=n,
-                alpha=float(alpha),
-                n_real=n_real,
-                n_synthetic=m_total - n_real,
-                loss=loss,
-                real_taken=stream.taken,
-                real_distinct=stream.distinct,
-                real_passes=stream.passes,
-            )
-            if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
-                row.update(evaluate(model, eval_rng))
-            rows.append(row)
-            if n in snapshot_at:
-                snapshots[n] = (batch, np.arange(m_total) < n_real)
-            if checkpoint is not None:
-                state = dict(
-                    model=_model_state(model),
-                    train_rng=train_rng.bit_generator.state,
-                    eval_rng=eval_rng.bit_generator.state,
-                    stream=dict(
-                        order=stream._order,
-                        next=stream._next,
-                        seen=stream._seen,
-                        taken=stream.taken,
-                        passes=stream.passes,
-                    ),
-                    rows=rows,
-                    snapshots=snapshots,
-                    done=n,
-                )
-                write_state(checkpoint, state, key)
-            bar.update()
-    return FreshRun(pd.DataFrame(rows), dict(snapshots), model)
+
+def _iteration(model, state: _RunState, n: int, alpha: float, m_total: int, evaluate) -> None:
+    """Iteration ``n``: build the batch, train on it, append its row (evaluated when ``evaluate``
+    is not ``None``); ``state.last_batch`` holds the batch and its real mask."""
+    n_real = m_total if n == 1 else int(round(alpha * m_total))
+    batch = _batch(model, state, n_real, m_total)
+    row = dict(
+        iteration=n,
+        alpha=float(alpha),
+        n_real=n_real,
+        n_synthetic=m_total - n_real,
+        loss=float(model.partial_fit(batch, state.train_rng)),
+        real_taken=state.stream.taken,
+        real_distinct=state.stream.distinct,
+        real_passes=state.stream.passes,
+    )
+    if evaluate is not None:
+        row.update(evaluate(model, state.eval_rng))
+    state.rows.append(row)
+    state.last_batch = (batch, np.arange(m_total) < n_real)
+    state.done = n
+
+
+def _batch(model, state: _RunState, n_real: int, m_total: int) -> np.ndarray:
+    """One iteration's training batch: ``n_real`` real items, then ``m_total - n_real`` samples
+    of the model as it is now."""
+    real = state.stream.take(n_real, state.train_rng)
+    if n_real == m_total:
+        return real
+    synthetic = np.asarray(model.sample(m_total - n_real, state.train_rng))
+    return np.concatenate([real, synthetic.astype(real.dtype, copy=False)])
 
 
 def _array_hash(array: np.ndarray) -> str:
