@@ -595,19 +595,8 @@ def sample_grid(
             raise ValueError(
                 f"row and column must be columns of pixels, one of {list(pixels.columns)}; got {name!r}"
             )
-    side = int(pixels["row"].max()) + 1
-    step = side + 1
-    frame = pixels.copy()
-    frame["x"] = (frame["image"] % per_line) * step + frame["col"]
-    frame["y"] = (frame["image"] // per_line) * step + frame["row"]
-    frame["x2"], frame["y2"] = frame["x"] + 1, frame["y"] + 1
-    frame["kind"] = "pixel"
-    boxes = frame.groupby([row, column, "image"], as_index=False).agg(source=("source", "first"))
-    boxes["x"] = (boxes["image"] % per_line) * step - 0.3
-    boxes["y"] = (boxes["image"] // per_line) * step - 0.3
-    boxes["x2"], boxes["y2"] = boxes["x"] + side + 0.6, boxes["y"] + side + 0.6
-    boxes["kind"] = "frame"
-    data = pd.concat([frame, boxes], ignore_index=True)
+    step = int(pixels["row"].max()) + 2  # an image's side and one pixel of gap
+    data = _pixel_layout(pixels, row, column, per_line)
     lines = int(np.ceil((pixels["image"].max() + 1) / per_line))
     if cell is None:
         cell = min(3.0, (COLUMN - 120) / (pixels[column].nunique() * (per_line * step + 6)))
@@ -649,6 +638,24 @@ def sample_grid(
         .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
         .configure_view(stroke=None)
     )
+
+
+def _pixel_layout(pixels: pd.DataFrame, row: str, column: str, per_line: int) -> pd.DataFrame:
+    """Where :func:`sample_grid` draws: one rectangle ``x, x2, y, y2`` per pixel (``kind`` "pixel")
+    and one frame per image (``kind`` "frame"), images ``per_line`` to a line, one pixel apart."""
+    side = int(pixels["row"].max()) + 1
+    step = side + 1
+    frame = pixels.copy()
+    frame["x"] = (frame["image"] % per_line) * step + frame["col"]
+    frame["y"] = (frame["image"] // per_line) * step + frame["row"]
+    frame["x2"], frame["y2"] = frame["x"] + 1, frame["y"] + 1
+    frame["kind"] = "pixel"
+    boxes = frame.groupby([row, column, "image"], as_index=False).agg(source=("source", "first"))
+    boxes["x"] = (boxes["image"] % per_line) * step - 0.3
+    boxes["y"] = (boxes["image"] // per_line) * step - 0.3
+    boxes["x2"], boxes["y2"] = boxes["x"] + side + 0.6, boxes["y"] + side + 0.6
+    boxes["kind"] = "frame"
+    return pd.concat([frame, boxes], ignore_index=True)
 
 
 def metric_curves(

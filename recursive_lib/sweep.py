@@ -323,24 +323,7 @@ def run_sweep(
         The concatenated results (index reset). Configuration keys the result lacks are added as
         columns (scalar values only).
     """
-    configs = [dict(c) if isinstance(c, Mapping) else c for c in configs]
-    for i, config in enumerate(configs):
-        if not isinstance(config, dict):
-            raise ValueError(
-                f"configs must be dicts of keyword arguments; item {i} is {type(config).__name__}"
-            )
-    if (
-        isinstance(n_jobs, bool)
-        or not isinstance(n_jobs, (int, np.integer))
-        or not (n_jobs >= 1 or n_jobs == -1)
-    ):
-        raise ValueError(f"n_jobs must be an integer >= 1, or -1 for one per core; got {n_jobs!r}")
-    if not isinstance(backend, str) or not backend:
-        raise ValueError(
-            f"backend must be the name of a joblib backend, e.g. 'loky' or 'dask'; got {backend!r}"
-        )
-    if not callable(run):
-        raise ValueError(f"run must be callable, got {type(run).__name__}")
+    configs = _check_sweep(configs, run, n_jobs, backend)
     cache = None if cache_dir is None else Path(cache_dir)
     if not configs:
         return pd.DataFrame()
@@ -363,6 +346,37 @@ def run_sweep(
         check_writable(cache, "cache folder")
         sweep_stale_temporaries(cache)
 
+    _compute_missing(run, unique, todo, results, n_jobs, backend, progress)
+    frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs, strict=True)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_sweep(configs, run, n_jobs, backend) -> list[dict]:
+    """The arguments of :func:`run_sweep`, checked; the configurations as a list of dicts."""
+    configs = [dict(c) if isinstance(c, Mapping) else c for c in configs]
+    for i, config in enumerate(configs):
+        if not isinstance(config, dict):
+            raise ValueError(
+                f"configs must be dicts of keyword arguments; item {i} is {type(config).__name__}"
+            )
+    if (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, (int, np.integer))
+        or not (n_jobs >= 1 or n_jobs == -1)
+    ):
+        raise ValueError(f"n_jobs must be an integer >= 1, or -1 for one per core; got {n_jobs!r}")
+    if not isinstance(backend, str) or not backend:
+        raise ValueError(
+            f"backend must be the name of a joblib backend, e.g. 'loky' or 'dask'; got {backend!r}"
+        )
+    if not callable(run):
+        raise ValueError(f"run must be callable, got {type(run).__name__}")
+    return configs
+
+
+def _compute_missing(run, unique, todo, results, n_jobs, backend, progress) -> None:
+    """Compute the configurations ``todo`` (keys of ``unique``) into ``results``, in this process
+    or on ``n_jobs`` workers of ``backend``."""
     with progress_bar(
         total=len(unique), initial=len(results), desc="sweep", unit="config", enabled=progress
     ) as bar:
@@ -383,9 +397,6 @@ def run_sweep(
                 for key, result in stream:
                     results[key] = result
                     bar.update()
-
-    frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs, strict=True)]
-    return pd.concat(frames, ignore_index=True)
 
 
 def _keyed(

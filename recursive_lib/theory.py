@@ -422,6 +422,9 @@ def fit_error_spectrum(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``E |phi_hat_n(t) - phi(t)|^2`` of a fit linear in its training set, integrated against ``weights``.
 
+    (One function on purpose: the block loop carries ``A_n`` and ``B_n`` from block to block, and
+    pieces would pass a dozen arrays between them.)
+
     The fit ``n`` is a pool ``S_n`` of ``M_n`` points, smoothed: given the pool its characteristic
     function is ``phi_hat_n(t) = g_n(t) S_n(t) / M_n``, ``S_n(t) = sum_j exp(i t X_j)``, and a
     synthetic point is a pool point picked uniformly plus ``h_n Z`` (``g_n = exp(-h_n^2 t^2 / 2)``;
@@ -580,6 +583,9 @@ def expected_mmd2(
     t_step: float = 0.1,
 ) -> pd.DataFrame:
     """Exact ``E MMD^2(P_hat_n, P)``, ``n = 1..T``, of the ECDF or the KDE under recursive training.
+
+    (Long only by this docstring: the computation is :func:`fit_error_spectrum` with the MMD's
+    weights.)
 
     Both fits are linear in their training set, and the MMD with the Gaussian kernel
     ``exp(-(x - y)^2 / (2 sigma^2))`` (``sigma = mmd_width``) is a weighted ``L2`` distance of

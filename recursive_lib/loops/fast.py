@@ -369,18 +369,7 @@ def run_fast(
         raise ValueError("rngs must hold at least one Generator (one per repetition)")
     grid = np.asarray(grid, dtype=float)
     sizes = batch_sizes(regime, alpha, m1, m_total=m_total)
-    if estimator == "kde":
-        if bandwidth is None:
-            raise ValueError("bandwidth (n -> h_n) is required for estimator 'kde'")
-        hs = np.array([bandwidth(n) for n in range(1, T + 1)], dtype=float)
-        if not np.all(np.isfinite(hs) & (hs > 0)):
-            raise ValueError("bandwidth(n) must be finite and > 0 for n = 1, ..., T")
-        model = _KdeBins(truth, grid, mmd_width, hs.max(), hs.min(), bins_per_cell)
-        cells = model.B
-    else:
-        hs = np.zeros(T)
-        model = _EcdfCells(truth, grid, mmd_width)
-        cells = model.C
+    model, hs, cells = _engine_model(estimator, truth, grid, mmd_width, bandwidth, T, bins_per_cell)
 
     real = _RealBatches(model, truth, bias, bias_correction)
     with threadpool_limits(1, user_api="blas"):
@@ -388,6 +377,21 @@ def run_fast(
         out = _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime)
     out["M"] = training_sizes(regime, alpha, m1, T, m_total=m_total)
     return out
+
+
+def _engine_model(estimator, truth, grid, mmd_width, bandwidth, T, bins_per_cell):
+    """``(model, hs, cells)``: the engine's model of the estimator (``_KdeBins`` or
+    ``_EcdfCells``), the ``(T,)`` bandwidths ``h_n`` (zeros for the ECDF) and the pool's width."""
+    if estimator == "kde":
+        if bandwidth is None:
+            raise ValueError("bandwidth (n -> h_n) is required for estimator 'kde'")
+        hs = np.array([bandwidth(n) for n in range(1, T + 1)], dtype=float)
+        if not np.all(np.isfinite(hs) & (hs > 0)):
+            raise ValueError("bandwidth(n) must be finite and > 0 for n = 1, ..., T")
+        kde = _KdeBins(truth, grid, mmd_width, hs.max(), hs.min(), bins_per_cell)
+        return kde, hs, kde.B
+    ecdf = _EcdfCells(truth, grid, mmd_width)
+    return ecdf, np.zeros(T), ecdf.C
 
 
 class _RealBatches:

@@ -51,6 +51,9 @@ def run_reference(
 ) -> dict[str, np.ndarray]:
     """Run one repetition of the recursive training loop.
 
+    One function on purpose: it is the protocol written out to be read from top to bottom (the
+    setting chapter prints its source), each step where it happens.
+
     Parameters
     ----------
     estimator
