@@ -8,6 +8,7 @@ spec, drawn live in the built book) is :mod:`recursive_lib.book.charts`: a chapt
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -46,7 +47,9 @@ def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
     out = []
     for field in fields:
         field, title = field if isinstance(field, tuple) else (field, field.rsplit(":", 1)[0])
-        fmt = {"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"}
+        fmt: dict[str, Any] = (
+            {"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"}
+        )
         out.append(alt.Tooltip(field, title=title, **fmt))
     return out
 
@@ -110,7 +113,7 @@ def error_curves(
     x_title: str = "iteration n",
     theory: pd.DataFrame | None = None,
     title: str = "",
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     """Mean error against ``x`` on log-log axes, one line per ``color`` value, with its interval band.
 
     ``theory`` (optional): columns ``x, color, value``; drawn dashed beside the simulation.
@@ -145,7 +148,7 @@ def slopes_against_alpha(
     color: str | None = None,
     y_title: str = "fitted rate (slope)",
     title: str = "",
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     """Fitted slope with its interval against alpha, and the predicted exponent as a line.
 
     ``summary``: columns ``alpha, slope, lo, hi`` (+ ``color``); ``predicted``: ``alpha, value``.
@@ -263,7 +266,7 @@ def slopes_with_horizon(
     for name in [x, color, row, column, "slope", "lo", "hi", "predicted", *horizon]:
         if name not in summary.columns:
             raise ValueError(f"summary needs column {name!r}; it has {list(summary.columns)}")
-    labels = list(horizon.values())
+    labels: list[Any] = list(horizon.values())  # altair's transform_fold takes list[str | FieldName]
     data = summary.rename(columns=dict(horizon))
     rank = data[color].rank(method="dense") - 1
     data["_x"] = data[x] + (rank - rank.max() / 2) * dodge
@@ -385,7 +388,7 @@ def phase_diagram(
     value: str = "slope",
     column: str | None = "metric",
     title: str = "",
-) -> alt.Chart | alt.FacetChart:
+) -> alt.Chart | alt.LayerChart | alt.FacetChart:
     """Heatmap of a fitted ``value`` over a (``x``, ``y``) grid, the value printed in each cell.
 
     ``summary``: one row per (``column``, ``y``, ``x``). Cells where ``x = y`` (the two rates tie,

@@ -144,7 +144,7 @@ def ols_by_group(frame: pd.DataFrame, keys: list[str], x: str, y: str) -> pd.Dat
         work["_yc"] = work[y] - work[y].mean()
     work["_sxx"] = work["_xc"] ** 2
     work["_sxy"] = work["_xc"] * work["_yc"]
-    if keys:
+    if grouped is not None:
         sums = grouped.agg(
             sxx=("_sxx", "sum"), sxy=("_sxy", "sum"), xbar=(x, "mean"), ybar=(y, "mean"), points=(x, "size")
         ).reset_index()

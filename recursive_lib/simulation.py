@@ -232,7 +232,10 @@ class Config:
     @property
     def size(self) -> int:
         """The regime's size parameter: ``m1``, or ``m_total`` in the fresh and replace regimes."""
-        return self.m1 if self.m_total is None else self.m_total
+        size = self.m1 if self.m_total is None else self.m_total
+        if size is None:  # never after __post_init__, which sets the regime's size
+            raise ValueError("a Config without m1 or m_total")
+        return size
 
     @property
     def sizes(self) -> dict[str, int | None]:
@@ -331,6 +334,8 @@ class Config:
 
     def _bias_columns(self) -> dict[str, Any]:
         b = self.bias
+        if b is None:
+            return {}
         return dict(
             zip(
                 BIAS_COLUMNS,
@@ -338,6 +343,11 @@ class Config:
                 strict=True,
             )
         )
+
+
+def _truth(config: Config) -> Truth:
+    """The truth of ``config`` (``None`` stands for the paper's mixture)."""
+    return PAPER_TRUTH if config.truth is None else config.truth
 
 
 def _canonical(value) -> str:
@@ -396,7 +406,8 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
         bias_correction``.
     """
     config = _as_config(config, fields)
-    grid = config.truth.grid(config.grid_size) if dimension(config.truth) == 1 else None
+    truth = _truth(config)
+    grid = truth.grid(config.grid_size) if dimension(truth) == 1 else None
     stats = _run_engine(config, grid, progress)
     return _tidy(config, stats)
 
@@ -405,17 +416,17 @@ def _run_engine(config: Config, grid, progress: bool) -> dict[str, np.ndarray]:
     """The statistics ``STAT_KEYS`` of every repetition, ``(reps, T)`` each, from the engine
     ``config.runs_on`` names."""
     estimator = make_estimator(config.estimator, **dict(config.estimator_params))
-    shared = dict(
+    shared: dict[str, Any] = dict(
         alpha=config.alpha,
         m1=config.m1,
         T=config.T,
-        truth=config.truth,
+        truth=_truth(config),
         grid=grid,
         mmd_width=config.mmd_width,
     )
     bandwidth = config.bandwidth if config.estimator in BANDWIDTH_ESTIMATORS else None
     # the batched ensemble runs the accumulate regime only: m_total is for the other two loops
-    loop = dict(
+    loop: dict[str, Any] = dict(
         bandwidth=bandwidth,
         regime=config.regime,
         bias=config.bias,
@@ -487,14 +498,15 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
         raise ValueError(
             "snapshots runs the unbiased accumulate regime: regime must be 'accumulate' and bias None"
         )
-    grid = config.truth.grid(config.grid_size)
+    truth = _truth(config)
+    grid = truth.grid(config.grid_size)
     bandwidth = config.bandwidth if config.estimator in BANDWIDTH_ESTIMATORS else None
     res = run_fast(
         make_estimator(config.estimator),
         config.alpha,
         config.m1,
         config.T,
-        config.truth,
+        truth,
         grid,
         config.rngs(),
         bandwidth=bandwidth,
@@ -508,8 +520,8 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
             "x": np.tile(grid, R * S),
             "density": res["density"].ravel(),
             "cdf": res["cdf"].ravel(),
-            "truth_density": np.tile(config.truth.pdf(grid), R * S),
-            "truth_cdf": np.tile(config.truth.cdf(grid), R * S),
+            "truth_density": np.tile(truth.pdf(grid), R * S),
+            "truth_cdf": np.tile(truth.cdf(grid), R * S),
             "estimator": config.estimator,
             "alpha": config.alpha,
         }

@@ -176,8 +176,8 @@ def _value_bytes(value: Any) -> bytes:
         data = value.encode("utf-8", "surrogatepass")
         return b"s%d:" % len(data) + data
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
-        data = np.ascontiguousarray(value)
-        return f"a{data.dtype.str}{data.shape}:".encode() + data.view(np.uint8).tobytes()
+        array = np.ascontiguousarray(value)
+        return f"a{array.dtype.str}{array.shape}:".encode() + array.view(np.uint8).tobytes()
     if isinstance(value, (list, tuple, np.ndarray)):
         parts = [_value_bytes(v) for v in value]
         return b"l%d:" % len(parts) + b"".join(b"%d:" % len(p) + p for p in parts)
@@ -268,7 +268,7 @@ def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
 def _compute(
     run: Callable[..., pd.DataFrame],
     config: dict[str, Any],
-    meta: Mapping[str, Any] | None,
+    meta: Mapping[str, Any],
     path: Path | None,
 ) -> pd.DataFrame:
     result = run(**config)

@@ -230,7 +230,7 @@ def bias_share(m1: int, m2: int, b: Sequence[float] | np.ndarray) -> np.ndarray:
     return beta
 
 
-def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> np.ndarray:
+def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> float | np.ndarray:
     """``W1(E P_hat_n, P) = beta_n W1(Q, P) = beta_n integral |F_Q - F| dx`` (trapezoid on ``grid``).
 
     A lower bound on ``E W1(P_hat_n, P)`` (Jensen), and its limit when the bias never fades
@@ -256,7 +256,7 @@ def floor_curve(
     """
     truth = PAPER_TRUTH if truth is None else truth
     n = np.arange(1, check_int("T", T, 1) + 1)
-    share = bias_share(m1, synthetic_count(alpha, m1), schedule.b(n))
+    share = bias_share(m1, synthetic_count(alpha, m1), np.asarray(schedule.b(n)))
     grid = truth.grid(check_int("grid_size", grid_size, 10))
     return pd.DataFrame({"n": n, "value": bias_floor(truth, schedule.q_dist, grid, share)})
 

@@ -15,6 +15,7 @@ benchmark the 124M architecture without its weights.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
@@ -194,7 +195,7 @@ class GPT2LM:
             for start in range(0, n, chunk):
                 size = min(chunk, n - start)
                 token = torch.full((size, 1), self.bos_, dtype=torch.long, device=dev)
-                past = {}
+                past: dict[str, Any] = {}
                 for t in range(self.block_len):
                     result = self.net_(input_ids=token, use_cache=True, **past)
                     past = {self._cache_name: getattr(result, self._cache_name)}

@@ -144,4 +144,4 @@ def _fingerprint(network="gpt2", tokenizer=None, dataset="wikitext-2-raw-v1", **
 
 
 #: a cached run_gpt2 result depends on the network, the tokenizer and the data set it downloaded
-run_gpt2.fingerprint = _fingerprint
+run_gpt2.fingerprint = _fingerprint  # type: ignore[attr-defined]  # read by sweep.input_fingerprint

@@ -264,7 +264,7 @@ def _data_fingerprint(
 
 
 #: what a cached run_images result depends on besides its arguments: the image set itself
-run_images.fingerprint = _data_fingerprint
+run_images.fingerprint = _data_fingerprint  # type: ignore[attr-defined]  # read by sweep.input_fingerprint
 
 
 def encode_snapshot(batch: np.ndarray, is_real: np.ndarray) -> bytes:

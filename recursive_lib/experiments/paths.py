@@ -39,7 +39,9 @@ def sample_trajectory(
     keep = sorted(set(int(n) for n in iterations))
     rng = generator(seed, 7)
     m2 = synthetic_count(alpha, m1)
-    real, synthetic, frames = [], [], [_tidy(truth.sample(n_show, rng), 0, truth)]
+    real: list[np.ndarray] = []
+    synthetic: list[np.ndarray] = []
+    frames = [_tidy(truth.sample(n_show, rng), 0, truth)]
     for n in range(1, max(keep) + 1):
         real.append(truth.sample(m1, rng))
         model = make_estimator(estimator, **(estimator_params or {}))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -78,9 +79,15 @@ def real_distinct(
 # -- runs ------------------------------------------------------------------------------------------
 
 
+class Decoder(Protocol):
+    """What the text metrics need of a vocabulary: ``decode(tokens (n, L)) -> list of n texts``."""
+
+    def decode(self, tokens: np.ndarray) -> Any: ...
+
+
 def evaluate_model(
     model,
-    corpus: Corpus,
+    corpus: Decoder,
     heldout_blocks: np.ndarray,
     n_generate: int,
     rng: np.random.Generator,
@@ -100,7 +107,7 @@ def evaluate_model(
     nll, ent = model.score(heldout_blocks)
     tokens, gen_entropy = model.sample(n_generate, rng, return_entropy=True)
     texts = corpus.decode(tokens)
-    out = dict(
+    out: dict[str, float | str] = dict(
         perplexity=float(np.exp(nll)), entropy_heldout=float(ent), entropy_generated=float(gen_entropy)
     )
     out.update({f"distinct_{n}": distinct_n(texts, n) for n in (1, 2, 3)})
@@ -118,7 +125,7 @@ class TextEvaluator:
 
     def __init__(
         self,
-        corpus: Corpus,
+        corpus: Decoder,
         heldout_blocks: np.ndarray,
         n_generate: int,
         snapshot_at: Sequence[int] = (),
@@ -303,7 +310,7 @@ def _corpus_fingerprint(heldout_every: int = 10, **_) -> str:
 
 #: what a cached run_text result depends on besides its arguments: the corpus (it changes with
 #: the Python version that ships it)
-run_text.fingerprint = _corpus_fingerprint
+run_text.fingerprint = _corpus_fingerprint  # type: ignore[attr-defined]  # read by sweep.input_fingerprint
 
 
 # -- summaries of a sweep --------------------------------------------------------------------------

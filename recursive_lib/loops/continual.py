@@ -215,7 +215,7 @@ def run_fresh(
         if isinstance(seed, np.random.SeedSequence)
         else np.random.SeedSequence(check_int("seed", seed, 0))
     )
-    key = None
+    key: dict[str, Any] = {}  # what a checkpoint must match (only with a checkpoint)
     if checkpoint is not None:
         run = dict(alpha=float(alpha), m_total=int(m_total), T=int(T), eval_every=int(eval_every))
         key = _checkpoint_key(run, seq, real_pool, checkpoint_key)
@@ -225,9 +225,9 @@ def run_fresh(
     ) as bar:
         for n in range(state.done + 1, T + 1):
             due = evaluate is not None and (n % eval_every == 0 or n in (1, T))
-            _iteration(model, state, n, alpha, m_total, evaluate if due else None)
+            batch = _iteration(model, state, n, alpha, m_total, evaluate if due else None)
             if n in snapshot_at:
-                state.snapshots[n] = state.last_batch
+                state.snapshots[n] = batch
             if checkpoint is not None:
                 write_state(checkpoint, state.to_data(model), key)
             bar.update()
@@ -244,7 +244,6 @@ class _RunState:
     rows: list[dict] = field(default_factory=list)
     snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     done: int = 0  # iterations completed
-    last_batch: tuple[np.ndarray, np.ndarray] | None = None  # (batch, is_real) of iteration done
 
     def to_data(self, model) -> dict:
         """The checkpoint's content: data only (module docstring)."""
@@ -290,9 +289,11 @@ def _checkpoint_key(run: dict, seq: np.random.SeedSequence, real_pool: np.ndarra
     )
 
 
-def _iteration(model, state: _RunState, n: int, alpha: float, m_total: int, evaluate) -> None:
+def _iteration(
+    model, state: _RunState, n: int, alpha: float, m_total: int, evaluate
+) -> tuple[np.ndarray, np.ndarray]:
     """Iteration ``n``: build the batch, train on it, append its row (evaluated when ``evaluate``
-    is not ``None``); ``state.last_batch`` holds the batch and its real mask."""
+    is not ``None``). Returns the batch and the mask of its real items."""
     n_real = m_total if n == 1 else int(round(alpha * m_total))
     batch = _batch(model, state, n_real, m_total)
     row = dict(
@@ -308,8 +309,8 @@ def _iteration(model, state: _RunState, n: int, alpha: float, m_total: int, eval
     if evaluate is not None:
         row.update(evaluate(model, state.eval_rng))
     state.rows.append(row)
-    state.last_batch = (batch, np.arange(m_total) < n_real)
     state.done = n
+    return batch, np.arange(m_total) < n_real
 
 
 def _batch(model, state: _RunState, n_real: int, m_total: int) -> np.ndarray:
@@ -325,7 +326,8 @@ def _batch(model, state: _RunState, n_real: int, m_total: int) -> np.ndarray:
 def _array_hash(array: np.ndarray) -> str:
     array = np.ascontiguousarray(array)
     digest = hashlib.sha256(f"{array.dtype.str}:{array.shape};".encode())
-    digest.update(array.view(np.uint8).reshape(-1) if array.size else b"")
+    # the bytes themselves, without a copy (an empty array adds nothing)
+    digest.update(array.view(np.uint8).reshape(-1).data if array.size else b"")
     return digest.hexdigest()
 
 

@@ -106,7 +106,8 @@ def run_reference(
     # fresh regime, as the paper's image and text models do; everywhere else each fit starts afresh.
     continual = regime == "fresh" and "warm_start" in estimator.get_params()
 
-    real, synthetic = [], []
+    real: list[np.ndarray] = []
+    synthetic: list[np.ndarray] = []
     weighted = bool(bias_correction) and bias is not None
     real_weights = []  # importance weights of the real batches (bias correction only)
     out = {key: np.empty(T) for key in ("n", "M", "w1", "mmd", "mean", "var")}
