@@ -1,5 +1,9 @@
 """The ``fresh`` regime for models that keep training: the paper's image and text experiments.
 
+This module is the loop (:func:`run_fresh`, which trains any :class:`ContinualModel`); the package
+:mod:`recursive_lib.continual` holds the models it trains (the DDPM, the character GRU, GPT-2),
+which know nothing of the loop.
+
 The simulations of the rate theorems refit an estimator from scratch at every iteration
 (:mod:`recursive_lib.loops.reference`). The paper's DDPM and GPT-2 runs do not: one network keeps training,
 and every iteration hands it a new batch of ``m_total`` items, a share ``alpha`` of them fresh
