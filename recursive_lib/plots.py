@@ -618,7 +618,17 @@ def sample_grid(
             alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[-1, 1]), legend=None),
         )
     )
-    frame_layer = (
+    return (
+        alt.layer(pixel_layer, _frame_layer(xs, ys), data=data)
+        .properties(width=width, height=height)
+        .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
+        .configure_view(stroke=None)
+    )
+
+
+def _frame_layer(xs, ys) -> alt.Chart:
+    """The frames of :func:`sample_grid`: grey around a real image, red around a synthetic one."""
+    return (
         alt.Chart()
         .transform_filter(alt.datum.kind == "frame")
         .mark_rect(fillOpacity=0, strokeWidth=1.2)
@@ -634,12 +644,6 @@ def sample_grid(
                 legend=alt.Legend(symbolFillColor="white", symbolType="square"),
             ),
         )
-    )
-    return (
-        alt.layer(pixel_layer, frame_layer, data=data)
-        .properties(width=width, height=height)
-        .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
-        .configure_view(stroke=None)
     )
 
 

@@ -335,11 +335,7 @@ def run_sweep(
         key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
         for key, config, meta in zip(keys, configs, metas, strict=True)
     }
-    results: dict[str, pd.DataFrame] = {}
-    for key, (_, meta, path) in unique.items():
-        found = None if path is None else _load(path, meta)
-        if found is not None:
-            results[key] = found
+    results = _load_cached(unique)
     todo = [key for key in unique if key not in results]
     if cache is not None and todo:
         # before any work: a folder that cannot take the results would lose it all
@@ -349,6 +345,16 @@ def run_sweep(
     _compute_missing(run, unique, todo, results, n_jobs, backend, progress)
     frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs, strict=True)]
     return pd.concat(frames, ignore_index=True)
+
+
+def _load_cached(unique: Mapping[str, tuple]) -> dict[str, pd.DataFrame]:
+    """The results of ``unique`` (key -> configuration, metadata, cache file) found in the cache."""
+    results: dict[str, pd.DataFrame] = {}
+    for key, (_, meta, path) in unique.items():
+        found = None if path is None else _load(path, meta)
+        if found is not None:
+            results[key] = found
+    return results
 
 
 def _check_sweep(configs, run, n_jobs, backend) -> list[dict]:

@@ -222,18 +222,13 @@ def horizon_slopes(
                         "mmd": _window_slope(mmd, M, tie, burn_in),
                     }
                     floor_slope = np.nan if corrected else _window_slope(floor, M, tie, burn_in)
-                    for metric in ("w1", "mmd"):
-                        rows.append(
-                            dict(
-                                estimator=estimator,
-                                metric=metric,
-                                alpha=float(alpha),
-                                bias_rate=float(q),
-                                bias_correction=bool(corrected),
-                                floor=floor_slope,
-                                exact=exact[metric],
-                            )
+                    key = dict(alpha=float(alpha), bias_rate=float(q), bias_correction=bool(corrected))
+                    rows += [
+                        dict(
+                            estimator=estimator, metric=metric, **key, floor=floor_slope, exact=exact[metric]
                         )
+                        for metric in ("w1", "mmd")
+                    ]
     return pd.DataFrame(rows)
 
 
