@@ -245,7 +245,8 @@ def _arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-        digest.update(array.view(np.uint8).reshape(-1) if array.size else b"")
+        # the bytes themselves, without a copy (an empty array adds nothing)
+        digest.update(array.view(np.uint8).reshape(-1).data if array.size else b"")
     return digest.hexdigest()
 
 

@@ -293,12 +293,13 @@ def w1_method(n_x: int, n_y: int) -> str:
     return "exact W1" if n_x <= EXACT_W1_MAX and n_y <= EXACT_W1_MAX else "sliced W1"
 
 
-def w1_floor(
+def w1_noise_floor(
     sample, n: int, reps: int = 5, rng: np.random.Generator | None = None, n_projections: int = 50
 ) -> np.ndarray:
     """``(reps,)`` :func:`w1_points` between two independent samples of ``n`` points of one
     distribution: the value a perfect fit scores, the metric's noise floor at this sample size
     (of order ``n^(-1/2)``; the same metric, exact or sliced, as for two fits of ``n`` points).
+    Not the bias floor of :func:`recursive_lib.theory.bias_floor`, which contamination sets.
 
     ``sample(n, rng) -> (n, d)`` draws from the distribution (a truth's ``sample``); ``rng`` a numpy
     generator (default seed 0); ``n_projections`` as the loops measure (50 directions).
@@ -311,3 +312,7 @@ def w1_floor(
         x, y = sample(n, rng), sample(n, rng)
         values.append(w1_points(x, y, n_projections=n_projections, seed=int(rng.integers(2**31))))
     return np.asarray(values)
+
+
+#: the former name of :func:`w1_noise_floor`, which the multivariate chapter still calls
+w1_floor = w1_noise_floor

@@ -8,6 +8,7 @@ spec, drawn live in the built book) is :mod:`recursive_lib.book.charts`: a chapt
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -46,7 +47,9 @@ def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
     out = []
     for field in fields:
         field, title = field if isinstance(field, tuple) else (field, field.rsplit(":", 1)[0])
-        fmt = {"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"}
+        fmt: dict[str, Any] = (
+            {"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"}
+        )
         out.append(alt.Tooltip(field, title=title, **fmt))
     return out
 
@@ -110,7 +113,7 @@ def error_curves(
     x_title: str = "iteration n",
     theory: pd.DataFrame | None = None,
     title: str = "",
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     """Mean error against ``x`` on log-log axes, one line per ``color`` value, with its interval band.
 
     ``theory`` (optional): columns ``x, color, value``; drawn dashed beside the simulation.
@@ -145,7 +148,7 @@ def slopes_against_alpha(
     color: str | None = None,
     y_title: str = "fitted rate (slope)",
     title: str = "",
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     """Fitted slope with its interval against alpha, and the predicted exponent as a line.
 
     ``summary``: columns ``alpha, slope, lo, hi`` (+ ``color``); ``predicted``: ``alpha, value``.
@@ -263,7 +266,7 @@ def slopes_with_horizon(
     for name in [x, color, row, column, "slope", "lo", "hi", "predicted", *horizon]:
         if name not in summary.columns:
             raise ValueError(f"summary needs column {name!r}; it has {list(summary.columns)}")
-    labels = list(horizon.values())
+    labels: list[Any] = list(horizon.values())  # altair's transform_fold takes list[str | FieldName]
     data = summary.rename(columns=dict(horizon))
     rank = data[color].rank(method="dense") - 1
     data["_x"] = data[x] + (rank - rank.max() / 2) * dodge
@@ -385,7 +388,7 @@ def phase_diagram(
     value: str = "slope",
     column: str | None = "metric",
     title: str = "",
-) -> alt.Chart | alt.FacetChart:
+) -> alt.Chart | alt.LayerChart | alt.FacetChart:
     """Heatmap of a fitted ``value`` over a (``x``, ``y``) grid, the value printed in each cell.
 
     ``summary``: one row per (``column``, ``y``, ``x``). Cells where ``x = y`` (the two rates tie,
@@ -595,19 +598,8 @@ def sample_grid(
             raise ValueError(
                 f"row and column must be columns of pixels, one of {list(pixels.columns)}; got {name!r}"
             )
-    side = int(pixels["row"].max()) + 1
-    step = side + 1
-    frame = pixels.copy()
-    frame["x"] = (frame["image"] % per_line) * step + frame["col"]
-    frame["y"] = (frame["image"] // per_line) * step + frame["row"]
-    frame["x2"], frame["y2"] = frame["x"] + 1, frame["y"] + 1
-    frame["kind"] = "pixel"
-    boxes = frame.groupby([row, column, "image"], as_index=False).agg(source=("source", "first"))
-    boxes["x"] = (boxes["image"] % per_line) * step - 0.3
-    boxes["y"] = (boxes["image"] // per_line) * step - 0.3
-    boxes["x2"], boxes["y2"] = boxes["x"] + side + 0.6, boxes["y"] + side + 0.6
-    boxes["kind"] = "frame"
-    data = pd.concat([frame, boxes], ignore_index=True)
+    step = int(pixels["row"].max()) + 2  # an image's side and one pixel of gap
+    data = _pixel_layout(pixels, row, column, per_line)
     lines = int(np.ceil((pixels["image"].max() + 1) / per_line))
     if cell is None:
         cell = min(3.0, (COLUMN - 120) / (pixels[column].nunique() * (per_line * step + 6)))
@@ -626,7 +618,17 @@ def sample_grid(
             alt.Color("value:Q", scale=alt.Scale(scheme="greys", domain=[-1, 1]), legend=None),
         )
     )
-    frame_layer = (
+    return (
+        alt.layer(pixel_layer, _frame_layer(xs, ys), data=data)
+        .properties(width=width, height=height)
+        .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
+        .configure_view(stroke=None)
+    )
+
+
+def _frame_layer(xs, ys) -> alt.Chart:
+    """The frames of :func:`sample_grid`: grey around a real image, red around a synthetic one."""
+    return (
         alt.Chart()
         .transform_filter(alt.datum.kind == "frame")
         .mark_rect(fillOpacity=0, strokeWidth=1.2)
@@ -643,12 +645,24 @@ def sample_grid(
             ),
         )
     )
-    return (
-        alt.layer(pixel_layer, frame_layer, data=data)
-        .properties(width=width, height=height)
-        .facet(row=alt.Row(f"{row}:O"), column=alt.Column(f"{column}:O"), title=title)
-        .configure_view(stroke=None)
-    )
+
+
+def _pixel_layout(pixels: pd.DataFrame, row: str, column: str, per_line: int) -> pd.DataFrame:
+    """Where :func:`sample_grid` draws: one rectangle ``x, x2, y, y2`` per pixel (``kind`` "pixel")
+    and one frame per image (``kind`` "frame"), images ``per_line`` to a line, one pixel apart."""
+    side = int(pixels["row"].max()) + 1
+    step = side + 1
+    frame = pixels.copy()
+    frame["x"] = (frame["image"] % per_line) * step + frame["col"]
+    frame["y"] = (frame["image"] // per_line) * step + frame["row"]
+    frame["x2"], frame["y2"] = frame["x"] + 1, frame["y"] + 1
+    frame["kind"] = "pixel"
+    boxes = frame.groupby([row, column, "image"], as_index=False).agg(source=("source", "first"))
+    boxes["x"] = (boxes["image"] % per_line) * step - 0.3
+    boxes["y"] = (boxes["image"] // per_line) * step - 0.3
+    boxes["x2"], boxes["y2"] = boxes["x"] + side + 0.6, boxes["y"] + side + 0.6
+    boxes["kind"] = "frame"
+    return pd.concat([frame, boxes], ignore_index=True)
 
 
 def metric_curves(

@@ -209,7 +209,7 @@ def ols_by_group(frame: pd.DataFrame, keys: list[str], x: str, y: str) -> pd.Dat
         work["_yc"] = work[y] - work[y].mean()
     work["_sxx"] = work["_xc"] ** 2
     work["_sxy"] = work["_xc"] * work["_yc"]
-    if keys:
+    if grouped is not None:
         sums = grouped.agg(
             sxx=("_sxx", "sum"), sxy=("_sxy", "sum"), xbar=(x, "mean"), ybar=(y, "mean"), points=(x, "size")
         ).reset_index()
@@ -269,15 +269,27 @@ def fit_slopes(
     _require_columns(df, "x", [x])
     _require_columns(df, "by", by)
     _require_columns(df, "df (tidy results)", ["rep", "n"])
-    burn_in = check_int("burn_in", burn_in, 0)
     keys = by + ["rep"]
+    window = _fit_window(df, keys, check_int("burn_in", burn_in, 0))
+    log_x, log_err = _log_pairs(df, window, metric, x, log_correction)
+
+    frame = window[keys].copy()
+    frame["_lx"] = log_x
+    frame["_ly"] = log_err
+    fits = ols_by_group(frame, keys, "_lx", "_ly")
+    fits["slope"] = -fits.pop("coef")
+    return fits[keys + ["slope", "intercept", "points"]]
+
+
+def _fit_window(df: pd.DataFrame, keys: list[str], burn_in: int) -> pd.DataFrame:
+    """The rows of :func:`fit_slopes` after the burn-in, checked: one row per (``*keys``, ``n``)
+    and at least ``MIN_POINTS`` iterations left in every repetition."""
     # A missing configuration column in `by` would silently pool different curves into one fit.
     if df.duplicated(keys + ["n"]).any():
         raise ValueError(
             "by must name every configuration column: rows are not unique per "
             f"({', '.join(keys + ['n'])}); pass e.g. by=['alpha'] or by=['estimator', 'alpha']"
         )
-
     window = df[df["n"] > burn_in]
     if window.empty:
         raise ValueError(
@@ -295,7 +307,14 @@ def fit_slopes(
             f"burn_in={burn_in} leaves only {int(counts.min())} iteration(s) in some "
             f"repetition; it must leave at least {MIN_POINTS}"
         )
+    return window
 
+
+def _log_pairs(
+    df: pd.DataFrame, window: pd.DataFrame, metric: str, x: str, log_correction: bool | str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(log x, log error)`` of the window's rows, the error divided by ``log x`` where
+    ``log_correction`` applies (as :func:`fit_slopes` documents)."""
     err = window[metric].to_numpy(dtype=float)
     xs = window[x].to_numpy(dtype=float)
     if not np.all(np.isfinite(err) & (err > 0)):
@@ -311,14 +330,7 @@ def fit_slopes(
     if np.any(xs <= (1.0 if correct.any() else 0.0)):
         raise ValueError(f"x column {x!r} must be > 0 (> 1 with log_correction, so that log x > 0)")
     log_x = np.log(xs)
-    log_err = np.log(err) - np.where(correct, np.log(np.where(correct, log_x, 1.0)), 0.0)
-
-    frame = window[keys].copy()
-    frame["_lx"] = log_x
-    frame["_ly"] = log_err
-    fits = ols_by_group(frame, keys, "_lx", "_ly")
-    fits["slope"] = -fits.pop("coef")
-    return fits[keys + ["slope", "intercept", "points"]]
+    return log_x, np.log(err) - np.where(correct, np.log(np.where(correct, log_x, 1.0)), 0.0)
 
 
 def summarize_slopes(

@@ -14,7 +14,7 @@ Biased real data is one optional :class:`~recursive_lib.data.contamination.BiasS
 Seeding. One integer ``seed`` determines every number. Repetition ``rep`` gets the Generator of
 ``SeedSequence(seed, spawn_key=(key, rep))`` (:func:`recursive_lib._rng.seed_sequence`), where
 ``key`` is a 64-bit hash of the configuration's canonical text (:meth:`Config.key`): every field
-that changes the simulated process (estimator, alpha, m1, regime, bandwidth for the KDE,
+that changes the simulated process (estimator, alpha, m1 or m_total, regime, bandwidth for the KDE,
 grid_size, engine, truth, the bias schedule, estimator_params, metric_samples for multivariate
 truths), floats written with 12 significant digits; not ``T``, ``reps``, ``seed``, nor
 ``mmd_width`` (so changing the MMD width measures the same runs). The bias enters the key only
@@ -45,12 +45,20 @@ from recursive_lib.estimators import ESTIMATORS, make_estimator
 from recursive_lib.loops.ensemble import BATCHED_ESTIMATORS, run_batched
 from recursive_lib.loops.fast import ENGINE_ESTIMATORS, run_fast
 from recursive_lib.loops.reference import run_reference
-from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
+from recursive_lib.loops.regimes import (
+    REGIMES,
+    batch_sizes,
+    check_alpha,
+    check_size,
+    size_name,
+    training_sizes,
+)
 from recursive_lib.metrics import trapezoid_weights
 
 __all__ = ["Config", "simulate", "snapshots", "snapshot_errors", "memory_estimate"]
 
 ENGINES = ("fast", "reference")
+DEFAULT_SIZE = 50  # m1, or m_total in the fresh and replace regimes, when neither is given
 MULTIVARIATE_ESTIMATORS = ("gmm", "flow")  # families that fit points in d >= 2 dimensions
 BANDWIDTH_ESTIMATORS = ("kde",)  # estimators that use h_n = h0 n^(-bandwidth_exponent)
 STAT_COLUMNS = ("rep", "n", "M", "w1", "mmd", "mean", "var")
@@ -68,12 +76,22 @@ BIAS_COLUMNS = (
 
 
 def memory_estimate(
-    T: int, reps: int, grid_size: int = 500, m1: int = 50, alpha: float = 0.5, metric_samples: int = 2000
+    T: int,
+    reps: int,
+    grid_size: int = 500,
+    m1: int = 50,
+    alpha: float = 0.5,
+    metric_samples: int = 2000,
+    *,
+    m_total: int | None = None,
 ) -> float:
     """Bytes :func:`simulate` takes at its peak, estimated: about 260 per (repetition,
     iteration) (the statistics and the tidy frame, measured 205-210), 1 KB per (repetition, grid point) (the
     pools and fitted curves) and the random numbers drawn a block of iterations at a time. An
-    upper estimate at the sizes that matter, computed from the sizes alone."""
+    upper estimate at the sizes that matter, computed from the sizes alone (``m_total``, when
+    given, stands for ``m1``: the random numbers of a fresh or replace batch are no more)."""
+    if m_total is not None:
+        m1 = m_total
     m2 = (1.0 - alpha) * m1 / alpha if alpha > 0 else 0.0
     return float(
         reps * T * 260 + reps * grid_size * 1024 + reps * 32 * (m1 + m2) * 24 + reps * metric_samples * 16
@@ -94,7 +112,13 @@ class Config:
         (``m2 = round((1 - alpha) m1 / alpha)`` synthetic points per iteration), in [0, 1] for
         ``fresh`` and ``replace`` (:func:`recursive_lib.loops.regimes.batch_sizes`)
     m1
-        Fresh real points per iteration, :math:`m_1` (integer >= 1)
+        Fresh real points per iteration, :math:`m_1` (integer >= 1), in the accumulating regimes
+        (``accumulate-initial``: the first batch); ``None`` (default 50 where it applies)
+    m_total
+        Points in each batch of the ``fresh`` and ``replace`` regimes (integer >= 1), real and
+        synthetic together; ``None`` (default 50 where it applies). Each regime takes one of
+        ``m1`` and ``m_total``: giving the other is an error
+        (:func:`recursive_lib.loops.regimes.check_size`)
     T
         Iterations :math:`n = 1, \\dots, T` (>= 1)
     reps
@@ -134,7 +158,8 @@ class Config:
 
     estimator: str = "kde"
     alpha: float = 0.5
-    m1: int = 50
+    m1: int | None = None
+    m_total: int | None = None
     T: int = 2000
     reps: int = 100
     seed: int = 0
@@ -169,9 +194,14 @@ class Config:
         if not isinstance(self.bias_correction, (bool, np.bool_)):
             raise ValueError(f"bias_correction must be True or False, got {self.bias_correction!r}")
         exponent = self.bandwidth_exponent
+        sizes = {"m1": self.m1, "m_total": self.m_total}
+        if self.m1 is None and self.m_total is None:
+            sizes[size_name(self.regime)] = DEFAULT_SIZE
+        size = check_size(self.regime, **sizes)
+        sizes = {name: size if value is not None else None for name, value in sizes.items()}
         checked = dict(
             alpha=check_alpha(self.regime, self.alpha),  # fresh and replace accept alpha = 0
-            m1=check_int("m1", self.m1, 1),
+            **sizes,
             T=check_int("T", self.T, 1),
             reps=check_int("reps", self.reps, 1),
             seed=check_int("seed", self.seed, 0),
@@ -195,13 +225,28 @@ class Config:
         check_memory(
             "this configuration",
             self.memory_estimate,
-            f"T = {self.T} x reps = {self.reps}, grid_size = {self.grid_size}, m1 = {self.m1}, alpha = {self.alpha:g}",
+            f"T = {self.T} x reps = {self.reps}, grid_size = {self.grid_size}, "
+            f"{size_name(self.regime)} = {self.size}, alpha = {self.alpha:g}",
         )
+
+    @property
+    def size(self) -> int:
+        """The regime's size parameter: ``m1``, or ``m_total`` in the fresh and replace regimes."""
+        size = self.m1 if self.m_total is None else self.m_total
+        if size is None:  # never after __post_init__, which sets the regime's size
+            raise ValueError("a Config without m1 or m_total")
+        return size
+
+    @property
+    def sizes(self) -> dict[str, int | None]:
+        """``{"m1": ..., "m_total": ...}`` (the one the regime does not take is ``None``): the
+        keywords of the loops and of :func:`recursive_lib.loops.regimes.batch_sizes`."""
+        return {"m1": self.m1, "m_total": self.m_total}
 
     @property
     def memory_estimate(self) -> float:
         """Bytes its run takes at its peak, estimated from its sizes (:func:`memory_estimate`)."""
-        return memory_estimate(self.T, self.reps, self.grid_size, self.m1, self.alpha, self.metric_samples)
+        return memory_estimate(self.T, self.reps, self.grid_size, self.size, self.alpha, self.metric_samples)
 
     @classmethod
     def from_fields(cls, **fields) -> Config:
@@ -219,7 +264,7 @@ class Config:
     @property
     def m2(self) -> int:
         """Synthetic points drawn after each fit (:func:`recursive_lib.loops.regimes.batch_sizes`)."""
-        return batch_sizes(self.regime, self.alpha, self.m1)[2]
+        return batch_sizes(self.regime, self.alpha, **self.sizes)[2]
 
     @property
     def exponent(self) -> float:
@@ -248,7 +293,9 @@ class Config:
         items = [
             ("estimator", self.estimator),
             ("alpha", self.alpha),
-            ("m1", self.m1),
+            # The size, m1 or m_total, under the label "m1" it had before the two were told apart,
+            # so that every configuration keeps its stream.
+            ("m1", self.size),
             ("regime", self.regime),
         ]
         if self.estimator in BANDWIDTH_ESTIMATORS:
@@ -272,7 +319,7 @@ class Config:
         out = {
             "estimator": self.estimator,
             "alpha": self.alpha,
-            "m1": self.m1,
+            size_name(self.regime): self.size,
             "m2": self.m2,
             "regime": self.regime,
             "p": self.p,
@@ -287,6 +334,8 @@ class Config:
 
     def _bias_columns(self) -> dict[str, Any]:
         b = self.bias
+        if b is None:
+            return {}
         return dict(
             zip(
                 BIAS_COLUMNS,
@@ -294,6 +343,11 @@ class Config:
                 strict=True,
             )
         )
+
+
+def _truth(config: Config) -> Truth:
+    """The truth of ``config`` (``None`` stands for the paper's mixture)."""
+    return PAPER_TRUTH if config.truth is None else config.truth
 
 
 def _canonical(value) -> str:
@@ -346,45 +400,73 @@ def simulate(config: Config | None = None, /, *, progress: bool = False, **field
         size :math:`M_n`; ``w1`` and ``mmd`` are :math:`d(\\hat P_n, P)` for the Wasserstein-1
         distance and the MMD; ``mean``, ``var`` are those of the fitted distribution
         :math:`\\hat P_n`) followed by the configuration:
-        ``estimator, alpha, m1, m2, regime, p, h0, bandwidth_exponent, seed, engine``; a biased run
+        ``estimator, alpha, m1, m2, regime, p, h0, bandwidth_exponent, seed, engine`` (``m_total``
+        in place of ``m1`` in the fresh and replace regimes); a biased run
         adds ``b_n`` and ``bias_rate, bias_scale, bias_offset, bias_mean, bias_sd, bias_until,
         bias_correction``.
     """
-    cfg = _as_config(config, fields)
-    grid = cfg.truth.grid(cfg.grid_size) if dimension(cfg.truth) == 1 else None
-    estimator = make_estimator(cfg.estimator, **dict(cfg.estimator_params))
-    shared = dict(alpha=cfg.alpha, m1=cfg.m1, T=cfg.T, truth=cfg.truth, grid=grid, mmd_width=cfg.mmd_width)
-    bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
-    loop = dict(bandwidth=bandwidth, regime=cfg.regime, bias=cfg.bias, bias_correction=cfg.bias_correction)
-    rngs = cfg.rngs()
-    engine = cfg.runs_on
-    if engine == "fast" and cfg.estimator in BATCHED_ESTIMATORS:
-        stats = run_batched(
-            estimator, rngs=rngs, progress=progress, metric_samples=cfg.metric_samples, **shared
+    config = _as_config(config, fields)
+    truth = _truth(config)
+    grid = truth.grid(config.grid_size) if dimension(truth) == 1 else None
+    stats = _run_engine(config, grid, progress)
+    return _tidy(config, stats)
+
+
+def _run_engine(config: Config, grid, progress: bool) -> dict[str, np.ndarray]:
+    """The statistics ``STAT_KEYS`` of every repetition, ``(reps, T)`` each, from the engine
+    ``config.runs_on`` names."""
+    estimator = make_estimator(config.estimator, **dict(config.estimator_params))
+    shared: dict[str, Any] = dict(
+        alpha=config.alpha,
+        m1=config.m1,
+        T=config.T,
+        truth=_truth(config),
+        grid=grid,
+        mmd_width=config.mmd_width,
+    )
+    bandwidth = config.bandwidth if config.estimator in BANDWIDTH_ESTIMATORS else None
+    # the batched ensemble runs the accumulate regime only: m_total is for the other two loops
+    loop: dict[str, Any] = dict(
+        bandwidth=bandwidth,
+        regime=config.regime,
+        bias=config.bias,
+        bias_correction=config.bias_correction,
+        m_total=config.m_total,
+    )
+    rngs = config.rngs()
+    engine = config.runs_on
+    if engine == "fast" and config.estimator in BATCHED_ESTIMATORS:
+        return run_batched(
+            estimator, rngs=rngs, progress=progress, metric_samples=config.metric_samples, **shared
         )
-    elif engine == "fast":
+    if engine == "fast":
         res = run_fast(estimator, rngs=rngs, **shared, **loop)
-        stats = {key: res[key] for key in STAT_KEYS}
-    else:
-        rngs = progress_bar(rngs, desc=cfg.estimator, unit="rep", enabled=progress)
-        runs = [
-            run_reference(estimator, rng=rng, metric_samples=cfg.metric_samples, **shared, **loop)
-            for rng in rngs
-        ]
-        stats = {key: np.stack([run[key] for run in runs]) for key in STAT_KEYS}
-    n = np.arange(1, cfg.T + 1)
+        return {key: res[key] for key in STAT_KEYS}
+    runs = [
+        run_reference(estimator, rng=rng, metric_samples=config.metric_samples, **shared, **loop)
+        for rng in progress_bar(rngs, desc=config.estimator, unit="rep", enabled=progress)
+    ]
+    return {key: np.stack([run[key] for run in runs]) for key in STAT_KEYS}
+
+
+def _tidy(config: Config, stats: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per (repetition, iteration): the statistics and the configuration's columns."""
+    n = np.arange(1, config.T + 1)
     frame = pd.DataFrame(
         {
-            "rep": np.repeat(np.arange(cfg.reps, dtype=np.int32), cfg.T),
-            "n": np.tile(n.astype(np.int32), cfg.reps),
-            "M": np.tile(training_sizes(cfg.regime, cfg.alpha, cfg.m1, cfg.T), cfg.reps).astype(np.int64),
+            "rep": np.repeat(np.arange(config.reps, dtype=np.int32), config.T),
+            "n": np.tile(n.astype(np.int32), config.reps),
+            "M": np.tile(
+                training_sizes(config.regime, config.alpha, config.m1, config.T, m_total=config.m_total),
+                config.reps,
+            ).astype(np.int64),
             **{key: value.ravel() for key, value in stats.items()},
         }
     )
-    if cfg.bias is not None:
+    if config.bias is not None:
         # Only biased runs carry these columns, so unbiased results keep their shape.
-        frame["b_n"] = np.tile(cfg.bias.b(n), cfg.reps)
-    for name, value in cfg.columns().items():
+        frame["b_n"] = np.tile(config.bias.b(n), config.reps)
+    for name, value in config.columns().items():
         frame[name] = pd.Categorical([value] * len(frame)) if isinstance(value, str) else value
     return frame
 
@@ -410,22 +492,23 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
     if not at:
         raise ValueError("at must hold at least one iteration (an integer >= 1), got none")
     fields.setdefault("reps", 1)
-    cfg = _as_config(config, dict(fields, T=max(at)))
-    check_choice("estimator", cfg.estimator, ENGINE_ESTIMATORS)
-    if cfg.regime != "accumulate" or cfg.bias is not None:
+    config = _as_config(config, dict(fields, T=max(at)))
+    check_choice("estimator", config.estimator, ENGINE_ESTIMATORS)
+    if config.regime != "accumulate" or config.bias is not None:
         raise ValueError(
             "snapshots runs the unbiased accumulate regime: regime must be 'accumulate' and bias None"
         )
-    grid = cfg.truth.grid(cfg.grid_size)
-    bandwidth = cfg.bandwidth if cfg.estimator in BANDWIDTH_ESTIMATORS else None
+    truth = _truth(config)
+    grid = truth.grid(config.grid_size)
+    bandwidth = config.bandwidth if config.estimator in BANDWIDTH_ESTIMATORS else None
     res = run_fast(
-        make_estimator(cfg.estimator),
-        cfg.alpha,
-        cfg.m1,
-        cfg.T,
-        cfg.truth,
+        make_estimator(config.estimator),
+        config.alpha,
+        config.m1,
+        config.T,
+        truth,
         grid,
-        cfg.rngs(),
+        config.rngs(),
         bandwidth=bandwidth,
         snapshots=at,
     )
@@ -437,10 +520,10 @@ def snapshots(config: Config | None = None, /, *, at=(1, 10, 100), **fields) -> 
             "x": np.tile(grid, R * S),
             "density": res["density"].ravel(),
             "cdf": res["cdf"].ravel(),
-            "truth_density": np.tile(cfg.truth.pdf(grid), R * S),
-            "truth_cdf": np.tile(cfg.truth.cdf(grid), R * S),
-            "estimator": cfg.estimator,
-            "alpha": cfg.alpha,
+            "truth_density": np.tile(truth.pdf(grid), R * S),
+            "truth_cdf": np.tile(truth.cdf(grid), R * S),
+            "estimator": config.estimator,
+            "alpha": config.alpha,
         }
     )
 

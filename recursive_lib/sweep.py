@@ -176,8 +176,8 @@ def _value_bytes(value: Any) -> bytes:
         data = value.encode("utf-8", "surrogatepass")
         return b"s%d:" % len(data) + data
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
-        data = np.ascontiguousarray(value)
-        return f"a{data.dtype.str}{data.shape}:".encode() + data.view(np.uint8).tobytes()
+        array = np.ascontiguousarray(value)
+        return f"a{array.dtype.str}{array.shape}:".encode() + array.view(np.uint8).tobytes()
     if isinstance(value, (list, tuple, np.ndarray)):
         parts = [_value_bytes(v) for v in value]
         return b"l%d:" % len(parts) + b"".join(b"%d:" % len(p) + p for p in parts)
@@ -268,7 +268,7 @@ def _load(path: Path, meta: Mapping[str, Any]) -> pd.DataFrame | None:
 def _compute(
     run: Callable[..., pd.DataFrame],
     config: dict[str, Any],
-    meta: Mapping[str, Any] | None,
+    meta: Mapping[str, Any],
     path: Path | None,
 ) -> pd.DataFrame:
     result = run(**config)
@@ -323,6 +323,42 @@ def run_sweep(
         The concatenated results (index reset). Configuration keys the result lacks are added as
         columns (scalar values only).
     """
+    configs = _check_sweep(configs, run, n_jobs, backend)
+    cache = None if cache_dir is None else Path(cache_dir)
+    if not configs:
+        return pd.DataFrame()
+
+    metas = [_meta(run, c) for c in configs]
+    keys = [_key(m) for m in metas]
+    # key -> (configuration, metadata, cache file or None); the first of duplicates
+    unique = {
+        key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
+        for key, config, meta in zip(keys, configs, metas, strict=True)
+    }
+    results = _load_cached(unique)
+    todo = [key for key in unique if key not in results]
+    if cache is not None and todo:
+        # before any work: a folder that cannot take the results would lose it all
+        check_writable(cache, "cache folder")
+        sweep_stale_temporaries(cache)
+
+    _compute_missing(run, unique, todo, results, n_jobs, backend, progress)
+    frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs, strict=True)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _load_cached(unique: Mapping[str, tuple]) -> dict[str, pd.DataFrame]:
+    """The results of ``unique`` (key -> configuration, metadata, cache file) found in the cache."""
+    results: dict[str, pd.DataFrame] = {}
+    for key, (_, meta, path) in unique.items():
+        found = None if path is None else _load(path, meta)
+        if found is not None:
+            results[key] = found
+    return results
+
+
+def _check_sweep(configs, run, n_jobs, backend) -> list[dict]:
+    """The arguments of :func:`run_sweep`, checked; the configurations as a list of dicts."""
     configs = [dict(c) if isinstance(c, Mapping) else c for c in configs]
     for i, config in enumerate(configs):
         if not isinstance(config, dict):
@@ -341,28 +377,12 @@ def run_sweep(
         )
     if not callable(run):
         raise ValueError(f"run must be callable, got {type(run).__name__}")
-    cache = None if cache_dir is None else Path(cache_dir)
-    if not configs:
-        return pd.DataFrame()
+    return configs
 
-    metas = [_meta(run, c) for c in configs]
-    keys = [_key(m) for m in metas]
-    # key -> (configuration, metadata, cache file or None); the first of duplicates
-    unique = {
-        key: (config, meta, None if cache is None else cache / f"{key}{SUFFIX}")
-        for key, config, meta in zip(keys, configs, metas, strict=True)
-    }
-    results: dict[str, pd.DataFrame] = {}
-    for key, (_, meta, path) in unique.items():
-        found = None if path is None else _load(path, meta)
-        if found is not None:
-            results[key] = found
-    todo = [key for key in unique if key not in results]
-    if cache is not None and todo:
-        # before any work: a folder that cannot take the results would lose it all
-        check_writable(cache, "cache folder")
-        sweep_stale_temporaries(cache)
 
+def _compute_missing(run, unique, todo, results, n_jobs, backend, progress) -> None:
+    """Compute the configurations ``todo`` (keys of ``unique``) into ``results``, in this process
+    or on ``n_jobs`` workers of ``backend``."""
     with progress_bar(
         total=len(unique), initial=len(results), desc="sweep", unit="config", enabled=progress
     ) as bar:
@@ -383,9 +403,6 @@ def run_sweep(
                 for key, result in stream:
                     results[key] = result
                     bar.update()
-
-    frames = [_with_config_columns(results[key], config) for key, config in zip(keys, configs, strict=True)]
-    return pd.concat(frames, ignore_index=True)
 
 
 def _keyed(

@@ -230,7 +230,7 @@ def bias_share(m1: int, m2: int, b: Sequence[float] | np.ndarray) -> np.ndarray:
     return beta
 
 
-def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> np.ndarray:
+def bias_floor(truth: HasCdf, q_dist: HasCdf, grid: np.ndarray, share) -> float | np.ndarray:
     """``W1(E P_hat_n, P) = beta_n W1(Q, P) = beta_n integral |F_Q - F| dx`` (trapezoid on ``grid``).
 
     A lower bound on ``E W1(P_hat_n, P)`` (Jensen), and its limit when the bias never fades
@@ -256,7 +256,7 @@ def floor_curve(
     """
     truth = PAPER_TRUTH if truth is None else truth
     n = np.arange(1, check_int("T", T, 1) + 1)
-    share = bias_share(m1, synthetic_count(alpha, m1), schedule.b(n))
+    share = bias_share(m1, synthetic_count(alpha, m1), np.asarray(schedule.b(n)))
     grid = truth.grid(check_int("grid_size", grid_size, 10))
     return pd.DataFrame({"n": n, "value": bias_floor(truth, schedule.q_dist, grid, share)})
 
@@ -328,7 +328,8 @@ __all__ += ["ecdf_bias_w1"]
 def gaussian_replace_variance(sigma2: float, m: int, T: int) -> np.ndarray:
     """``(T,)`` exact ``E[s_n^2] = sigma^2 ((m - 1) / m)^n``, ``n = 1..T``: Gaussian MLE, replace regime.
 
-    The first model is fitted on ``m`` real points (variance ``sigma2``, any distribution); every
+    The first model is fitted on ``m`` real points (``m_total`` of the replace regime; variance
+    ``sigma2``, any distribution); every
     later one on ``m`` samples of the previous fit. The MLE variance has
     ``E[s^2 | previous] = previous variance * (m - 1) / m``, so the variance collapses
     geometrically to 0 (Shumailov et al. 2024).
@@ -361,7 +362,8 @@ def gaussian_initial_mean_mse(sigma2: float, m1: int, m2: int, T: int) -> np.nda
 def gaussian_replace_typical_variance(sigma2: float, m: int, T: int) -> np.ndarray:
     """``(T,)`` geometric mean ``exp E log s_n^2 = sigma^2 exp(n (psi((m - 1)/2) + log(2/m)))`` under replace.
 
-    Each refit multiplies the variance by an independent ``chi^2_(m-1) / m``, whose log has mean
+    ``m`` is the batch, ``m_total`` of the replace regime. Each refit multiplies the variance by an
+    independent ``chi^2_(m-1) / m``, whose log has mean
     ``psi((m - 1)/2) + log(2/m) < log((m - 1)/m)``: the typical run collapses faster than the
     expectation :func:`gaussian_replace_variance`, which rare runs with a large variance carry.
     Exact for a Gaussian truth (the first batch is then Gaussian too).
@@ -375,7 +377,8 @@ def gaussian_replace_typical_variance(sigma2: float, m: int, T: int) -> np.ndarr
 def ecdf_replace_support(m: int, T: int) -> np.ndarray:
     """``(T,)`` exact expected number of distinct points the ECDF of fit ``n = 1..T`` rests on, replace regime.
 
-    Fit 1 is the ECDF of ``m`` real points (``m`` distinct values, the truth being continuous);
+    Fit 1 is the ECDF of ``m`` real points (the batch ``m_total`` of the replace regime; ``m``
+    distinct values, the truth being continuous);
     fit ``n`` the ECDF of ``m`` draws from fit ``n - 1``. A draw copies a point, so the support can
     only shrink: it is the set of first-batch points that still have descendants (Wright-Fisher
     drift, which ends with one point). Traced backwards, ``k`` lineages pick their parents
@@ -418,6 +421,9 @@ def fit_error_spectrum(
     block: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``E |phi_hat_n(t) - phi(t)|^2`` of a fit linear in its training set, integrated against ``weights``.
+
+    (One function on purpose: the block loop carries ``A_n`` and ``B_n`` from block to block, and
+    pieces would pass a dozen arrays between them.)
 
     The fit ``n`` is a pool ``S_n`` of ``M_n`` points, smoothed: given the pool its characteristic
     function is ``phi_hat_n(t) = g_n(t) S_n(t) / M_n``, ``S_n(t) = sum_j exp(i t X_j)``, and a
@@ -517,7 +523,9 @@ def _frequencies(t_max: float, t_step: float) -> tuple[np.ndarray, np.ndarray]:
     return t, w
 
 
-def _linear_fit_setup(estimator, alpha, m1, T, regime, bandwidth, bias, bias_correction, grid_size, truth, t):
+def _linear_fit_setup(
+    estimator, alpha, sizes, T, regime, bandwidth, bias, bias_correction, grid_size, truth, t
+):
     check_choice("estimator", estimator, LINEAR_ESTIMATORS)
     check_choice("regime", regime, REGIMES)
     if bias_correction:
@@ -526,8 +534,8 @@ def _linear_fit_setup(estimator, alpha, m1, T, regime, bandwidth, bias, bias_cor
             "pool by its random total weight, so it is a ratio of two sums, not linear in the pool"
         )
     truth = PAPER_TRUTH if truth is None else truth
-    m1, T = check_int("m1", m1, 1), check_int("T", T, 1)
-    sizes = batch_sizes(regime, alpha, m1)
+    T = check_int("T", T, 1)
+    sizes = batch_sizes(regime, alpha, **sizes)
     b = np.zeros(T) if bias is None else np.asarray(bias.b(np.arange(1, T + 1)), dtype=float)
     if estimator == "ecdf":
         # The grid ECDF and its MMD see every law binned to the grid points (metrics.masses_from_cdf):
@@ -561,9 +569,10 @@ def _linear_fit_setup(estimator, alpha, m1, T, regime, bandwidth, bias, bias_cor
 def expected_mmd2(
     estimator: str,
     alpha: float,
-    m1: int,
+    m1: int | None,
     T: int,
     *,
+    m_total: int | None = None,
     regime: str = "accumulate",
     bandwidth=None,
     bias: BiasSchedule | None = None,
@@ -575,6 +584,9 @@ def expected_mmd2(
 ) -> pd.DataFrame:
     """Exact ``E MMD^2(P_hat_n, P)``, ``n = 1..T``, of the ECDF or the KDE under recursive training.
 
+    (Long only by this docstring: the computation is :func:`fit_error_spectrum` with the MMD's
+    weights.)
+
     Both fits are linear in their training set, and the MMD with the Gaussian kernel
     ``exp(-(x - y)^2 / (2 sigma^2))`` (``sigma = mmd_width``) is a weighted ``L2`` distance of
     characteristic functions::
@@ -584,7 +596,9 @@ def expected_mmd2(
     so ``E MMD^2`` is the integral of ``E |phi_hat_n - phi|^2``, which the first two moments of the
     pool's empirical characteristic function give exactly (:func:`fit_error_spectrum`). Every regime
     (accumulate, fresh, replace, accumulate-initial) and any bias schedule ``b_n`` (real data from
-    ``(1 - b_n) P + b_n Q``) enters only through those moments.
+    ``(1 - b_n) P + b_n Q``) enters only through those moments. ``m1``: real points per iteration
+    of the accumulating regimes; fresh and replace take ``m1=None`` and ``m_total``, the batch
+    (:func:`recursive_lib.loops.regimes.batch_sizes`).
 
     Exact for the quantity :func:`recursive_lib.simulation.simulate` reports, up to quadrature:
 
@@ -609,8 +623,9 @@ def expected_mmd2(
     sigma = check_range("mmd_width", mmd_width, 0.0, np.inf, low_inclusive=False)
     t, w = _frequencies(9.0 / sigma, t_step)
     w = w * sigma / np.sqrt(2.0 * np.pi) * np.exp(-0.5 * (sigma * t) ** 2)
+    sizes = {"m1": m1, "m_total": m_total}
     setup = _linear_fit_setup(
-        estimator, alpha, m1, T, regime, bandwidth, bias, bias_correction, grid_size, truth, t
+        estimator, alpha, sizes, T, regime, bandwidth, bias, bias_correction, grid_size, truth, t
     )
     M, mmd2 = fit_error_spectrum(**setup, weights=w)
     return pd.DataFrame(
@@ -620,10 +635,11 @@ def expected_mmd2(
 
 def kde_expected_ise(
     alpha: float,
-    m1: int,
+    m1: int | None,
     T: int,
     bandwidth,
     *,
+    m_total: int | None = None,
     regime: str = "accumulate",
     bias: BiasSchedule | None = None,
     truth=None,
@@ -633,12 +649,13 @@ def kde_expected_ise(
 
     Plancherel: ``integral (f_hat - f)^2 dx = (1 / 2 pi) integral |phi_hat(t) - phi(t)|^2 dt``, the
     integral :func:`expected_mmd2` takes with the weight ``1 / (2 pi)`` instead of the MMD's kernel.
-    The integrand decays like ``exp(-h_n^2 t^2)``: frequencies up to ``7 / min h_n``.
-    Returns columns ``n``, ``M``, ``ise`` (units ``1 / x``).
+    The integrand decays like ``exp(-h_n^2 t^2)``: frequencies up to ``7 / min h_n``. ``m1`` and
+    ``m_total`` as in :func:`expected_mmd2`. Returns columns ``n``, ``M``, ``ise`` (units ``1 / x``).
     """
     h = _bandwidths(bandwidth, T)
     t, w = _frequencies(max(7.0 / h.min(), 12.0), t_step)
-    setup = _linear_fit_setup("kde", alpha, m1, T, regime, h, bias, False, 500, truth, t)
+    sizes = {"m1": m1, "m_total": m_total}
+    setup = _linear_fit_setup("kde", alpha, sizes, T, regime, h, bias, False, 500, truth, t)
     M, ise = fit_error_spectrum(**setup, weights=w / (2.0 * np.pi))
     return pd.DataFrame({"n": np.arange(1, T + 1), "M": M.astype(np.int64), "ise": ise})
 

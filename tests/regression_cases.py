@@ -13,6 +13,7 @@ from recursive_lib.data import MIXTURE_2D, MOONS, PAPER_TRUTH
 from recursive_lib.experiments.bias import floor_curves
 from recursive_lib.experiments.paths import ecdf_support, sample_trajectory
 from recursive_lib.experiments.thinned import simulate_thinned
+from recursive_lib.loops.regimes import size_name
 from recursive_lib.simulation import snapshots
 
 STATS = ["rep", "n", "M", "w1", "mmd", "mean", "var"]
@@ -51,7 +52,7 @@ def _cases():
             )
         for regime in ("fresh", "replace", "accumulate-initial"):
             cases[f"{estimator}-fast-{regime}"] = lambda e=estimator, r=regime: _sim(
-                estimator=e, regime=r, alpha=0.5, m1=20, T=15, reps=3, grid_size=100
+                estimator=e, regime=r, alpha=0.5, **{size_name(r): 20}, T=15, reps=3, grid_size=100
             )
         bias = KDE_BIAS if estimator == "kde" else ECDF_BIAS
         for corrected in (False, True):
@@ -72,7 +73,7 @@ def _cases():
         )
     for regime in ("accumulate", "fresh", "replace", "accumulate-initial"):
         cases[f"gaussian-{regime}"] = lambda r=regime: _sim(
-            estimator="gaussian", regime=r, alpha=0.5, m1=20, T=10, reps=2, grid_size=100
+            estimator="gaussian", regime=r, alpha=0.5, **{size_name(r): 20}, T=10, reps=2, grid_size=100
         )
     quantile = dict(epochs=3, batch_size=64, n_eval=500, hidden=(16, 16))
     for engine in ("fast", "reference"):
@@ -90,7 +91,7 @@ def _cases():
         estimator="quantile",
         regime="fresh",
         alpha=0.5,
-        m1=30,
+        m_total=30,
         T=3,
         reps=2,
         grid_size=100,

@@ -23,10 +23,10 @@ def test_every_kind_shares_the_base_fields_in_the_same_order_with_seed_defaultin
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_config_is_frozen_validated_and_normalised(kind):
-    cfg = kind(alpha=1, T=10, snapshot_at=[10, 1, 10])
-    assert cfg.alpha == 1.0 and cfg.snapshot_at == (1, 10)
+    config = kind(alpha=1, T=10, snapshot_at=[10, 1, 10])
+    assert config.alpha == 1.0 and config.snapshot_at == (1, 10)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cfg.alpha = 0.3
+        config.alpha = 0.3
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
         kind(alpha=1.5)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
@@ -39,7 +39,7 @@ def test_a_config_is_frozen_validated_and_normalised(kind):
         kind.from_fields(alpha=0.5, sed=1)
     with pytest.raises(ValueError, match="needs alpha"):
         kind.from_fields(seed=1)
-    assert cfg.replace(T=20).T == 20 and cfg.T == 10
+    assert config.replace(T=20).T == 20 and config.T == 10
 
 
 @pytest.mark.parametrize("run", [run_images, run_text, run_gpt2])
@@ -51,7 +51,7 @@ def test_a_run_refuses_anything_but_its_config_before_any_work(run):
 
 
 def test_gpt2_checkpoint_needs_names():
-    with pytest.raises(ValueError, match="checkpoint_dir needs model, tokenizer and dataset"):
+    with pytest.raises(ValueError, match="checkpoint_dir needs network, tokenizer and dataset"):
         GPT2Config(alpha=0.5, dataset=object(), checkpoint_dir="here")
     with pytest.raises(ValueError, match="tokenizer must be given"):
-        GPT2Config(alpha=0.5, model=object())
+        GPT2Config(alpha=0.5, network=object())

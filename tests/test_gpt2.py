@@ -127,7 +127,7 @@ def test_gpt2_learns_samples_and_scores(tokenizer, wikitext):
         model.partial_fit(train[:, :4], rng)
     with pytest.raises(ValueError, match="must hold token ids in"):
         model.partial_fit(np.full((2, BLOCK), len(tokenizer)), rng)
-    with pytest.raises(ValueError, match="model must be a model name"):
+    with pytest.raises(ValueError, match="network must be a model name"):
         GPT2LM(3.5, block_len=BLOCK).partial_fit(train[:2], rng)
 
 
@@ -137,7 +137,7 @@ def test_gpt2_runs_are_reproducible_from_the_seed(tokenizer, wikitext):
             alpha=0.5,
             seed=3,
             rep=1,
-            model=tiny_config(tokenizer),
+            network=tiny_config(tokenizer),
             tokenizer=tokenizer,
             dataset=wikitext,
             **TINY,
@@ -153,7 +153,7 @@ def test_run_gpt2_has_run_text_columns_and_the_chapter_summaries_work(tokenizer,
             alpha=a,
             seed=0,
             rep=r,
-            model=tiny_config(tokenizer),
+            network=tiny_config(tokenizer),
             tokenizer=tokenizer,
             dataset=wikitext,
             **TINY,
@@ -189,12 +189,12 @@ def test_run_gpt2_has_run_text_columns_and_the_chapter_summaries_work(tokenizer,
 def test_run_gpt2_rejects_bad_arguments(tokenizer, wikitext, tmp_path):
     config = tiny_config(tokenizer)
     with pytest.raises(ValueError, match="tokenizer must be given"):
-        run_gpt2(alpha=0.5, seed=0, model=config, dataset=wikitext, **TINY)
-    with pytest.raises(ValueError, match="checkpoint_dir needs model, tokenizer and dataset"):
+        run_gpt2(alpha=0.5, seed=0, network=config, dataset=wikitext, **TINY)
+    with pytest.raises(ValueError, match="checkpoint_dir needs network, tokenizer and dataset"):
         run_gpt2(
             alpha=0.5,
             seed=0,
-            model=config,
+            network=config,
             tokenizer=tokenizer,
             dataset=wikitext,
             checkpoint_dir=str(tmp_path),
@@ -204,11 +204,11 @@ def test_run_gpt2_rejects_bad_arguments(tokenizer, wikitext, tmp_path):
         run_gpt2(
             alpha=0.5,
             seed=0,
-            model=config,
+            network=config,
             tokenizer=tokenizer,
             dataset=wikitext,
             **dict(TINY, n_heldout=10_000),
         )
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
-        run_gpt2(alpha=1.5, seed=0, model=config, tokenizer=tokenizer, dataset=wikitext, **TINY)
-    assert run_gpt2.fingerprint(model="gpt2") == "gpt2/gpt2/wikitext-2-raw-v1"
+        run_gpt2(alpha=1.5, seed=0, network=config, tokenizer=tokenizer, dataset=wikitext, **TINY)
+    assert run_gpt2.fingerprint(network="gpt2") == "gpt2/gpt2/wikitext-2-raw-v1"

@@ -98,3 +98,10 @@ def test_masses_from_cdf_and_grid_masses():
     assert grid_masses(PAPER_TRUTH, grid, use_pdf=True).sum() == pytest.approx(1.0, abs=1e-6)
     # Mixing the two discretisations would put a floor under the MMD; the same one gives 0.
     assert mmd_grid(grid_masses(PAPER_TRUTH, grid, False), grid_masses(PAPER_TRUTH, grid, True), grid) > 1e-3
+
+
+def test_w1_noise_floor_keeps_its_former_name():
+    from recursive_lib import metrics
+
+    assert metrics.w1_floor is metrics.w1_noise_floor
+    assert metrics.w1_noise_floor(lambda n, rng: rng.normal(size=(n, 2)), 50, reps=2).shape == (2,)

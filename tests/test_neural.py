@@ -224,6 +224,6 @@ def test_sample_trajectory_is_tidy_and_seeded():
 
 
 def test_batched_engine_only_for_the_unbiased_accumulate_regime():
-    kw = dict(alpha=0.5, m1=10, T=2, reps=1, grid_size=50, estimator_params=dict(epochs=2, n_eval=200))
-    assert simulate(estimator="quantile", **kw).engine.iloc[0] == "fast"
-    assert simulate(estimator="quantile", regime="replace", **kw).engine.iloc[0] == "reference"
+    kw = dict(alpha=0.5, T=2, reps=1, grid_size=50, estimator_params=dict(epochs=2, n_eval=200))
+    assert simulate(estimator="quantile", m1=10, **kw).engine.iloc[0] == "fast"
+    assert simulate(estimator="quantile", regime="replace", m_total=10, **kw).engine.iloc[0] == "reference"

@@ -6,24 +6,44 @@ import pytest
 from recursive_lib import simulate, theory
 from recursive_lib.data import Mixture1D
 from recursive_lib.estimators import Gaussian, make_estimator
-from recursive_lib.loops.regimes import REGIMES, batch_sizes, training_sizes
+from recursive_lib.loops.regimes import REGIMES, batch_sizes, size_name, training_sizes
+from recursive_lib.simulation import Config
 
 NORMAL = Mixture1D([1.0], [0.0], [1.0])
 
 
 def test_batch_and_training_sizes():
     assert batch_sizes("accumulate", 0.25, 10) == (10, 10, 30)
-    assert batch_sizes("fresh", 0.3, 10) == (10, 3, 7)
-    assert batch_sizes("fresh", 0.0, 10) == (10, 0, 10)
-    assert batch_sizes("replace", 0.0, 10) == (10, 0, 10)
+    assert batch_sizes("fresh", 0.3, m_total=10) == (10, 3, 7)
+    assert batch_sizes("fresh", 0.0, m_total=10) == (10, 0, 10)
+    assert batch_sizes("replace", 0.0, m_total=10) == (10, 0, 10)
     assert batch_sizes("accumulate-initial", 0.5, 10) == (10, 0, 10)
     np.testing.assert_array_equal(training_sizes("accumulate", 0.25, 10, 3), [10, 50, 90])
     np.testing.assert_array_equal(training_sizes("accumulate-initial", 0.5, 10, 3), [10, 20, 30])
-    np.testing.assert_array_equal(training_sizes("fresh", 0.5, 10, 3), [10, 10, 10])
+    np.testing.assert_array_equal(training_sizes("fresh", 0.5, None, 3, m_total=10), [10, 10, 10])
     with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\]"):
         batch_sizes("accumulate", 0.0, 10)
     with pytest.raises(ValueError, match=r"alpha \(regime 'replace'\) must be in \[0, 1\]"):
-        batch_sizes("replace", 1.5, 10)
+        batch_sizes("replace", 1.5, m_total=10)
+
+
+def test_each_regime_takes_its_own_size_and_names_the_other():
+    """m1 (real points per iteration) for the accumulating regimes, m_total (the whole batch) for
+    fresh and replace: the wrong one is an error that names both, in the loops and in Config."""
+    with pytest.raises(ValueError, match="regime 'fresh' takes m_total .*, not m1 .*; got m1 = 10"):
+        batch_sizes("fresh", 0.5, 10)
+    with pytest.raises(ValueError, match="regime 'accumulate' takes m1 .*, not m_total"):
+        batch_sizes("accumulate", 0.5, m_total=10)
+    with pytest.raises(ValueError, match="regime 'replace' needs m_total"):
+        batch_sizes("replace", 0.0)
+    with pytest.raises(ValueError, match="regime 'replace' takes m_total"):
+        Config(regime="replace", alpha=0.0, m1=20)
+    with pytest.raises(ValueError, match="m_total must be an integer >= 1"):
+        Config(regime="fresh", m_total=0)
+    fresh = Config(regime="fresh", m_total=20)
+    assert (fresh.m1, fresh.m_total, fresh.m2) == (None, 20, 10)
+    assert (Config(regime="replace").m_total, Config().m1, Config().m_total) == (50, 50, None)
+    assert "m_total" in fresh.columns() and "m1" not in fresh.columns()
 
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
@@ -34,7 +54,7 @@ def test_every_regime_runs_on_both_engines(estimator, regime, engine):
     df = simulate(
         estimator=estimator,
         alpha=alpha,
-        m1=10,
+        **{size_name(regime): 10},
         T=5,
         reps=2,
         seed=0,
@@ -43,7 +63,10 @@ def test_every_regime_runs_on_both_engines(estimator, regime, engine):
         engine=engine,
     )
     assert (df.engine == engine).all() and (df.regime == regime).all()
-    np.testing.assert_array_equal(df[df.rep == 0].M, training_sizes(regime, alpha, 10, 5))
+    sizes = {"m1": None, "m_total": None, size_name(regime): 10}
+    np.testing.assert_array_equal(
+        df[df.rep == 0].M, training_sizes(regime, alpha, sizes["m1"], 5, m_total=sizes["m_total"])
+    )
     assert np.isfinite(df[["w1", "mmd", "mean", "var"]].to_numpy()).all()
     assert (df.w1 > 0).all() and (df.mmd > 0).all() and (df["var"] > 0).all()
 
@@ -56,13 +79,13 @@ def test_ecdf_identities_of_the_closed_loops(engine, reps):
     accumulate-initial the fitted mean is a martingale, E[mean_n | mean_1] = mean_1. Each
     difference has mean zero; tolerance 4 standard errors over repetitions."""
     m, T = 10, 6
-    kw = dict(estimator="ecdf", m1=m, T=T, reps=reps, seed=1, grid_size=400, engine=engine)
-    replace = simulate(regime="replace", alpha=0.0, **kw)
+    kw = dict(estimator="ecdf", T=T, reps=reps, seed=1, grid_size=400, engine=engine)
+    replace = simulate(regime="replace", alpha=0.0, m_total=m, **kw)
     first, last = (replace[replace.n == n].sort_values("rep")["var"].to_numpy() for n in (1, T))
     d = last - ((m - 1) / m) ** (T - 1) * first
     assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(reps)
     assert last.mean() < 0.8 * first.mean()  # and it does shrink: (0.9)^5 = 0.59
-    initial = simulate(regime="accumulate-initial", alpha=0.5, **kw)
+    initial = simulate(regime="accumulate-initial", alpha=0.5, m1=m, **kw)
     first, last = (initial[initial.n == n].sort_values("rep")["mean"].to_numpy() for n in (1, T))
     d = last - first
     assert abs(d.mean()) < 4 * d.std(ddof=1) / np.sqrt(reps)
@@ -90,7 +113,7 @@ def test_gaussian_replace_variance_is_exact():
     df = simulate(
         estimator="gaussian",
         alpha=0.0,
-        m1=m,
+        m_total=m,
         T=T,
         reps=reps,
         seed=3,
@@ -133,7 +156,7 @@ def test_gaussian_accumulate_initial_mean_error_is_bounded():
 @pytest.mark.parametrize("regime, alpha", [("fresh", 0.5), ("replace", 0.0), ("accumulate-initial", 0.5)])
 def test_fast_engine_agrees_with_reference_in_every_regime(estimator, regime, alpha):
     """Mean W1, MMD, mean and var agree within 4 combined standard errors at n = 1, 4, 12."""
-    kw = dict(alpha=alpha, m1=30, T=12, seed=8, grid_size=100, regime=regime)
+    kw = dict(alpha=alpha, T=12, seed=8, grid_size=100, regime=regime, **{size_name(regime): 30})
     stats = ["w1", "mmd", "mean", "var"]
     reps = 120
     fast = simulate(estimator=estimator, reps=4 * reps, engine="fast", **kw).groupby("n")[stats]
@@ -202,12 +225,13 @@ def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name,
     run_reference(
         make_estimator(name, **params),
         0.5,
-        10,
+        None,
         3,
         PAPER_TRUTH,
         grid,
         np.random.default_rng(0),
         regime="fresh",
+        m_total=10,
     )
     assert len({f[0] for f in fits}) == 1 and all(f[1] for f in fits)
     assert [f[2] for f in fits] == [False, True, True]  # fitted state carried into fits 2 and 3
@@ -215,12 +239,13 @@ def test_neural_models_keep_training_under_fresh_and_restart_under_replace(name,
     run_reference(
         make_estimator(name, **params),
         0.5,
-        10,
+        None,
         3,
         PAPER_TRUTH,
         grid,
         np.random.default_rng(0),
         regime="replace",
+        m_total=10,
     )
     assert len({f[0] for f in fits}) == 3 and not any(f[1] or f[2] for f in fits)
 

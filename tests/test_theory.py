@@ -259,12 +259,12 @@ def test_ecdf_expected_mmd2_is_the_variance_recursion_times_one_minus_the_kernel
 def test_replace_regime_mmd2_is_wright_fisher_decay():
     # Replace (g = 1): v_(n+1) = (1 - 1/m) v_n + (1 - |phi|^2) / m, so E MMD^2 = (1 - p^T K p)(1 - (1 - 1/m)^n).
     n = np.arange(1, 101)
-    exact = theory.expected_mmd2("ecdf", 0.0, 20, 100, regime="replace")
+    exact = theory.expected_mmd2("ecdf", 0.0, None, 100, m_total=20, regime="replace")
     np.testing.assert_allclose(exact["mmd2"], (1 - _grid_gram()) * (1 - (1 - 1 / 20) ** n), rtol=1e-10)
 
 
 def test_fresh_regime_without_synthetic_data_stays_at_one_batch():
-    exact = theory.expected_mmd2("ecdf", 1.0, 30, 20, regime="fresh")
+    exact = theory.expected_mmd2("ecdf", 1.0, None, 20, m_total=30, regime="fresh")
     np.testing.assert_allclose(exact["mmd2"], (1 - _grid_gram()) / 30, rtol=1e-10)
 
 
@@ -346,18 +346,20 @@ def _mc_check(reps, T, **fields):
     chunks = -(-reps // 10_000)
     sq = []
     for seed in range(chunks):
-        cfg = Config(m1=50, T=T, reps=reps // chunks, seed=seed, **fields)
-        sq.append((simulate(cfg)["mmd"].to_numpy() ** 2).reshape(cfg.reps, T))
+        size = {"m_total" if fields.get("regime") in ("fresh", "replace") else "m1": 50}
+        config = Config(T=T, reps=reps // chunks, seed=seed, **size, **fields)
+        sq.append((simulate(config)["mmd"].to_numpy() ** 2).reshape(config.reps, T))
     sq = np.concatenate(sq)
     exact = theory.expected_mmd2(
-        cfg.estimator,
-        cfg.alpha,
-        cfg.m1,
+        config.estimator,
+        config.alpha,
+        config.m1,
         T,
-        regime=cfg.regime,
-        bandwidth=cfg.bandwidth if cfg.estimator == "kde" else None,
-        bias=cfg.bias,
-        grid_size=cfg.grid_size,
+        m_total=config.m_total,
+        regime=config.regime,
+        bandwidth=config.bandwidth if config.estimator == "kde" else None,
+        bias=config.bias,
+        grid_size=config.grid_size,
     )["mmd2"].to_numpy()
     z = (sq.mean(0) - exact) / (sq.std(0, ddof=1) / np.sqrt(len(sq)))
     ratio = (sq / exact).mean(1)

@@ -275,11 +275,12 @@ def _check(a: _Alternative, name: str, value: Any, env: Mapping[str, Any]) -> An
         module, _, function = a.function.rpartition(".")
         return getattr(importlib.import_module(module), function)(name, value)
     if a.kind == "list":
+        item = a.item
+        if item is None:  # the parser gives every list its item type
+            raise ValueError(f"{name}: a list alternative without an item type")
         items = [value] if not isinstance(value, (list, tuple)) else list(value)
-        if isinstance(value, (dict, set)) or (
-            isinstance(value, str) and a.item.kind not in ("str", "choice")
-        ):
-            raise ValueError(f"{name} must be a list, each item {_describe(a.item)}, got {value!r}")
+        if isinstance(value, (dict, set)) or (isinstance(value, str) and item.kind not in ("str", "choice")):
+            raise ValueError(f"{name} must be a list, each item {_describe(item)}, got {value!r}")
         count = (
             f"at least {a.min_items}"
             if a.max_items is None
@@ -287,7 +288,7 @@ def _check(a: _Alternative, name: str, value: Any, env: Mapping[str, Any]) -> An
         )
         if len(items) < a.min_items or (a.max_items is not None and len(items) > a.max_items):
             raise ValueError(f"{name} must hold {count} item(s), got {len(items)}: {value!r}")
-        checked = [_check(a.item, name, item, env) for item in items]
+        checked = [_check(item, name, v, env) for v in items]
         return tuple(sorted(set(checked))) if a.unique else tuple(checked)
     if a.kind == "choice":
         return check_choice(name, value, a.choices)

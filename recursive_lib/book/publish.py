@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "BINDER_PYTHON",
@@ -104,7 +105,7 @@ if importlib.util.find_spec("recursive_lib") is None:
 def with_install_cell(notebook: dict, requirement: str) -> dict:
     """``notebook`` (nbformat 4, as a dict) with :func:`install_cell` as its first cell, tagged
     ``remove-cell``: the book's page leaves it out, a notebook front end shows and runs it."""
-    cell = {
+    cell: dict[str, Any] = {
         "cell_type": "code",
         "execution_count": None,
         "metadata": {"tags": ["remove-cell", INSTALL_CELL_ID]},

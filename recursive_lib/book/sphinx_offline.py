@@ -33,6 +33,8 @@ FILES = [
 def mathjax_source() -> Path:
     """The MathJax 3 ``es5`` tree shipped by the ``sphinx-mathjax-offline`` package."""
     package = importlib.import_module("sphinx-mathjax-offline")
+    if package.__file__ is None:
+        raise FileNotFoundError("sphinx-mathjax-offline is installed without files (a namespace package)")
     return Path(package.__file__).parent / "static" / "mathjax"
 
 

@@ -104,6 +104,23 @@ def show(
     """
     import pandas as pd
 
+    data, group = _table_data(frame, columns, digits, group)
+    text, starts = _text_cells(data, digits, group)
+    numeric = [
+        c
+        for c in data.columns
+        if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])
+    ]
+    names = {**NAMES, **(columns or {})}
+    text = text.rename(columns={c: names.get(c, c) for c in text.columns})
+    return _styled(text, starts, bool(group), [names.get(c, c) for c in numeric], caption)
+
+
+def _table_data(frame, columns, digits, group):
+    """``(data, group)``: the arguments of :func:`show` checked, ``frame`` as a flat DataFrame of
+    the columns to show (index levels first) and the grouping columns."""
+    import pandas as pd
+
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
     if not isinstance(frame, pd.DataFrame):
@@ -126,6 +143,13 @@ def show(
     unknown = [g for g in group if g not in data.columns]
     if unknown:
         raise ValueError(f"group {unknown} names no column of the frame; it has {list(data.columns)}")
+    return data, group
+
+
+def _text_cells(data, digits, group):
+    """``(text, starts)``: every cell of ``data`` as text (a group's repeated values blanked) and
+    a boolean Series, true on the first row of each group."""
+    import pandas as pd
 
     def places(column: str) -> int:
         return digits.get(column, 3) if isinstance(digits, Mapping) else digits
@@ -148,19 +172,17 @@ def show(
         for i, g in enumerate(group):
             outer = data[list(group[: i + 1])].astype(str).agg("\x1f".join, axis=1)
             text.loc[~outer.ne(outer.shift()), g] = ""
-    numeric = [
-        c
-        for c in data.columns
-        if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])
-    ]
-    names = {**NAMES, **(columns or {})}
-    text = text.rename(columns={c: names.get(c, c) for c in text.columns})
-    shown_numeric = [names.get(c, c) for c in numeric]
+    return text, starts
+
+
+def _styled(text, starts, grouped: bool, shown_numeric, caption):
+    """The ``Styler`` of :func:`show`: numbers right-aligned, short cells unwrapped, a rule above
+    each group when ``grouped``."""
 
     def rules(_):
         # short cells (numbers, intervals) never wrap; long text may
         css = text.map(lambda v: "white-space: nowrap;" if len(v) <= SHORT else "")
-        if group:
+        if grouped:
             rows = starts & (text.index > text.index[0])
             css.loc[rows, :] = css.loc[rows, :] + " border-top: 1px solid #888;"
         return css

@@ -6,15 +6,16 @@ kept across iterations), ``sample(n, rng)`` (ancestral sampling at temperature 1
 ``<|endoftext|>``, ``block_len`` new tokens, every random number from ``rng``) and ``score(blocks)``
 (mean negative log-likelihood and entropy per **token**). ``transformers`` is imported on demand.
 
-The model is the pre-trained ``"gpt2"`` by default (downloaded once); a ``transformers`` config
+The network is the pre-trained ``"gpt2"`` by default (downloaded once); a ``transformers`` config
 (``GPT2Config(n_layer=2, n_embd=32, ...)``: random initial weights drawn from the run's ``rng``, no
-download) or a model object goes through the same code: the tests run a tiny GPT-2 this way, the
+download) or a network object goes through the same code: the tests run a tiny GPT-2 this way, the
 benchmark the 124M architecture without its weights.
 """
 
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +31,11 @@ class GPT2LM:
 
     Parameters
     ----------
-    model
-        A Hugging Face model name or folder (``"gpt2"``: 124M parameters, the paper's), a
-        ``transformers`` config (a new model with random weights from the first ``partial_fit``'s
-        ``rng``), or a causal language model object (trained in place).
+    network
+        What the network ``net_`` is built from: a Hugging Face model name or folder (``"gpt2"``:
+        124M parameters, the paper's), a ``transformers`` config (a new network with random weights
+        from the first ``partial_fit``'s ``rng``), or a causal language model object (trained in
+        place).
     block_len
         Tokens per block.
     lr, weight_decay
@@ -57,7 +59,7 @@ class GPT2LM:
 
     def __init__(
         self,
-        model="gpt2",
+        network="gpt2",
         block_len: int = 128,
         lr: float = 5e-5,
         weight_decay: float = 0.0,
@@ -65,22 +67,22 @@ class GPT2LM:
         batch_size: int = 8,
         temperature: float = 1.0,
     ):
-        self.model, self.block_len, self.lr, self.weight_decay = model, block_len, lr, weight_decay
+        self.network, self.block_len, self.lr, self.weight_decay = network, block_len, lr, weight_decay
         self.epochs, self.batch_size, self.temperature = epochs, batch_size, temperature
 
     def _build(self, transformers, rng):
         import torch
 
-        if isinstance(self.model, str):
-            return transformers.AutoModelForCausalLM.from_pretrained(self.model)
-        if isinstance(self.model, transformers.PretrainedConfig):
+        if isinstance(self.network, str):
+            return transformers.AutoModelForCausalLM.from_pretrained(self.network)
+        if isinstance(self.network, transformers.PretrainedConfig):
             with seeded(rng):  # initial weights from rng only
-                return transformers.AutoModelForCausalLM.from_config(self.model)
-        if isinstance(self.model, torch.nn.Module):
-            return self.model
+                return transformers.AutoModelForCausalLM.from_config(self.network)
+        if isinstance(self.network, torch.nn.Module):
+            return self.network
         raise ValueError(
-            f"model must be a model name, a transformers config or a torch module, "
-            f"got {type(self.model).__name__}"
+            f"network must be a model name, a transformers config or a torch module, "
+            f"got {type(self.network).__name__}"
         )
 
     def _load(self, rng):
@@ -96,7 +98,9 @@ class GPT2LM:
         net = self._build(transformers, rng)
         bos = getattr(net.config, "bos_token_id", None)
         if bos is None:
-            raise ValueError("model must have a config with bos_token_id (the token every block starts from)")
+            raise ValueError(
+                "network must have a config with bos_token_id (the token every block starts from)"
+            )
         self.net_ = placement().module(net)
         self.bos_ = int(bos)
         # the key-value cache's keyword: "cache" in transformers 5, "past_key_values" before
@@ -191,7 +195,7 @@ class GPT2LM:
             for start in range(0, n, chunk):
                 size = min(chunk, n - start)
                 token = torch.full((size, 1), self.bos_, dtype=torch.long, device=dev)
-                past = {}
+                past: dict[str, Any] = {}
                 for t in range(self.block_len):
                     result = self.net_(input_ids=token, use_cache=True, **past)
                     past = {self._cache_name: getattr(result, self._cache_name)}

@@ -94,7 +94,7 @@ class BiasSchedule:
 
     def stream(self, truth, n: int) -> Contaminated:
         """The real-data distribution ``P_n`` of iteration ``n``."""
-        return Contaminated(truth, self.q_dist, self.b(n))
+        return Contaminated(truth, self.q_dist, float(self.b(n)))
 
 
 def as_schedule(bias: BiasSchedule | Mapping[str, Any] | None) -> BiasSchedule | None:

@@ -128,7 +128,10 @@ class Corpus:
         """Text of a 1-D token array; a list of texts (one per row) for a 2-D array."""
         tokens = np.asarray(tokens)
         if tokens.ndim == 2:
-            return [self.decode(row) for row in tokens]
+            return [self._text(row) for row in tokens]
+        return self._text(tokens)
+
+    def _text(self, tokens: np.ndarray) -> str:
         if tokens.ndim != 1 or (tokens.size and (tokens.min() < 0 or tokens.max() >= self.V)):
             raise ValueError(
                 f"tokens must be a 1-D or 2-D array of ids in [0, {self.V - 1}], got shape {tokens.shape}"

@@ -141,7 +141,7 @@ def _load(dataset: str, n_test: int, side: int, seed: int, data_home: str | None
     images, labels, eligible = _raw(dataset, data_home)
     rng = np.random.default_rng(seed)
     per_class = n_test // N_CLASSES
-    test_idx = []
+    picked: list[np.ndarray] = []
     for digit in range(N_CLASSES):
         candidates = np.flatnonzero(eligible & (labels == digit))
         if len(candidates) < per_class:
@@ -149,8 +149,8 @@ def _load(dataset: str, n_test: int, side: int, seed: int, data_home: str | None
                 f"n_test must be at most {N_CLASSES} x {len(candidates)} for {dataset} "
                 f"(digit {digit} has {len(candidates)} eligible images), got {n_test}"
             )
-        test_idx.append(rng.choice(candidates, per_class, replace=False))
-    test_idx = np.sort(np.concatenate(test_idx))
+        picked.append(rng.choice(candidates, per_class, replace=False))
+    test_idx = np.sort(np.concatenate(picked))
     in_test = np.zeros(len(labels), dtype=bool)
     in_test[test_idx] = True
     # MNIST: the pool is the official training split; digits: every image not held out.

@@ -61,6 +61,11 @@ class FlowEnsemble:
     (:meth:`Flow.make_ensemble`).
     """
 
+    # set by fit: the feature count and the per-repetition standardisation, (R, 1, d) each
+    dim_: int
+    loc_: np.ndarray
+    scale_: np.ndarray
+
     def __init__(self, transforms: int, hidden, bins: int, steps: int, batch_size: int, lr: float):
         self.transforms = check_int("transforms", transforms, 1)
         self.hidden = tuple(int(check_int("hidden", h, 1)) for h in hidden)

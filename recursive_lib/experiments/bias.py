@@ -217,29 +217,9 @@ def horizon_slopes(
     Returns one row per (estimator, metric, alpha, q, correction): ``estimator, metric, alpha,
     bias_rate, bias_correction, floor, exact`` (slopes with the book's sign: positive = decaying).
     """
-    from recursive_lib.data import PAPER_TRUTH
     from recursive_lib.loops.regimes import synthetic_count
-    from recursive_lib.rates import fit_slopes, needs_log_correction
-    from recursive_lib.simulation import Config
-    from recursive_lib.theory import ecdf_bias_w1, ecdf_w1_gaussian, expected_mmd2, pool_sizes
-
-    def slope(values, M, tie):
-        frame = pd.DataFrame({"rep": 0, "n": np.arange(1, T + 1), "M": M, "y": values})
-        return float(fit_slopes(frame, "y", burn_in=burn_in, log_correction=bool(tie))["slope"].iloc[0])
-
-    def mmd_rms(estimator, design, alpha, schedule):
-        # bias_configs passes the design's h0 (else Config's default) and the exponent p.
-        bandwidth = float(design.get("h0", Config.h0)) * np.arange(1, int(T) + 1) ** (-float(p))
-        curve = expected_mmd2(
-            estimator,
-            alpha,
-            int(m1),
-            int(T),
-            bandwidth=bandwidth if estimator == "kde" else None,
-            bias=schedule,
-            grid_size=int(design.get("grid_size", 500)),
-        )
-        return curve["rms"].to_numpy()
+    from recursive_lib.rates import needs_log_correction
+    from recursive_lib.theory import pool_sizes
 
     rows = []
     for estimator in estimators:
@@ -247,38 +227,72 @@ def horizon_slopes(
         grid_size = int(design.get("grid_size", 500))
         for alpha in alphas:
             M = pool_sizes(int(m1), synthetic_count(alpha, m1), int(T))
-            unbiased_mmd = mmd_rms(estimator, design, alpha, None) if True in correction else None
+            curves = dict(estimator=estimator, design=design, alpha=alpha, p=p, m1=m1, T=T)
+            unbiased_mmd = _mmd_rms(schedule=None, **curves) if True in correction else None
             for q in qs:
                 schedule = BiasSchedule(rate=float(q), **design["bias"])
                 floor = floor_curve(schedule, alpha, m1, T, grid_size=grid_size)["value"].to_numpy()
-                biased_mmd = mmd_rms(estimator, design, alpha, schedule) if False in correction else None
+                biased_mmd = _mmd_rms(schedule=schedule, **curves) if False in correction else None
                 for corrected in correction:
                     tie = needs_log_correction(p, alpha, None if corrected else q)
-                    exact = np.nan
-                    if estimator == "ecdf" and corrected:
-                        grid = PAPER_TRUTH.grid(grid_size)
-                        exact = slope(
-                            ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, synthetic_count(alpha, m1), T), M, tie
+                    w1 = None
+                    if estimator == "ecdf":
+                        w1 = _ecdf_w1_curve(schedule, alpha, m1, T, grid_size, corrected)
+                    mmd = unbiased_mmd if corrected else biased_mmd
+                    exact = {
+                        "w1": np.nan if w1 is None else _window_slope(w1, M, tie, burn_in),
+                        "mmd": _window_slope(mmd, M, tie, burn_in),
+                    }
+                    floor_slope = np.nan if corrected else _window_slope(floor, M, tie, burn_in)
+                    key = dict(alpha=float(alpha), bias_rate=float(q), bias_correction=bool(corrected))
+                    rows += [
+                        dict(
+                            estimator=estimator, metric=metric, **key, floor=floor_slope, exact=exact[metric]
                         )
-                    elif estimator == "ecdf":
-                        exact = slope(
-                            ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].to_numpy(), M, tie
-                        )
-                    floor_slope = np.nan if corrected else slope(floor, M, tie)
-                    exact_mmd = slope(unbiased_mmd if corrected else biased_mmd, M, tie)
-                    for metric in ("w1", "mmd"):
-                        rows.append(
-                            dict(
-                                estimator=estimator,
-                                metric=metric,
-                                alpha=float(alpha),
-                                bias_rate=float(q),
-                                bias_correction=bool(corrected),
-                                floor=floor_slope,
-                                exact=exact if metric == "w1" else exact_mmd,
-                            )
-                        )
+                        for metric in ("w1", "mmd")
+                    ]
     return pd.DataFrame(rows)
+
+
+def _window_slope(values, M, tie, burn_in: int) -> float:
+    """The slope :func:`~recursive_lib.rates.fit_slopes` fits to one deterministic curve over
+    ``n > burn_in`` (divided by ``log M_n`` when ``tie``)."""
+    from recursive_lib.rates import fit_slopes
+
+    frame = pd.DataFrame({"rep": 0, "n": np.arange(1, len(values) + 1), "M": M, "y": values})
+    return float(fit_slopes(frame, "y", burn_in=burn_in, log_correction=bool(tie))["slope"].iloc[0])
+
+
+def _mmd_rms(estimator, design, alpha, schedule, p, m1, T) -> np.ndarray:
+    """``(T,)`` ``sqrt(E MMD^2)`` of one configuration of :func:`bias_configs` (exact)."""
+    from recursive_lib.simulation import Config
+    from recursive_lib.theory import expected_mmd2
+
+    # bias_configs passes the design's h0 (else Config's default) and the exponent p.
+    bandwidth = float(design.get("h0", Config.h0)) * np.arange(1, int(T) + 1) ** (-float(p))
+    curve = expected_mmd2(
+        estimator,
+        alpha,
+        int(m1),
+        int(T),
+        bandwidth=bandwidth if estimator == "kde" else None,
+        bias=schedule,
+        grid_size=int(design.get("grid_size", 500)),
+    )
+    return curve["rms"].to_numpy()
+
+
+def _ecdf_w1_curve(schedule, alpha, m1, T, grid_size, corrected) -> np.ndarray:
+    """``(T,)`` expected W1 of the ECDF: under the bias (:func:`~recursive_lib.theory.ecdf_bias_w1`),
+    or unbiased when ``corrected`` (:func:`~recursive_lib.theory.ecdf_w1_gaussian`)."""
+    from recursive_lib.data import PAPER_TRUTH
+    from recursive_lib.loops.regimes import synthetic_count
+    from recursive_lib.theory import ecdf_bias_w1, ecdf_w1_gaussian
+
+    if corrected:
+        grid = PAPER_TRUTH.grid(grid_size)
+        return ecdf_w1_gaussian(PAPER_TRUTH, grid, m1, synthetic_count(alpha, m1), T)
+    return ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].to_numpy()
 
 
 __all__ += ["horizon_slopes"]

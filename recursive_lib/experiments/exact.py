@@ -31,18 +31,19 @@ def exact_mmd(configs: Sequence[Mapping[str, Any]], by: Sequence[str]) -> pd.Dat
 
     frames = []
     for fields in configs:
-        cfg = Config.from_fields(**{k: v for k, v in fields.items() if k in Config.__dataclass_fields__})
+        config = Config.from_fields(**{k: v for k, v in fields.items() if k in Config.__dataclass_fields__})
         curve = expected_mmd2(
-            cfg.estimator,
-            cfg.alpha,
-            cfg.m1,
-            cfg.T,
-            regime=cfg.regime,
-            bandwidth=cfg.bandwidth if cfg.estimator == "kde" else None,
-            bias=None if cfg.bias_correction else cfg.bias,
-            mmd_width=cfg.mmd_width,
-            grid_size=cfg.grid_size,
-            truth=cfg.truth,
+            config.estimator,
+            config.alpha,
+            config.m1,
+            config.T,
+            m_total=config.m_total,
+            regime=config.regime,
+            bandwidth=config.bandwidth if config.estimator == "kde" else None,
+            bias=None if config.bias_correction else config.bias,
+            mmd_width=config.mmd_width,
+            grid_size=config.grid_size,
+            truth=config.truth,
         )
         # The bias schedule's fields are named as in the tidy results (bias_rate, bias_scale, ...).
         flat = {**fields, **{f"bias_{k}": v for k, v in dict(fields.get("bias") or {}).items()}}

@@ -11,8 +11,8 @@ practice, a GPU. The loop, the metrics and the output columns are those of
                          block_len=128, n_heldout=200, n_generate=200, snapshot_at=[[1, 10, 20]])
     results = sweep.run_sweep(configs, run=run_gpt2, cache_dir="gpt2-runs")
 
-``model``, ``tokenizer`` and ``dataset`` are names by default; objects (a ``transformers``
-config or model, a tokenizer, a ``datasets.DatasetDict``) take the same path without a download:
+``network``, ``tokenizer`` and ``dataset`` are names by default; objects (a ``transformers``
+config or network, a tokenizer, a ``datasets.DatasetDict``) take the same path without a download:
 the tests run a two-layer GPT-2 on a tokenizer trained in-process this way.
 """
 
@@ -68,10 +68,10 @@ class GPT2Config(LanguageConfig):
     :class:`~recursive_lib.experiments.config.RunConfig`).
 
     ``block_len`` tokens per block (>= 2); ``n_heldout``, ``n_generate``, ``n_snippets`` as in
-    :class:`~recursive_lib.experiments.text.TextConfig`. ``model``: see
+    :class:`~recursive_lib.experiments.text.TextConfig`. ``network``: see
     :class:`~recursive_lib.continual.gpt2.GPT2LM`; ``tokenizer``: see
-    :class:`~recursive_lib.data.wikitext.TokenizerText` (``None``: the tokenizer of ``model``, which
-    must then be a name); ``dataset``: see :func:`~recursive_lib.data.wikitext.load_wikitext`.
+    :class:`~recursive_lib.data.wikitext.TokenizerText` (``None``: the tokenizer of ``network``,
+    which must then be a name); ``dataset``: see :func:`~recursive_lib.data.wikitext.load_wikitext`.
     A checkpoint needs all three given by name.
     """
 
@@ -81,18 +81,18 @@ class GPT2Config(LanguageConfig):
     batch_size: int = 8
     lr: float = 5e-5
     n_generate: int = 200
-    model: Any = "gpt2"
+    network: Any = "gpt2"
     tokenizer: Any = None
     dataset: Any = "wikitext-2-raw-v1"
 
     def __post_init__(self):
         super().__post_init__()
-        if self.tokenizer is None and not isinstance(self.model, str):
-            raise ValueError("tokenizer must be given when model is not a model name")
-        named = all(isinstance(v, str) for v in (self.model, self.tokenizer or self.model, self.dataset))
+        if self.tokenizer is None and not isinstance(self.network, str):
+            raise ValueError("tokenizer must be given when network is not a model name")
+        named = all(isinstance(v, str) for v in (self.network, self.tokenizer or self.network, self.dataset))
         if self.checkpoint_dir is not None and not named:
             raise ValueError(
-                "checkpoint_dir needs model, tokenizer and dataset given by name (objects "
+                "checkpoint_dir needs network, tokenizer and dataset given by name (objects "
                 "cannot name a checkpoint); pass checkpoint_dir=None"
             )
 
@@ -106,36 +106,42 @@ def run_gpt2(config: GPT2Config | None = None, /, **fields) -> pd.DataFrame:
     entropies are per token (not per character). No warm-up: GPT-2 is pre-trained already.
     Checkpoints hold the whole model and optimizer (about 1.5 GB for GPT-2).
     """
-    cfg = as_config(GPT2Config, config, fields)
+    config = as_config(GPT2Config, config, fields)
     require_hf()
-    tokenizer = TokenizerText(cfg.model if cfg.tokenizer is None else cfg.tokenizer)
-    pool, heldout = load_wikitext(tokenizer, cfg.block_len, cfg.dataset)
-    heldout = heldout_sample(heldout, cfg.n_heldout, f"{cfg.block_len} tokens")
-    lm = GPT2LM(cfg.model, block_len=cfg.block_len, lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.batch_size)
-    evaluate = TextEvaluator(tokenizer, heldout, cfg.n_generate, cfg.snapshot_at, cfg.n_snippets)
-    arguments = cfg.key_fields()
-    with checkpoint(cfg.checkpoint_dir, "gpt2", arguments, _fingerprint(**arguments)) as saved:
+    tokenizer = TokenizerText(config.network if config.tokenizer is None else config.tokenizer)
+    pool, heldout = load_wikitext(tokenizer, config.block_len, config.dataset)
+    heldout = heldout_sample(heldout, config.n_heldout, f"{config.block_len} tokens")
+    lm = GPT2LM(
+        config.network,
+        block_len=config.block_len,
+        lr=config.lr,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+    )
+    evaluate = TextEvaluator(tokenizer, heldout, config.n_generate, config.snapshot_at, config.n_snippets)
+    arguments = config.key_fields()
+    with checkpoint(config.checkpoint_dir, "gpt2", arguments, _fingerprint(**arguments)) as saved:
         run = run_fresh(
             lm,
             pool,
-            cfg.alpha,
-            cfg.m_total,
-            cfg.T,
-            seed=seed_sequence(cfg.seed, cfg.rep),
+            config.alpha,
+            config.m_total,
+            config.T,
+            seed=seed_sequence(config.seed, config.rep),
             evaluate=evaluate,
-            eval_every=cfg.eval_every,
+            eval_every=config.eval_every,
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
-    return run.metrics.assign(rep=cfg.rep)
+    return run.metrics.assign(rep=config.rep)
 
 
-def _fingerprint(model="gpt2", tokenizer=None, dataset="wikitext-2-raw-v1", **_) -> str:
+def _fingerprint(network="gpt2", tokenizer=None, dataset="wikitext-2-raw-v1", **_) -> str:
     def name(value):
         return value if isinstance(value, str) else f"<{type(value).__name__} object>"
 
-    return f"{name(model)}/{name(tokenizer if tokenizer is not None else model)}/{name(dataset)}"
+    return f"{name(network)}/{name(tokenizer if tokenizer is not None else network)}/{name(dataset)}"
 
 
-#: a cached run_gpt2 result depends on the model, the tokenizer and the data set it downloaded
-run_gpt2.fingerprint = _fingerprint
+#: a cached run_gpt2 result depends on the network, the tokenizer and the data set it downloaded
+run_gpt2.fingerprint = _fingerprint  # type: ignore[attr-defined]  # read by sweep.input_fingerprint

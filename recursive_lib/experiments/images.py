@@ -205,50 +205,53 @@ def run_images(config: ImagesConfig | None = None, /, **fields) -> pd.DataFrame:
         archive (:func:`decode_snapshot`; plain bytes keep the frame storable as Parquet), ``None``
         elsewhere.
     """
-    cfg = as_config(ImagesConfig, config, fields)
+    config = as_config(ImagesConfig, config, fields)
     from recursive_lib.continual.diffusion import DDPM  # torch, only when a run starts
 
-    data = load_images(cfg.dataset, cfg.n_test, cfg.side, cfg.data_seed)
-    classifier = digit_classifier(cfg.dataset, cfg.n_test, cfg.side, cfg.data_seed)
+    data = load_images(config.dataset, config.n_test, config.side, config.data_seed)
+    classifier = digit_classifier(config.dataset, config.n_test, config.side, config.data_seed)
     model = DDPM(
-        diffusion_steps=cfg.diffusion_steps,
-        width=cfg.width,
-        depth=cfg.depth,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        ema=cfg.ema,
-        network=cfg.network,
+        diffusion_steps=config.diffusion_steps,
+        width=config.width,
+        depth=config.depth,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        ema=config.ema,
+        network=config.network,
     )
 
     def evaluate(fitted, rng):
-        return image_metrics(fitted.sample(cfg.n_eval, rng), data, classifier)
+        return image_metrics(fitted.sample(config.n_eval, rng), data, classifier)
 
-    with _one_thread(), checkpoint(cfg.checkpoint_dir, "images", cfg.key_fields(), data.fingerprint) as saved:
+    with (
+        _one_thread(),
+        checkpoint(config.checkpoint_dir, "images", config.key_fields(), data.fingerprint) as saved,
+    ):
         run = run_fresh(
             model,
             data.train,
-            cfg.alpha,
-            cfg.m_total,
-            cfg.T,
-            seed=seed_sequence(cfg.seed, cfg.rep),
+            config.alpha,
+            config.m_total,
+            config.T,
+            seed=seed_sequence(config.seed, config.rep),
             evaluate=evaluate,
-            eval_every=cfg.eval_every,
-            snapshot_at=cfg.snapshot_at,
+            eval_every=config.eval_every,
+            snapshot_at=config.snapshot_at,
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
-    return _tidy(run, cfg)
+    return _tidy(run, config)
 
 
-def _tidy(run, cfg: ImagesConfig) -> pd.DataFrame:
+def _tidy(run, config: ImagesConfig) -> pd.DataFrame:
     frame = run.metrics.copy()
     for column in ("fd", "label_entropy", "confidence"):
         if column not in frame:
             frame[column] = np.nan
     frame.insert(1, "n", frame["iteration"])
-    frame.insert(2, "rep", cfg.rep)
-    frame.insert(3, "M", frame["iteration"] * cfg.m_total)
+    frame.insert(2, "rep", config.rep)
+    frame.insert(3, "M", frame["iteration"] * config.m_total)
     frame["snapshot"] = [
         encode_snapshot(*run.snapshots[int(i)]) if int(i) in run.snapshots else None
         for i in frame["iteration"]
@@ -263,7 +266,7 @@ def _data_fingerprint(
 
 
 #: what a cached run_images result depends on besides its arguments: the image set itself
-run_images.fingerprint = _data_fingerprint
+run_images.fingerprint = _data_fingerprint  # type: ignore[attr-defined]  # read by sweep.input_fingerprint
 
 
 def encode_snapshot(batch: np.ndarray, is_real: np.ndarray) -> bytes:

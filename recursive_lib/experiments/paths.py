@@ -39,7 +39,9 @@ def sample_trajectory(
     keep = sorted(set(int(n) for n in iterations))
     rng = generator(seed, 7)
     m2 = synthetic_count(alpha, m1)
-    real, synthetic, frames = [], [], [_tidy(truth.sample(n_show, rng), 0, truth)]
+    real: list[np.ndarray] = []
+    synthetic: list[np.ndarray] = []
+    frames = [_tidy(truth.sample(n_show, rng), 0, truth)]
     for n in range(1, max(keep) + 1):
         real.append(truth.sample(m1, rng))
         model = make_estimator(estimator, **(estimator_params or {}))
@@ -58,15 +60,18 @@ def _tidy(points: np.ndarray, n: int, truth) -> pd.DataFrame:
     return pd.DataFrame({"n": n, "x": x, "y": np.arange(1, x.size + 1) / (x.size + 1)})
 
 
-def ecdf_support(regime: str, alpha: float, m1: int, T: int, reps: int, truth, seed: int = 0) -> pd.DataFrame:
+def ecdf_support(
+    regime: str, alpha: float, m_total: int, T: int, reps: int, truth, seed: int = 0
+) -> pd.DataFrame:
     """How much of the truth the ECDF's training set still covers, iteration by iteration.
 
     A synthetic ECDF draw is a copy of a training point, so only real points ever bring new
     support. Under ``replace`` (and, less, ``fresh``) copies crowd out the originals: the number of
     distinct training points falls and the tails go first. Simulated point by point for the two
-    regimes whose training set has a fixed size ``m1`` (:func:`recursive_lib.loops.regimes.batch_sizes`);
-    under ``accumulate`` the support is every real point so far (``n m1``), under
-    ``accumulate-initial`` the first batch (``m1``), exactly, with no simulation needed.
+    regimes whose training set is one batch of ``m_total`` points
+    (:func:`recursive_lib.loops.regimes.batch_sizes`); under ``accumulate`` the support is every
+    real point so far (``n m1``), under ``accumulate-initial`` the first batch (``m1``), exactly,
+    with no simulation needed.
 
     Returns one row per ``(rep, n)``: ``distinct`` (distinct training points of fit ``n``) and
     ``coverage``, the truth's mass between the smallest and largest of them, plus ``regime`` and
@@ -74,14 +79,15 @@ def ecdf_support(regime: str, alpha: float, m1: int, T: int, reps: int, truth, s
     """
     check_choice("regime", regime, ("fresh", "replace"))
     alpha = check_alpha(regime, alpha)
-    m1, T, reps = check_int("m1", m1, 1), check_int("T", T, 1), check_int("reps", reps, 1)
-    k = batch_sizes(regime, alpha, m1)[1]
+    m_total = check_int("m_total", m_total, 1)
+    T, reps = check_int("T", T, 1), check_int("reps", reps, 1)
+    k = batch_sizes(regime, alpha, m_total=m_total)[1]
     rng = generator(check_int("seed", seed, 0), REGIMES.index(regime), int(round(alpha * 1e6)))
-    batch = truth.sample(reps * m1, rng).reshape(reps, m1)
+    batch = truth.sample(reps * m_total, rng).reshape(reps, m_total)
     distinct, coverage = np.empty((reps, T)), np.empty((reps, T))
     for n in range(T):
         if n:
-            copies = np.take_along_axis(batch, rng.integers(0, m1, (reps, m1 - k)), axis=1)
+            copies = np.take_along_axis(batch, rng.integers(0, m_total, (reps, m_total - k)), axis=1)
             batch = np.concatenate([truth.sample(reps * k, rng).reshape(reps, k), copies], axis=1)
         ordered = np.sort(batch, axis=1)
         distinct[:, n] = 1 + (np.diff(ordered, axis=1) > 0).sum(axis=1)

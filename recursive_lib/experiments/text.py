@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -78,9 +79,15 @@ def real_distinct(
 # -- runs ------------------------------------------------------------------------------------------
 
 
+class Decoder(Protocol):
+    """What the text metrics need of a vocabulary: ``decode(tokens (n, L)) -> list of n texts``."""
+
+    def decode(self, tokens: np.ndarray) -> Any: ...
+
+
 def evaluate_model(
     model,
-    corpus: Corpus,
+    corpus: Decoder,
     heldout_blocks: np.ndarray,
     n_generate: int,
     rng: np.random.Generator,
@@ -100,7 +107,7 @@ def evaluate_model(
     nll, ent = model.score(heldout_blocks)
     tokens, gen_entropy = model.sample(n_generate, rng, return_entropy=True)
     texts = corpus.decode(tokens)
-    out = dict(
+    out: dict[str, float | str] = dict(
         perplexity=float(np.exp(nll)), entropy_heldout=float(ent), entropy_generated=float(gen_entropy)
     )
     out.update({f"distinct_{n}": distinct_n(texts, n) for n in (1, 2, 3)})
@@ -118,7 +125,7 @@ class TextEvaluator:
 
     def __init__(
         self,
-        corpus: Corpus,
+        corpus: Decoder,
         heldout_blocks: np.ndarray,
         n_generate: int,
         snapshot_at: Sequence[int] = (),
@@ -203,15 +210,21 @@ class TextConfig(LanguageConfig):
         super().__post_init__()
 
 
-def check_snippets(cfg) -> None:
+def check_snippets(config) -> None:
     """``n_snippets <= n_generate``, and ``snapshot_at`` only at evaluated iterations."""
-    if cfg.n_snippets > cfg.n_generate:
-        raise ValueError(f"n_snippets must be at most n_generate={cfg.n_generate}, got {cfg.n_snippets}")
-    bad = [s for s in cfg.snapshot_at if s > cfg.T or not (s % cfg.eval_every == 0 or s in (1, cfg.T))]
+    if config.n_snippets > config.n_generate:
+        raise ValueError(
+            f"n_snippets must be at most n_generate={config.n_generate}, got {config.n_snippets}"
+        )
+    bad = [
+        s
+        for s in config.snapshot_at
+        if s > config.T or not (s % config.eval_every == 0 or s in (1, config.T))
+    ]
     if bad:
         raise ValueError(
-            f"snapshot_at must hold evaluated iterations in [1, T={cfg.T}] (multiples of "
-            f"eval_every={cfg.eval_every}, or T), got {bad}"
+            f"snapshot_at must hold evaluated iterations in [1, T={config.T}] (multiples of "
+            f"eval_every={config.eval_every}, or T), got {bad}"
         )
 
 
@@ -241,41 +254,41 @@ def run_text(config: TextConfig | None = None, /, **fields) -> pd.DataFrame:
         :class:`~recursive_lib.loops.continual.RealStream`; the warm-up's blocks are not counted), the
         metrics of :func:`evaluate_model` (NaN where not evaluated), ``rep``.
     """
-    cfg = as_config(TextConfig, config, fields)
+    config = as_config(TextConfig, config, fields)
     from recursive_lib.continual.char_lm import CharLM  # torch, only when a run starts
 
-    corpus = load_corpus(cfg.heldout_every)
-    pool = to_blocks(corpus.encode(corpus.train_text), cfg.block_len)
-    heldout = to_blocks(corpus.encode(corpus.heldout_text), cfg.block_len)
-    heldout = heldout_sample(heldout, cfg.n_heldout, f"{cfg.block_len} characters")
-    warm_seq, loop_seq = seed_sequence(cfg.seed, cfg.rep).spawn(2)
+    corpus = load_corpus(config.heldout_every)
+    pool = to_blocks(corpus.encode(corpus.train_text), config.block_len)
+    heldout = to_blocks(corpus.encode(corpus.heldout_text), config.block_len)
+    heldout = heldout_sample(heldout, config.n_heldout, f"{config.block_len} characters")
+    warm_seq, loop_seq = seed_sequence(config.seed, config.rep).spawn(2)
     model = CharLM(
         corpus.V,
-        block_len=cfg.block_len,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        hidden=cfg.hidden,
-        embed=cfg.embed,
-        lr=cfg.lr,
+        block_len=config.block_len,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        hidden=config.hidden,
+        embed=config.embed,
+        lr=config.lr,
     )
     evaluate = TextEvaluator(
-        corpus, heldout, cfg.n_generate, cfg.snapshot_at, cfg.n_snippets, offset=cfg.warmup
+        corpus, heldout, config.n_generate, config.snapshot_at, config.n_snippets, offset=config.warmup
     )
-    with checkpoint(cfg.checkpoint_dir, "text", cfg.key_fields(), corpus.fingerprint) as saved:
+    with checkpoint(config.checkpoint_dir, "text", config.key_fields(), corpus.fingerprint) as saved:
         run = run_fresh(
             model,
             pool,
-            cfg.alpha,
-            cfg.m_total,
-            cfg.T,
+            config.alpha,
+            config.m_total,
+            config.T,
             seed=loop_seq,
             evaluate=evaluate,
-            eval_every=cfg.eval_every,
-            prepare=WarmUp(pool, cfg.m_total, cfg.warmup, warm_seq) if cfg.warmup else None,
+            eval_every=config.eval_every,
+            prepare=WarmUp(pool, config.m_total, config.warmup, warm_seq) if config.warmup else None,
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
-    return run.metrics.assign(rep=cfg.rep)
+    return run.metrics.assign(rep=config.rep)
 
 
 class WarmUp:
@@ -297,7 +310,7 @@ def _corpus_fingerprint(heldout_every: int = 10, **_) -> str:
 
 #: what a cached run_text result depends on besides its arguments: the corpus (it changes with
 #: the Python version that ships it)
-run_text.fingerprint = _corpus_fingerprint
+run_text.fingerprint = _corpus_fingerprint  # type: ignore[attr-defined]  # read by sweep.input_fingerprint
 
 
 # -- summaries of a sweep --------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """The ``fresh`` regime for models that keep training: the paper's image and text experiments.
 
+This module is the loop (:func:`run_fresh`, which trains any :class:`ContinualModel`); the package
+:mod:`recursive_lib.continual` holds the models it trains (the DDPM, the character GRU, GPT-2),
+which know nothing of the loop.
+
 The simulations of the rate theorems refit an estimator from scratch at every iteration
 (:mod:`recursive_lib.loops.reference`). The paper's DDPM and GPT-2 runs do not: one network keeps training,
 and every iteration hands it a new batch of ``m_total`` items, a share ``alpha`` of them fresh
@@ -110,6 +114,15 @@ class RealStream:
         self.taken += len(picked)
         return self.pool[picked]
 
+    def position(self) -> dict:
+        """Where the stream stands (data only, for a checkpoint)."""
+        return dict(order=self._order, next=self._next, seen=self._seen, taken=self.taken, passes=self.passes)
+
+    def restore(self, position: Mapping[str, Any]) -> None:
+        """Go back to a :meth:`position`."""
+        self._order, self._next, self._seen = position["order"], position["next"], position["seen"]
+        self.taken, self.passes = position["taken"], position["passes"]
+
 
 @dataclass
 class FreshRun:
@@ -161,6 +174,9 @@ def run_fresh(
 ) -> FreshRun:
     """Fresh-regime recursive training of one continually trained ``model`` (module docstring).
 
+    Long only by its parameters: it checks them, starts (:func:`_start`: a resume or a warm-up)
+    and loops (:func:`_iteration`).
+
     Parameters
     ----------
     model
@@ -203,93 +219,119 @@ def run_fresh(
         if isinstance(seed, np.random.SeedSequence)
         else np.random.SeedSequence(check_int("seed", seed, 0))
     )
-    signature = dict(
-        alpha=float(alpha),
-        m_total=int(m_total),
-        T=int(T),
-        eval_every=int(eval_every),
+    key: dict[str, Any] = {}  # what a checkpoint must match (only with a checkpoint)
+    if checkpoint is not None:
+        run = dict(alpha=float(alpha), m_total=int(m_total), T=int(T), eval_every=int(eval_every))
+        key = _checkpoint_key(run, seq, real_pool, checkpoint_key)
+    state = _start(model, real_pool, seq, checkpoint, key, prepare)
+    with progress_bar(
+        total=T, initial=state.done, desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
+    ) as bar:
+        for n in range(state.done + 1, T + 1):
+            due = evaluate is not None and (n % eval_every == 0 or n in (1, T))
+            batch = _iteration(model, state, n, alpha, m_total, evaluate if due else None)
+            if n in snapshot_at:
+                state.snapshots[n] = batch
+            if checkpoint is not None:
+                write_state(checkpoint, state.to_data(model), key)
+            bar.update()
+    return FreshRun(pd.DataFrame(state.rows), dict(state.snapshots), model)
+
+
+@dataclass
+class _RunState:
+    """Everything a run carries from one iteration to the next (and a checkpoint stores)."""
+
+    train_rng: np.random.Generator
+    eval_rng: np.random.Generator
+    stream: RealStream
+    rows: list[dict] = field(default_factory=list)
+    snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    done: int = 0  # iterations completed
+
+    def to_data(self, model) -> dict:
+        """The checkpoint's content: data only (module docstring)."""
+        return dict(
+            model=_model_state(model),
+            train_rng=self.train_rng.bit_generator.state,
+            eval_rng=self.eval_rng.bit_generator.state,
+            stream=self.stream.position(),
+            rows=self.rows,
+            snapshots=self.snapshots,
+            done=self.done,
+        )
+
+
+def _start(model, real_pool, seq, checkpoint, key, prepare) -> _RunState:
+    """The state at the start: resumed from ``checkpoint`` when it holds this run, else new (and
+    then warmed up by ``prepare``)."""
+    train_seq, eval_seq = seq.spawn(2)
+    train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
+    state = _RunState(train_rng, eval_rng, RealStream(real_pool, train_rng))
+    saved = None if checkpoint is None else _resume(checkpoint, key)
+    if saved is not None:
+        _set_model_state(model, saved["model"])
+        state.train_rng, state.eval_rng = _generator(saved["train_rng"]), _generator(saved["eval_rng"])
+        state.stream.restore(saved["stream"])
+        state.rows, state.snapshots, state.done = saved["rows"], saved["snapshots"], saved["done"]
+    if state.done == 0 and prepare is not None:
+        prepare(model)
+    return state
+
+
+def _checkpoint_key(run: dict, seq: np.random.SeedSequence, real_pool: np.ndarray, caller) -> dict:
+    """What a checkpoint must match to be resumed: the run's arguments, the seed, the pool's
+    shape and hash, the code version and what the caller adds (module docstring)."""
+    return dict(
+        run,
         entropy=seq.entropy,
         spawn_key=seq.spawn_key,
         pool_shape=real_pool.shape,
+        code_version=code_version(),
+        pool=_array_hash(real_pool),
+        caller=None if caller is None else dict(caller),
     )
-    train_seq, eval_seq = seq.spawn(2)
-    train_rng, eval_rng = np.random.default_rng(train_seq), np.random.default_rng(eval_seq)
-    stream = RealStream(real_pool, train_rng)
-    rows: list[dict] = []
-    snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    done = 0
-    key = None
-    if checkpoint is not None:
-        key = dict(
-            signature,
-            code_version=code_version(),
-            pool=_array_hash(real_pool),
-            caller=None if checkpoint_key is None else dict(checkpoint_key),
-        )
-        saved = _resume(checkpoint, key)
-        if saved is not None:
-            _set_model_state(model, saved["model"])
-            train_rng, eval_rng = _generator(saved["train_rng"]), _generator(saved["eval_rng"])
-            position = saved["stream"]
-            stream._order, stream._next, stream._seen = position["order"], position["next"], position["seen"]
-            stream.taken, stream.passes = position["taken"], position["passes"]
-            rows, snapshots, done = saved["rows"], saved["snapshots"], saved["done"]
-    if done == 0 and prepare is not None:
-        prepare(model)
 
-    k_real = int(round(alpha * m_total))
-    with progress_bar(
-        total=T, initial=done, desc=f"fresh alpha={alpha}", unit="iteration", enabled=progress
-    ) as bar:
-        for n in range(done + 1, T + 1):
-            n_real = m_total if n == 1 else k_real
-            real = stream.take(n_real, train_rng)
-            if n_real < m_total:
-                synthetic = np.asarray(model.sample(m_total - n_real, train_rng))
-                batch = np.concatenate([real, synthetic.astype(real.dtype, copy=False)])
-            else:
-                batch = real
-            loss = float(model.partial_fit(batch, train_rng))
-            row = dict(
-                iteration=n,
-                alpha=float(alpha),
-                n_real=n_real,
-                n_synthetic=m_total - n_real,
-                loss=loss,
-                real_taken=stream.taken,
-                real_distinct=stream.distinct,
-                real_passes=stream.passes,
-            )
-            if evaluate is not None and (n % eval_every == 0 or n in (1, T)):
-                row.update(evaluate(model, eval_rng))
-            rows.append(row)
-            if n in snapshot_at:
-                snapshots[n] = (batch, np.arange(m_total) < n_real)
-            if checkpoint is not None:
-                state = dict(
-                    model=_model_state(model),
-                    train_rng=train_rng.bit_generator.state,
-                    eval_rng=eval_rng.bit_generator.state,
-                    stream=dict(
-                        order=stream._order,
-                        next=stream._next,
-                        seen=stream._seen,
-                        taken=stream.taken,
-                        passes=stream.passes,
-                    ),
-                    rows=rows,
-                    snapshots=snapshots,
-                    done=n,
-                )
-                write_state(checkpoint, state, key)
-            bar.update()
-    return FreshRun(pd.DataFrame(rows), dict(snapshots), model)
+
+def _iteration(
+    model, state: _RunState, n: int, alpha: float, m_total: int, evaluate
+) -> tuple[np.ndarray, np.ndarray]:
+    """Iteration ``n``: build the batch, train on it, append its row (evaluated when ``evaluate``
+    is not ``None``). Returns the batch and the mask of its real items."""
+    n_real = m_total if n == 1 else int(round(alpha * m_total))
+    batch = _batch(model, state, n_real, m_total)
+    row = dict(
+        iteration=n,
+        alpha=float(alpha),
+        n_real=n_real,
+        n_synthetic=m_total - n_real,
+        loss=float(model.partial_fit(batch, state.train_rng)),
+        real_taken=state.stream.taken,
+        real_distinct=state.stream.distinct,
+        real_passes=state.stream.passes,
+    )
+    if evaluate is not None:
+        row.update(evaluate(model, state.eval_rng))
+    state.rows.append(row)
+    state.done = n
+    return batch, np.arange(m_total) < n_real
+
+
+def _batch(model, state: _RunState, n_real: int, m_total: int) -> np.ndarray:
+    """One iteration's training batch: ``n_real`` real items, then ``m_total - n_real`` samples
+    of the model as it is now."""
+    real = state.stream.take(n_real, state.train_rng)
+    if n_real == m_total:
+        return real
+    synthetic = np.asarray(model.sample(m_total - n_real, state.train_rng))
+    return np.concatenate([real, synthetic.astype(real.dtype, copy=False)])
 
 
 def _array_hash(array: np.ndarray) -> str:
     array = np.ascontiguousarray(array)
     digest = hashlib.sha256(f"{array.dtype.str}:{array.shape};".encode())
-    digest.update(array.view(np.uint8).reshape(-1) if array.size else b"")
+    # the bytes themselves, without a copy (an empty array adds nothing)
+    digest.update(array.view(np.uint8).reshape(-1).data if array.size else b"")
     return digest.hexdigest()
 
 

@@ -67,7 +67,10 @@ class _FlowMembers:
         return out[..., 0] if self.flat else out
 
 
-_MEMBERS = {"quantile": _QuantileMembers, "flow": _FlowMembers}
+_MEMBERS: dict[str, type[_QuantileMembers] | type[_FlowMembers]] = {
+    "quantile": _QuantileMembers,
+    "flow": _FlowMembers,
+}
 
 
 class _Fitted:

@@ -7,7 +7,7 @@ measure, so a few counts per cell carry everything the metrics need.
 ECDF (exact)
     The grid ECDF depends only on how many pool points fall in each of the ``G + 1`` cells
     ``(-inf, g_0], (g_0, g_1], ..., (g_{G-1}, inf)``, and a resampled point keeps its cell. So a real
-    batch is ``Multinomial(m1, P(cells))``, the fit is ``pool / M_n`` and a synthetic batch is
+    batch of ``k`` points is ``Multinomial(k, P(cells))``, the fit is ``pool / M_n`` and a synthetic batch is
     ``Multinomial(m2, pool / M_n)``: the same process as the reference loop, and W1 and MMD are the
     reference loop's exactly. *Approximation*: the fit's mean and variance treat each point of a cell as
     a draw from ``P`` conditioned on that cell (conditional mean, plus the conditional variance in
@@ -33,7 +33,7 @@ KDE (binned)
     as ``h_n`` falls the FFT shrinks, 3 times on the authors' bias design (``h_1 = 2``).
 
 Biased real data (:mod:`recursive_lib.data.contamination`)
-    A real batch is ``Multinomial(m1, cell masses of P_n)``, ``P_n = (1 - b_n) P + b_n Q``, from the
+    A real batch of ``k`` points is ``Multinomial(k, cell masses of P_n)``, ``P_n = (1 - b_n) P + b_n Q``, from the
     same uniforms as without bias. With the correction the pool holds importance-weighted masses:
     each real count is multiplied by the cell mean of ``dP / dP_n`` under ``P_n``, ``P(c) / P_n(c)``
     (see ``_RealBatches``), synthetic points weigh 1, and fits and picks use the normalised
@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_limits
 from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import cell_probabilities
 from recursive_lib.estimators import registry_name
-from recursive_lib.loops.regimes import REGIMES, batch_sizes, check_alpha, training_sizes
+from recursive_lib.loops.regimes import BATCH_REGIMES, REGIMES, batch_sizes, check_alpha, training_sizes
 from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
@@ -72,19 +72,20 @@ class _Streams:
     """Per-repetition random numbers, drawn ``BLOCK`` iterations at a time.
 
     Repetition ``r`` always consumes its own Generator in the same order (per block of ``BLOCK``
-    iterations: ``m1`` real uniforms, then ``m2`` pick uniforms, then ``m2`` normals per iteration),
+    iterations: ``width`` real uniforms, the size of the first real batch (``m1``, or ``m_total`` in
+    the fresh and replace regimes), then ``m2`` pick uniforms, then ``m2`` normals per iteration),
     so its numbers do not depend on how many repetitions run beside it, and a run with ``T``
     iterations is a prefix of one with more iterations.
     """
 
-    def __init__(self, gens, m1, m2, T, normals):
-        self.gens, self.m1, self.m2, self.T, self.normals = gens, m1, m2, T, normals
+    def __init__(self, gens, width, m2, T, normals):
+        self.gens, self.width, self.m2, self.T, self.normals = gens, width, m2, T, normals
 
     def _refill(self, start):
         size = BLOCK  # always a full block, so that a shorter run is a prefix of a longer one
         real, pick, noise = [], [], []
         for g in self.gens:
-            real.append(g.random((size, self.m1)))
+            real.append(g.random((size, self.width)))
             pick.append(g.random((size, self.m2)))
             if self.normals:
                 noise.append(g.standard_normal((size, self.m2)))
@@ -93,7 +94,7 @@ class _Streams:
         self.start = start
 
     def draw(self, i):
-        """``(real uniforms (R, m1), pick uniforms (R, m2), normals (R, m2) or None)`` of iteration ``i``."""
+        """``(real uniforms (R, width), pick uniforms (R, m2), normals (R, m2) or None)`` of iteration ``i``."""
         if i % BLOCK == 0:
             self._refill(i)
         j = i - self.start
@@ -328,7 +329,7 @@ class _KdeBins:
 def run_fast(
     estimator,
     alpha: float,
-    m1: int,
+    m1: int | None,
     T: int,
     truth,
     grid,
@@ -340,6 +341,8 @@ def run_fast(
     bias=None,
     bias_correction: bool = False,
     snapshots: Sequence[int] = (),
+    *,
+    m_total: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``len(rngs)`` repetitions of the recursive training loop at once.
 
@@ -360,44 +363,46 @@ def run_fast(
     estimator = check_choice("estimator", registry_name(estimator), ENGINE_ESTIMATORS)
     check_choice("regime", regime, REGIMES)
     alpha = check_alpha(regime, alpha)
-    m1 = check_int("m1", m1, 1)
     T = check_int("T", T, 1)
     gens = list(rngs)
     if not gens:
         raise ValueError("rngs must hold at least one Generator (one per repetition)")
     grid = np.asarray(grid, dtype=float)
-    sizes = batch_sizes(regime, alpha, m1)
-    m2 = sizes[2]
+    sizes = batch_sizes(regime, alpha, m1, m_total=m_total)
+    model, hs, cells = _engine_model(estimator, truth, grid, mmd_width, bandwidth, T, bins_per_cell)
+
+    real = _RealBatches(model, truth, bias, bias_correction)
+    with threadpool_limits(1, user_api="blas"):
+        # The products are small: BLAS threads only cost time, and fight parallel workers.
+        out = _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime)
+    out["M"] = training_sizes(regime, alpha, m1, T, m_total=m_total)
+    return out
+
+
+def _engine_model(estimator, truth, grid, mmd_width, bandwidth, T, bins_per_cell):
+    """``(model, hs, cells)``: the engine's model of the estimator (``_KdeBins`` or
+    ``_EcdfCells``), the ``(T,)`` bandwidths ``h_n`` (zeros for the ECDF) and the pool's width."""
     if estimator == "kde":
         if bandwidth is None:
             raise ValueError("bandwidth (n -> h_n) is required for estimator 'kde'")
         hs = np.array([bandwidth(n) for n in range(1, T + 1)], dtype=float)
         if not np.all(np.isfinite(hs) & (hs > 0)):
             raise ValueError("bandwidth(n) must be finite and > 0 for n = 1, ..., T")
-        model = _KdeBins(truth, grid, mmd_width, hs.max(), hs.min(), bins_per_cell)
-        cells = model.B
-    else:
-        hs = np.zeros(T)
-        model = _EcdfCells(truth, grid, mmd_width)
-        cells = model.C
-
-    real = _RealBatches(model, truth, bias, bias_correction)
-    with threadpool_limits(1, user_api="blas"):
-        # The products are small: BLAS threads only cost time, and fight parallel workers.
-        out = _loop(model, gens, m1, m2, T, hs, cells, real, snapshots, regime, sizes)
-    out["M"] = training_sizes(regime, alpha, m1, T)
-    return out
+        kde = _KdeBins(truth, grid, mmd_width, hs.max(), hs.min(), bins_per_cell)
+        return kde, hs, kde.B
+    ecdf = _EcdfCells(truth, grid, mmd_width)
+    return ecdf, np.zeros(T), ecdf.C
 
 
 class _RealBatches:
-    """Real batches on the model's cells: ``Multinomial(m1, cell masses of P_n)``.
+    """Real batches of ``k`` points on the model's cells: ``Multinomial(k, cell masses of P_n)``.
 
     Without bias ``P_n = P``. With a :class:`recursive_lib.data.contamination.BiasSchedule` the cell masses are
     ``(1 - b_n) P(c) + b_n Q(c)``, recomputed each iteration (cheap: one vector per iteration, the
     uniforms are the same as without bias). With ``correction`` the batch is returned as weighted
     masses: the count of cell ``c`` times ``P(c) / P_n(c)``, the mean importance weight
     ``dP / dP_n`` of a ``P_n`` point in that cell. So the weighted mass has exactly the expectation
-    ``m1 P(c)`` of an unbiased batch; it only ignores the variation of the weight within one cell
+    ``k P(c)`` of an unbiased batch; it only ignores the variation of the weight within one cell
     (the cells are the evaluation grid for the ECDF and fine bins for the KDE, on which the weight
     is nearly constant).
     """
@@ -422,14 +427,13 @@ class _RealBatches:
         return counts * weight
 
 
-def _loop(model, gens, m1, m2, T, hs, cells, real=None, snapshots=(), regime="accumulate", sizes=None):
-    real = _RealBatches(model, None, None, False) if real is None else real
+def _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime):
     # Regimes (recursive_lib.loops.regimes.batch_sizes): real points at n = 1 and later, synthetic per fit.
     # accumulate and accumulate-initial keep everything in the pool; fresh and replace train on
     # this iteration's real points plus the previous model's samples only.
-    first, later, m2 = (m1, m1, m2) if sizes is None else sizes
-    accumulating = regime in ("accumulate", "accumulate-initial")
-    streams = _Streams(gens, m1, m2, T, model.normals)
+    first, later, m2 = sizes
+    accumulating = regime not in BATCH_REGIMES
+    streams = _Streams(gens, first, m2, T, model.normals)
     # With the bias correction the pool holds importance-weighted masses (float), synthetic
     # points weigh 1; the fit is the pool normalised by its total mass, row by row.
     weighted = real.weighted

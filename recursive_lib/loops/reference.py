@@ -35,7 +35,7 @@ from recursive_lib.loops.regimes import TRAINING_SETS, batch_sizes, check_alpha
 def run_reference(
     estimator,
     alpha: float,
-    m1: int,
+    m1: int | None,
     T: int,
     truth,
     grid,
@@ -46,8 +46,13 @@ def run_reference(
     bias=None,
     bias_correction: bool = False,
     metric_samples: int = 2000,
+    *,
+    m_total: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run one repetition of the recursive training loop.
+
+    One function on purpose: it is the protocol written out to be read from top to bottom (the
+    setting chapter prints its source), each step where it happens.
 
     Parameters
     ----------
@@ -56,7 +61,7 @@ def run_reference(
     alpha
         Real fraction ``alpha`` in (0, 1]; ``m2 = round((1 - alpha) m1 / alpha)``
     m1
-        Fresh real points per iteration
+        Fresh real points per iteration (accumulating regimes; ``None`` for fresh and replace)
     T
         Number of iterations
     truth
@@ -82,6 +87,8 @@ def run_reference(
     metric_samples
         Multivariate truths only: model and truth samples behind the sample-based
         W1 and MMD (see :func:`~recursive_lib.loops.measure.make_measure`)
+    m_total
+        Points in each batch of the fresh and replace regimes (``None`` for the others)
 
     Returns
     -------
@@ -90,9 +97,8 @@ def run_reference(
         of the fit ``P_hat_n``).
     """
     alpha = check_alpha(regime, alpha)
-    m1 = check_int("m1", m1, 1)
     T = check_int("T", T, 1)
-    first, later, m2 = batch_sizes(regime, alpha, m1)
+    first, later, m2 = batch_sizes(regime, alpha, m1, m_total=m_total)
     grid = np.asarray(grid, dtype=float)
 
     measure = make_measure(estimator, truth, grid, mmd_width, rng, metric_samples)
@@ -100,7 +106,8 @@ def run_reference(
     # fresh regime, as the paper's image and text models do; everywhere else each fit starts afresh.
     continual = regime == "fresh" and "warm_start" in estimator.get_params()
 
-    real, synthetic = [], []
+    real: list[np.ndarray] = []
+    synthetic: list[np.ndarray] = []
     weighted = bool(bias_correction) and bias is not None
     real_weights = []  # importance weights of the real batches (bias correction only)
     out = {key: np.empty(T) for key in ("n", "M", "w1", "mmd", "mean", "var")}
