@@ -313,6 +313,3 @@ def w1_noise_floor(
         values.append(w1_points(x, y, n_projections=n_projections, seed=int(rng.integers(2**31))))
     return np.asarray(values)
 
-
-#: the former name of :func:`w1_noise_floor`, which the multivariate chapter still calls
-w1_floor = w1_noise_floor

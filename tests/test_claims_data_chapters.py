@@ -101,16 +101,16 @@ def test_w1_method_names_the_metric_w1_points_computes():
         metrics.w1_method(0, 5)
 
 
-def test_w1_floor_is_the_distance_between_samples_of_one_distribution():
+def test_w1_noise_floor_is_the_distance_between_samples_of_one_distribution():
     rng = np.random.default_rng(0)
 
     def draw(n, generator):
         return generator.normal(size=(n, 2))
 
-    small = metrics.w1_floor(draw, 100, reps=4, rng=rng)
-    large = metrics.w1_floor(draw, 1000, reps=4, rng=rng)
+    small = metrics.w1_noise_floor(draw, 100, reps=4, rng=rng)
+    large = metrics.w1_noise_floor(draw, 1000, reps=4, rng=rng)
     assert small.shape == (4,) and (small > 0).all()
     # the floor shrinks with the sample size (about n^(-1/2), up to a log in the plane)
     assert large.mean() < 0.6 * small.mean()
-    again = metrics.w1_floor(draw, 100, reps=4, rng=np.random.default_rng(0))
+    again = metrics.w1_noise_floor(draw, 100, reps=4, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(again, small)
