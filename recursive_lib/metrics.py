@@ -312,4 +312,3 @@ def w1_noise_floor(
         x, y = sample(n, rng), sample(n, rng)
         values.append(w1_points(x, y, n_projections=n_projections, seed=int(rng.integers(2**31))))
     return np.asarray(values)
-
