@@ -231,7 +231,7 @@ class Config:
 
     @property
     def size(self) -> int:
-        """The regime's size parameter: ``m1``, or ``m_total`` in the fresh and replace regimes."""
+        """The size the regime takes, ``m1`` or (fresh and replace) ``m_total``."""
         size = self.m1 if self.m_total is None else self.m_total
         if size is None:  # never after __post_init__, which sets the regime's size
             raise ValueError("a Config without m1 or m_total")

@@ -29,6 +29,7 @@ from recursive_lib.metrics import distinct_n
 from recursive_lib.rates import fit_slopes, summarize_slopes
 
 __all__ = [
+    "Decoder",
     "LanguageConfig",
     "METRICS",
     "TextConfig",

@@ -174,8 +174,8 @@ def run_fresh(
 ) -> FreshRun:
     """Fresh-regime recursive training of one continually trained ``model`` (module docstring).
 
-    Long only by its parameters: it checks them, starts (:func:`_start`: a resume or a warm-up)
-    and loops (:func:`_iteration`).
+    Long only by its parameters: it checks them, starts (``_start``: a resume or a warm-up)
+    and loops (``_iteration``).
 
     Parameters
     ----------
