@@ -288,16 +288,42 @@ def coverage(
     delta = float(delta)
     if not (math.isfinite(delta) and delta >= 0):
         raise ValueError(f"delta must be a finite tolerance >= 0, got {delta!r}")
+    _z(confidence)
+    numbers, wide = _band_counts(estimate, lo, hi, predicted, delta, confidence)
+    verdict, reason, rejects = _band_verdict(numbers, wide, alpha_test)
+    cells, inside, outside, p_value = (numbers[k] for k in ("cells", "inside", "outside", "p_value"))
+    test = (
+        f"equivalence within ± {delta:g}: {inside} of {cells} intervals ({confidence:.0%}) inside "
+        f"the prediction ± {delta:g}, {outside} wholly outside; P(at least {outside} of "
+        f"{cells - numbers['missing']} wholly outside if the truth is within the band) = {p_value:.3g}"
+    )
+    return _claim(
+        name,
+        statement,
+        verdict,
+        sentences,
+        numbers,
+        test,
+        figure,
+        reason=reason,
+        p_value=p_value,
+        rejects=rejects,
+        given=given,
+        extra=extra,
+    )
+
+
+def _band_counts(estimate, lo, hi, predicted, delta, confidence) -> tuple[dict[str, Any], int]:
+    """The numbers of :func:`coverage` (its docstring) and how many intervals are wider than the
+    whole band."""
     from scipy import stats
 
-    _z(confidence)
     finite = np.isfinite(estimate) & np.isfinite(lo) & np.isfinite(hi) & np.isfinite(predicted)
     cells, usable = int(estimate.size), int(finite.sum())
     low, high, pred = lo[finite], hi[finite], predicted[finite]
     covered = int(((low <= pred) & (pred <= high)).sum())
     inside = int(((low >= pred - delta) & (high <= pred + delta)).sum())
     above, below = int((low > pred + delta).sum()), int((high < pred - delta).sum())
-    wide = int((high - low > 2 * delta).sum())
     # Under the statement (the truth within the band), an interval of nominal ``confidence`` lies
     # wholly above it (or wholly below) with probability at most (1 - confidence) / 2 per cell,
     # whatever the distribution: the count of such cells is at most binomial.
@@ -323,46 +349,30 @@ def coverage(
         max_dev=float(np.max(deviation[finite_dev])) if finite_dev.any() else math.nan,
         worst=int(np.argmax(np.where(finite_dev, deviation, -1.0))) if finite_dev.any() else -1,
     )
-    reason, rejects = "", None
+    return numbers, int((high - low > 2 * delta).sum())
+
+
+def _band_verdict(numbers: Mapping[str, Any], wide: int, alpha_test: float) -> tuple[str, str, str | None]:
+    """Verdict, reason and the verdict its p-value rejects with, of :func:`coverage`."""
+    cells, usable, inside = numbers["cells"], numbers["cells"] - numbers["missing"], numbers["inside"]
+    outside, p_value, delta = numbers["outside"], numbers["p_value"], numbers["delta"]
     if usable == 0:
-        verdict, reason = "inconclusive", f"none of the {cells} cells has an interval"
-    elif p_value < alpha_test:
-        verdict, rejects = "fails", "fails"
-    elif usable < cells:
-        verdict, reason = "inconclusive", f"{cells - usable} of {cells} cells have no interval"
-    elif inside == cells:
-        verdict = "holds"
-    else:
-        verdict = "inconclusive"
-        stick = cells - inside
-        reason = f"{stick} of {cells} intervals reach outside the prediction ± {delta:g}"
-        if wide:
-            reason += f" ({wide} wider than the whole band)"
-        if outside:
-            reason += (
-                f"; {outside} {'lies' if outside == 1 else 'lie'} wholly outside it, as many as chance "
-                f"allows among {usable} "
-                f"(p = {p_value:.2g})"
-            )
-    test = (
-        f"equivalence within ± {delta:g}: {inside} of {cells} intervals ({confidence:.0%}) inside "
-        f"the prediction ± {delta:g}, {outside} wholly outside; P(at least {outside} of {usable} "
-        f"wholly outside if the truth is within the band) = {p_value:.3g}"
-    )
-    return _claim(
-        name,
-        statement,
-        verdict,
-        sentences,
-        numbers,
-        test,
-        figure,
-        reason=reason,
-        p_value=p_value,
-        rejects=rejects,
-        given=given,
-        extra=extra,
-    )
+        return "inconclusive", f"none of the {cells} cells has an interval", None
+    if p_value < alpha_test:
+        return "fails", "", "fails"
+    if usable < cells:
+        return "inconclusive", f"{cells - usable} of {cells} cells have no interval", None
+    if inside == cells:
+        return "holds", "", None
+    reason = f"{cells - inside} of {cells} intervals reach outside the prediction ± {delta:g}"
+    if wide:
+        reason += f" ({wide} wider than the whole band)"
+    if outside:
+        reason += (
+            f"; {outside} {'lies' if outside == 1 else 'lie'} wholly outside it, as many as chance "
+            f"allows among {usable} (p = {p_value:.2g})"
+        )
+    return "inconclusive", reason, None
 
 
 def _interval_label(interval: str | None, confidence: float, df: float | None) -> str:
@@ -482,31 +492,24 @@ def ordering(
     """Does ``y`` rise with ``x`` (``increasing``) or fall? Spearman's rank correlation ``rho`` with a
     two-sided permutation p-value (``permutations`` shuffles of ``y`` from ``seed``). Numbers:
     ``rho``, ``p_value``, ``points``."""
-    from scipy import stats
-
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
     permutations = check_int("permutations", permutations, 99)
-    if x.size < 3:  # too few points to rank: nothing can be concluded
+    if xs.size < 3:  # too few points to rank: nothing can be concluded
         return _claim(
             name,
             statement,
             "inconclusive",
             sentences,
-            dict(rho=math.nan, p_value=math.nan, points=int(x.size)),
-            f"only {x.size} finite points: no rank correlation",
+            dict(rho=math.nan, p_value=math.nan, points=int(xs.size)),
+            f"only {xs.size} finite points: no rank correlation",
             figure,
-            reason=f"only {x.size} finite points to rank",
+            reason=f"only {xs.size} finite points to rank",
             given=given,
             extra=extra,
         )
-    rho = float(stats.spearmanr(x, y).statistic)
-    rng = np.random.default_rng(check_int("seed", seed, 0))
-    rank_x = stats.rankdata(x)
-    rank_y = stats.rankdata(y)
-    shuffled = np.array([np.corrcoef(rank_x, rng.permutation(rank_y))[0, 1] for _ in range(permutations)])
-    p_value = float((1 + np.sum(np.abs(shuffled) >= abs(rho) - 1e-12)) / (permutations + 1))
+    rho, p_value = spearman_permutation(xs, ys, permutations, check_int("seed", seed, 0))
     agrees = rho > 0 if increasing else rho < 0
     reason, rejects = "", None
     if p_value >= alpha_test or rho == 0 or math.isnan(rho):
@@ -515,7 +518,7 @@ def ordering(
         verdict = "holds" if agrees else "fails"
         rejects = verdict
     test = (
-        f"Spearman rho = {rho:.3f} over {x.size} points, permutation p = {p_value:.3g} "
+        f"Spearman rho = {rho:.3f} over {xs.size} points, permutation p = {p_value:.3g} "
         f"({permutations} shuffles)"
     )
     return _claim(
@@ -523,7 +526,7 @@ def ordering(
         statement,
         verdict,
         sentences,
-        dict(rho=rho, p_value=p_value, points=int(x.size)),
+        dict(rho=rho, p_value=p_value, points=int(xs.size)),
         test,
         figure,
         reason=reason,
@@ -532,6 +535,19 @@ def ordering(
         given=given,
         extra=extra,
     )
+
+
+def spearman_permutation(x: np.ndarray, y: np.ndarray, permutations: int, seed: int) -> tuple[float, float]:
+    """Spearman's rank correlation of ``x`` and ``y`` and its two-sided permutation p-value
+    (``permutations`` shuffles of ``y``'s ranks drawn from ``seed``; the observed order counts as
+    one of them, so the p-value is never below ``1 / (permutations + 1)``)."""
+    from scipy import stats
+
+    rho = float(stats.spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    rank_x, rank_y = stats.rankdata(x), stats.rankdata(y)
+    shuffled = np.array([np.corrcoef(rank_x, rng.permutation(rank_y))[0, 1] for _ in range(permutations)])
+    return rho, float((1 + np.sum(np.abs(shuffled) >= abs(rho) - 1e-12)) / (permutations + 1))
 
 
 def trend(

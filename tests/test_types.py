@@ -1,5 +1,5 @@
 """Types: mypy (default settings, configured in pyproject.toml ``[tool.mypy]``) finds no error in
-recursive_lib, outside the modules its baseline override still lists."""
+recursive_lib, and no module is exempt."""
 
 import subprocess
 import sys
@@ -17,6 +17,13 @@ def test_mypy_finds_no_type_error_in_the_library(root, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "Success: no issues found" in result.stdout
+
+
+def test_no_module_is_exempt_from_the_type_check(root):
+    import tomllib
+
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert not [o for o in config.get("overrides", []) if o.get("ignore_errors")]
 
 
 def test_a_truth_is_typed_by_its_protocol():
