@@ -321,8 +321,6 @@ def run_chapter(
     Raises ``ChapterFailed`` with the failing cell's error and the notebook's path.
     """
     import jupytext
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
 
     source = chapter_source(root, name)
     if not is_notebook(source):
@@ -352,6 +350,22 @@ def run_chapter(
             + "".join(f", {k} = {v!r}" for k, v in (parameters or {}).items()),
             flush=True,
         )
+    _papermill(notebook, source, output, out_dir, injected, quiet)
+    figures = export_figures(output, out_dir / f"{source.stem}_files")
+    _record_written(out_dir, figures)
+    if not quiet:
+        print(f"{source.stem}: executed in {time.perf_counter() - started:.1f} s -> {output}")
+        report_findings(root, source.stem, output, out_dir)
+    return output
+
+
+def _papermill(notebook, source: Path, output: Path, out_dir: Path, injected: dict, quiet: bool) -> None:
+    """Execute ``notebook`` (the chapter ``source``, converted) into ``output`` with papermill, in
+    the chapter's folder, through :func:`_kernel_manager`; a failing cell raises
+    ``ChapterFailed``. The notebook is listed in ``out_dir``'s manifest even when a cell fails."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     with _quiet_papermill():
         try:
             papermill.execute_notebook(
@@ -373,12 +387,6 @@ def run_chapter(
         finally:
             if output.is_file():
                 _record_written(out_dir, [output])
-    figures = export_figures(output, out_dir / f"{source.stem}_files")
-    _record_written(out_dir, figures)
-    if not quiet:
-        print(f"{source.stem}: executed in {time.perf_counter() - started:.1f} s -> {output}")
-        report_findings(root, source.stem, output, out_dir)
-    return output
 
 
 @contextmanager

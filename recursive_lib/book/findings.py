@@ -414,39 +414,46 @@ def page(findings: dict[str, dict[str, Any] | None], reference: dict | None = No
             )
     lines += ["", "## Details", ""]
     for chapter, record in findings.items():
-        lines += [f"### {{doc}}`{chapter}`", ""]
-        if not record:
-            lines += ["No claims were recorded (the chapter was not executed).", ""]
-            continue
-        overridden = record.get("overridden") or []
-        knobs = ", ".join(f"`{k} = {json.dumps(record['knobs'].get(k))}`" for k in overridden)
-        lines += [f"Preset `{record.get('preset')}`" + (f", with {knobs}." if knobs else "."), ""]
-        policy = record.get("policy") or {}
-        tests = policy.get("tests")
-        if tests is None:
-            tests = sum(1 for c in record["claims"] if c.get("p_value") is not None)
+        lines += _details(chapter, record, reference)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _details(chapter: str, record: dict[str, Any] | None, reference: dict | None) -> list[str]:
+    """The details section of one chapter on the findings page."""
+    lines: list[str] = []
+    lines += [f"### {{doc}}`{chapter}`", ""]
+    if not record:
+        lines += ["No claims were recorded (the chapter was not executed).", ""]
+        return lines
+    overridden = record.get("overridden") or []
+    knobs = ", ".join(f"`{k} = {json.dumps(record['knobs'].get(k))}`" for k in overridden)
+    lines += [f"Preset `{record.get('preset')}`" + (f", with {knobs}." if knobs else "."), ""]
+    policy = record.get("policy") or {}
+    tests = policy.get("tests")
+    if tests is None:
+        tests = sum(1 for c in record["claims"] if c.get("p_value") is not None)
+    lines += [
+        f"False **fails** to expect if the theory is exactly right: {expected_false_fails(tests)}.",
+        "",
+    ]
+    before = {c["name"]: c for c in ((reference or {}).get(chapter) or {}).get("claims", [])}
+    for claim in record["claims"]:
+        figure = f" ({{ref}}`figure <{claim['figure']}>`)" if claim.get("figure") else ""
+        change = ""
+        old = before.get(claim["name"])
+        if old is not None and old["verdict"] != claim["verdict"]:
+            change = f" (was: {old['verdict']})"
+        why = f" *Why inconclusive:* {claim['reason']}." if claim.get("reason") else ""
+        adjusted = claim.get("adjusted")
+        holm = f" *Holm-adjusted p:* {_fmt(adjusted)}." if adjusted is not None else ""
+        premise = f" *Presupposes:* `{claim['given']}`." if claim.get("given") else ""
         lines += [
-            f"False **fails** to expect if the theory is exactly right: {expected_false_fails(tests)}.",
+            f"- **{claim['statement']}**{figure}: {MARK[claim['verdict']]}{change}.",
+            f"  {claim['sentence']}",
+            f"  *Test:* {claim['test']}.{why}{holm}{premise} *Numbers:* {_numbers(claim['numbers'])}.",
             "",
         ]
-        before = {c["name"]: c for c in ((reference or {}).get(chapter) or {}).get("claims", [])}
-        for claim in record["claims"]:
-            figure = f" ({{ref}}`figure <{claim['figure']}>`)" if claim.get("figure") else ""
-            change = ""
-            old = before.get(claim["name"])
-            if old is not None and old["verdict"] != claim["verdict"]:
-                change = f" (was: {old['verdict']})"
-            why = f" *Why inconclusive:* {claim['reason']}." if claim.get("reason") else ""
-            adjusted = claim.get("adjusted")
-            holm = f" *Holm-adjusted p:* {_fmt(adjusted)}." if adjusted is not None else ""
-            premise = f" *Presupposes:* `{claim['given']}`." if claim.get("given") else ""
-            lines += [
-                f"- **{claim['statement']}**{figure}: {MARK[claim['verdict']]}{change}.",
-                f"  {claim['sentence']}",
-                f"  *Test:* {claim['test']}.{why}{holm}{premise} *Numbers:* {_numbers(claim['numbers'])}.",
-                "",
-            ]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def compare(new: dict[str, Any] | None, old: dict[str, Any] | None) -> list[str]:
