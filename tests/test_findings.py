@@ -24,6 +24,12 @@ def test_every_chapter_recorded_its_claims(chapter, executed_dir):
 
 
 @pytest.mark.book
+def test_a_page_built_at_smoke_opens_with_its_notice_rendered(built_html):
+    page = (built_html / "chapters" / "setting.html").read_text()
+    assert '<p class="admonition-title">Built with the' in page and "{admonition}" not in page
+
+
+@pytest.mark.book
 def test_the_book_has_a_page_of_findings(built_html):
     page = (built_html / "chapters" / "findings.html").read_text()
     assert "What this build found" in page
@@ -59,7 +65,7 @@ def test_staging_keeps_the_last_glue_of_a_name_and_opens_with_the_preset():
     # hid the equations labelled below it from Sphinx)
     title, notice, text = (cell["source"] for cell in nb["cells"][:3])
     assert title == "# Title" and text == "First paragraph."
-    assert notice.startswith("```{admonition} Built with the `smoke` preset")
+    assert notice.startswith(":::{admonition} Built with the `smoke` preset")
     assert findings.preset_notice("book") == ""
     assert "`T = 5`" in findings.preset_notice("book", {"T": 5})
 

@@ -318,14 +318,15 @@ def preset_notice(preset: str | None, overridden: dict[str, Any] | None = None, 
     knobs = ", ".join(f"`{k} = {json.dumps(v)}`" for k, v in overridden.items())
     meaning = PRESET_MEANING.get(str(preset), "not the preset the text was written for.")
     lines = [
-        f"```{{admonition}} Built with the `{preset}` preset" + (" and overridden knobs" if knobs else ""),
+        # a colon fence: CommonMark refuses a backtick fence whose info string holds a backtick
+        f":::{{admonition}} Built with the `{preset}` preset" + (" and overridden knobs" if knobs else ""),
         ":class: warning",
         "",
         f"This {what} was built with the `{preset}` preset" + (f", with {knobs}" if knobs else "") + ": ",
         meaning if preset != "book" else "the book's sizes, but knobs changed by hand.",
         "The sentences that describe results are chosen by this run's verdicts; the prose around "
         "them was written for the `book` preset.",
-        "```",
+        ":::",
     ]
     return "\n".join(lines) + "\n"
 
