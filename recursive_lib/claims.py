@@ -42,11 +42,12 @@ read off the interval: Student-t with ``df`` degrees of freedom when the call gi
 repetitions, the adjusted p-value comes out too small: pass ``df``). Every check takes ``given``, a
 claim it presupposes: unless that claim holds, the check is inconclusive.
 
-Family-wise policy: :meth:`Findings.record` adjusts the p-values of a chapter's rejections by
-Holm's step-down procedure at ``alpha_test = 0.05``; a rejection whose adjusted p-value is not
-below it becomes inconclusive. If the theory is exactly right, the chance that a chapter shows
-one or more false "fails" is then at most 5 % (without the adjustment, a chapter of ``m`` tests
-would expect up to ``0.05 m`` of them). Cells that share runs (two metrics of one run) are never
+Family-wise policy: :func:`adjust` (applied by :class:`recursive_lib.book.findings.Findings`)
+adjusts the p-values of a chapter's rejections by Holm's step-down procedure at
+``alpha_test = 0.05``; a rejection whose adjusted p-value is not below it becomes inconclusive.
+If the theory is exactly right, the chance that a chapter shows one or more false "fails" is
+then at most 5 % (without the adjustment, a chapter of ``m`` tests would expect up to
+``0.05 m`` of them). Cells that share runs (two metrics of one run) are never
 pooled into one check: they are two claims.
 
 Every claim carries a ``statement`` (what is claimed, the same whatever the outcome), a ``verdict``
@@ -55,12 +56,12 @@ numbers filled in (``{reason}`` is available to every wording), the ``numbers`` 
 (``delta`` among them for a claim of agreement), a ``test`` that says how it was decided, and a
 ``reason`` when it is inconclusive.
 
-:class:`Findings` collects a chapter's claims: each check is glued under its name (the chapter's
-prose shows it with ``{glue:md}`name:myst```: the ``:myst`` format renders the math in a sentence,
-plain ``{glue:md}`` would print its dollar signs) and :meth:`Findings.record` applies the
-family-wise policy, glues again the claims whose verdict it changed, and glues them all as one
-JSON record (``<chapter>-claims``) that the page "What this build found" lists. End a cell whose
-last line is a check with ``;`` (the claim is already glued; the notebook need not show it).
+A claim's ``statement`` and its wordings (``sentences``: one ``str.format`` template per
+verdict) are optional: without them the sentence is a plain account of the verdict and its test
+(:func:`say`). In the book they stand in each chapter's Markdown, beside the paragraph that uses
+them, and :class:`recursive_lib.book.findings.Findings` supplies them: it collects a chapter's
+claims, applies the family-wise policy (:func:`adjust`) and records them in the executed notebook.
+``extra`` adds numbers of the caller's own (a level, a label) to those a wording can use.
 
 Intervals the book draws are Student-t intervals over repetitions
 (:func:`recursive_lib.rates.t_interval`): with a handful of repetitions a normal band with
@@ -69,7 +70,6 @@ Intervals the book draws are Student-t intervals over repetitions
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -82,12 +82,12 @@ from recursive_lib._validation import check_int
 __all__ = [
     "FAMILY_LEVEL",
     "Claim",
-    "Findings",
     "VERDICTS",
+    "adjust",
     "coverage",
     "holm",
     "ordering",
-    "read_findings",
+    "say",
     "sign",
     "trend",
 ]
@@ -134,11 +134,24 @@ class Claim:
     def reword(self, verdict: str, reason: str) -> None:
         """Set a new ``verdict`` (with its ``reason``) and choose its wording again."""
         self.verdict, self.reason = verdict, reason
-        if self.sentences is not None:
-            self.sentence = _say(self.sentences, verdict, self.numbers, reason)
+        self.sentence = say(self.sentences, verdict, self.numbers, reason, self)
 
 
-def _say(sentences: Mapping[str, str], verdict: str, numbers: Mapping[str, Any], reason: str = "") -> str:
+def say(
+    sentences: Mapping[str, str] | None,
+    verdict: str,
+    numbers: Mapping[str, Any],
+    reason: str = "",
+    claim: Claim | None = None,
+) -> str:
+    """The wording of ``verdict`` from ``sentences`` (one ``str.format`` template per verdict),
+    filled with the claim's ``numbers`` and ``reason``. Without ``sentences``, a plain account
+    of the claim: its statement, verdict, test and reason."""
+    if sentences is None:
+        if claim is None:
+            raise ValueError("say needs sentences or the claim to describe")
+        why = f"; {reason}" if reason else ""
+        return f"{claim.statement}: **{verdict}** ({claim.test}{why})."
     missing = [v for v in VERDICTS if v not in sentences]
     if missing:
         raise ValueError(f"sentences must give a wording for every verdict; missing {missing}")
@@ -175,6 +188,7 @@ def _claim(
     p_value=None,
     rejects=None,
     given=None,
+    extra=None,
 ) -> Claim:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -183,13 +197,18 @@ def _claim(
         verdict, reason, rejects = "inconclusive", why, None
     if verdict != "inconclusive":
         reason = ""
-    clean = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in numbers.items()}
-    sentences = dict(sentences)
-    return Claim(
+    clashes = sorted(set(extra or {}) & set(numbers))
+    if clashes:
+        raise ValueError(f"extra must not redefine the check's own numbers {clashes}")
+    merged = {**numbers, **dict(extra or {})}
+    clean = {
+        k: (v.item() if isinstance(v, (np.floating, np.integer, np.bool_)) else v) for k, v in merged.items()
+    }
+    claim = Claim(
         name=name,
-        statement=statement,
+        statement=name if statement is None else statement.format(**clean),
         verdict=verdict,
-        sentence=_say(sentences, verdict, clean, reason),
+        sentence="",
         numbers=clean,
         test=test,
         figure=figure,
@@ -197,8 +216,10 @@ def _claim(
         p_value=None if p_value is None else float(p_value),
         rejects=rejects,
         given=premise,
-        sentences=sentences,
+        sentences=None if sentences is None else dict(sentences),
     )
+    claim.sentence = say(claim.sentences, verdict, clean, reason, claim)
+    return claim
 
 
 def _z(confidence: float) -> float:
@@ -235,8 +256,9 @@ def coverage(
     predicted,
     *,
     delta: float,
-    statement: str,
-    sentences: Mapping[str, str],
+    statement: str | None = None,
+    sentences: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
     confidence: float = 0.95,
     alpha_test: float = FAMILY_LEVEL,
     given: Claim | None = None,
@@ -337,7 +359,16 @@ def coverage(
         p_value=p_value,
         rejects=rejects,
         given=given,
+        extra=extra,
     )
+
+
+def _interval_label(interval: str | None, confidence: float, df: float | None) -> str:
+    """What an interval is, for a check's ``test``: the caller's words, else its level and law."""
+    if interval is not None:
+        return interval
+    law = "normal" if df is None else f"Student-t, {float(df):g} df"
+    return f"{confidence:.0%} interval ({law})"
 
 
 def _interval_verdict(estimate, lo, hi, reference, confidence, df):
@@ -361,11 +392,12 @@ def sign(
     lo: float,
     hi: float,
     *,
-    statement: str,
-    sentences: Mapping[str, str],
+    statement: str | None = None,
+    sentences: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
     given: Claim | None = None,
     figure: str | None = None,
-    interval: str = "95% interval",
+    interval: str | None = None,
     confidence: float = 0.95,
     df: float | None = None,
 ) -> Claim:
@@ -376,6 +408,7 @@ def sign(
     :func:`coverage` with a ``delta``. Numbers: ``estimate``, ``lo``, ``hi``."""
     estimate, lo, hi = float(estimate), float(lo), float(hi)
     verdict, p_value, rejects, reason = _interval_verdict(estimate, lo, hi, 0.0, confidence, df)
+    interval = _interval_label(interval, confidence, df)
     test = f"difference {estimate:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against 0 (p = {p_value:.3g})"
     return _claim(
         name,
@@ -389,6 +422,7 @@ def sign(
         p_value=p_value,
         rejects=rejects,
         given=given,
+        extra=extra,
     )
 
 
@@ -397,8 +431,9 @@ def ordering(
     x: Sequence[float],
     y: Sequence[float],
     *,
-    statement: str,
-    sentences: Mapping[str, str],
+    statement: str | None = None,
+    sentences: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
     increasing: bool = True,
     alpha_test: float = FAMILY_LEVEL,
     permutations: int = 9999,
@@ -426,6 +461,7 @@ def ordering(
             figure,
             reason=f"only {x.size} finite points to rank",
             given=given,
+            extra=extra,
         )
     rho = float(stats.spearmanr(x, y).statistic)
     rng = np.random.default_rng(check_int("seed", seed, 0))
@@ -456,6 +492,7 @@ def ordering(
         p_value=p_value,
         rejects=rejects,
         given=given,
+        extra=extra,
     )
 
 
@@ -465,12 +502,13 @@ def trend(
     lo: float,
     hi: float,
     *,
-    statement: str,
-    sentences: Mapping[str, str],
+    statement: str | None = None,
+    sentences: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
     threshold: float = 0.0,
     given: Claim | None = None,
     figure: str | None = None,
-    interval: str = "95% interval",
+    interval: str | None = None,
     confidence: float = 0.95,
     df: float | None = None,
 ) -> Claim:
@@ -480,6 +518,7 @@ def trend(
     fails ("gets worse") when it lies below. Numbers: ``slope``, ``lo``, ``hi``, ``threshold``."""
     slope, lo, hi, threshold = float(slope), float(lo), float(hi), float(threshold)
     verdict, p_value, rejects, reason = _interval_verdict(slope, lo, hi, threshold, confidence, df)
+    interval = _interval_label(interval, confidence, df)
     test = f"slope {slope:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against {threshold:g} (p = {p_value:.3g})"
     return _claim(
         name,
@@ -493,6 +532,7 @@ def trend(
         p_value=p_value,
         rejects=rejects,
         given=given,
+        extra=extra,
     )
 
 
@@ -510,134 +550,28 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-class Findings:
-    """A chapter's claims: each check is glued as Markdown under its name, and :meth:`record`
-    applies the family-wise policy (Holm over the chapter's rejections at ``alpha_test``) and
-    glues them all as JSON under ``<chapter>-claims`` for the page "What this build found".
-
-    ``chapter``: the chapter's name; ``cfg``: its resolved knobs (recorded with the claims, so the
-    page says which preset and overrides produced them). ``given`` in the check methods may be a
-    claim's name.
-    """
-
-    def __init__(self, chapter: str, cfg=None, alpha_test: float = FAMILY_LEVEL):
-        self.chapter = chapter
-        self.alpha_test = float(alpha_test)
-        self.claims: dict[str, Claim] = {}
-        knobs = {} if cfg is None else cfg.as_dict()
-        self.preset = knobs.pop("preset", None)
-        self.overridden = list(getattr(cfg, "_overridden", []))
-        self.knobs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in knobs.items()}
-
-    def add(self, claim: Claim) -> Claim:
-        """Keep ``claim`` and glue its sentence (Markdown) under its name."""
-        if claim.name in self.claims:
-            raise ValueError(f"claim {claim.name!r} is already recorded in {self.chapter!r}")
-        self.claims[claim.name] = claim
-        self._glue(claim)
-        return claim
-
-    @staticmethod
-    def _glue(claim: Claim) -> None:
-        from IPython.display import Markdown
-
-        from recursive_lib._glue import glue
-
-        glue(claim.name, Markdown(claim.sentence), display=False)
-
-    def _given(self, kwargs: dict) -> dict:
-        premise = kwargs.get("given")
-        if isinstance(premise, str):
-            if premise not in self.claims:
-                raise ValueError(f"given={premise!r}: no such claim recorded yet in {self.chapter!r}")
-            kwargs["given"] = self.claims[premise]
-        return kwargs
-
-    def coverage(self, name, *args, **kwargs) -> Claim:
-        return self.add(coverage(name, *args, **self._given(kwargs)))
-
-    def sign(self, name, *args, **kwargs) -> Claim:
-        return self.add(sign(name, *args, **self._given(kwargs)))
-
-    def ordering(self, name, *args, **kwargs) -> Claim:
-        return self.add(ordering(name, *args, **self._given(kwargs)))
-
-    def trend(self, name, *args, **kwargs) -> Claim:
-        return self.add(trend(name, *args, **self._given(kwargs)))
-
-    def tests(self) -> int:
-        """How many of the chapter's claims carry a p-value (the size of its Holm family)."""
-        return sum(1 for c in self.claims.values() if c.p_value is not None and math.isfinite(c.p_value))
-
-    def adjust(self) -> list[str]:
-        """Apply the family-wise policy: Holm over the p-values of the chapter's claims; a
-        rejection whose adjusted p-value is not below ``alpha_test`` becomes inconclusive, and so
-        does every claim whose premise no longer holds. Returns the names of the claims whose
-        verdict changed."""
-        listed = list(self.claims.values())
-        adjusted = holm([np.nan if c.p_value is None else c.p_value for c in listed])
-        m = self.tests()
-        changed = []
-        for claim, value in zip(listed, adjusted, strict=True):
-            claim.adjusted = None if math.isnan(value) else float(value)
-            if claim.rejects and claim.verdict == claim.rejects and not value < self.alpha_test:
-                claim.reword(
-                    "inconclusive",
-                    f"p = {claim.p_value:.2g} becomes {value:.2g} after Holm's adjustment over the "
-                    f"chapter's {m} tests, not below {self.alpha_test:g}",
-                )
-                changed.append(claim.name)
-        for claim in listed:  # in order of recording: a premise is recorded before its claim
-            premise = self.claims.get(claim.given) if claim.given else None
-            if premise is not None and premise.verdict != "holds" and claim.verdict != "inconclusive":
-                claim.reword("inconclusive", f"its premise ({premise.statement}) is {premise.verdict}")
-                changed.append(claim.name)
-        return changed
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(
-            chapter=self.chapter,
-            preset=self.preset,
-            overridden=self.overridden,
-            knobs=self.knobs,
-            policy=dict(method="holm", alpha=self.alpha_test, tests=self.tests()),
-            claims=[c.as_dict() for c in self.claims.values()],
-        )
-
-    def record(self) -> None:
-        """Apply the family-wise policy (:meth:`adjust`), glue again the claims whose verdict it
-        changed, and glue every claim as one JSON record, ``<chapter>-claims`` (call once, at the
-        end)."""
-        from recursive_lib._glue import glue
-
-        for name in dict.fromkeys(self.adjust()):
-            self._glue(self.claims[name])
-        glue(f"{self.chapter}-claims", json.dumps(self.as_dict(), default=_json_default), display=False)
-
-
-def _json_default(value):
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    raise TypeError(f"not JSON-serialisable: {value!r}")
-
-
-def read_findings(notebook) -> dict[str, Any] | None:
-    """The claims an executed chapter recorded (:meth:`Findings.record`), or ``None``."""
-    from pathlib import Path
-
-    for cell in json.loads(Path(notebook).read_text())["cells"]:
-        for output in cell.get("outputs", []):
-            scrapbook = output.get("metadata", {}).get("scrapbook", {})
-            if str(scrapbook.get("name", "")).endswith("-claims"):
-                data = output["data"][scrapbook.get("mime_prefix", "") + "text/plain"]
-                text = "".join(data) if isinstance(data, list) else data
-                return json.loads(_unrepr(text))
-    return None
-
-
-def _unrepr(text: str) -> str:
-    # glue stores a string's repr as text/plain
-    import ast
-
-    value = ast.literal_eval(text)
-    return value if isinstance(value, str) else json.dumps(value)
+def adjust(claims: Sequence[Claim], alpha_test: float = FAMILY_LEVEL) -> list[str]:
+    """The family-wise policy over one chapter's ``claims`` (in order of recording): Holm over
+    their p-values; a rejection whose adjusted p-value is not below ``alpha_test`` becomes
+    inconclusive, and so does every claim whose premise no longer holds. Sets each claim's
+    ``adjusted`` and returns the names of the claims whose verdict changed."""
+    listed = list(claims)
+    adjusted = holm([np.nan if c.p_value is None else c.p_value for c in listed])
+    m = int(np.isfinite(adjusted).sum())
+    changed = []
+    for claim, value in zip(listed, adjusted, strict=True):
+        claim.adjusted = None if math.isnan(value) else float(value)
+        if claim.rejects and claim.verdict == claim.rejects and not value < alpha_test:
+            claim.reword(
+                "inconclusive",
+                f"p = {claim.p_value:.2g} becomes {value:.2g} after Holm's adjustment over the "
+                f"chapter's {m} tests, not below {alpha_test:g}",
+            )
+            changed.append(claim.name)
+    by_name = {c.name: c for c in listed}
+    for claim in listed:  # in order of recording: a premise is recorded before its claim
+        premise = by_name.get(claim.given) if claim.given else None
+        if premise is not None and premise.verdict != "holds" and claim.verdict != "inconclusive":
+            claim.reword("inconclusive", f"its premise ({premise.statement}) is {premise.verdict}")
+            changed.append(claim.name)
+    return list(dict.fromkeys(changed))

@@ -106,24 +106,6 @@ def test_holm_adjusts_step_down():
     assert np.isnan(adjusted[3])
 
 
-def test_findings_apply_holm_and_then_the_premises(monkeypatch):
-    monkeypatch.setattr(claims.Findings, "_glue", staticmethod(lambda claim: None))
-    say = dict(holds="h", fails="f", inconclusive="i: {reason}")
-    found = claims.Findings("setting")
-    # p = 0.02 alone would hold; among three tests Holm needs 0.05 / 3
-    found.sign("setting-a", 1.0, 0.08, 1.92, statement="a", sentences=say)
-    found.sign("setting-b", 0.0, -1.0, 1.0, statement="b", sentences=say)
-    found.coverage(
-        "setting-c", [0.5], [0.49], [0.51], [0.5], delta=0.05, statement="c", sentences=say, given="setting-a"
-    )
-    assert found.claims["setting-a"].verdict == "holds" and found.claims["setting-c"].verdict == "holds"
-    assert set(found.adjust()) == {"setting-a", "setting-c"}
-    a, c = found.claims["setting-a"], found.claims["setting-c"]
-    assert a.verdict == "inconclusive" and "Holm" in a.reason and a.adjusted == pytest.approx(3 * a.p_value)
-    assert c.verdict == "inconclusive" and c.sentence == "i: its premise (a) is inconclusive"
-    assert found.as_dict()["policy"] == dict(method="holm", alpha=0.05, tests=3)
-
-
 def test_a_sign_reads_its_p_value_off_the_interval():
     say = dict(holds="h", fails="f", inconclusive="i")
     normal = claims.sign("s", 1.959964, 0.0, 2 * 1.959964, statement="s", sentences=say)  # lo at 0
@@ -216,3 +198,24 @@ def test_degenerate_inputs_are_inconclusive_not_errors():
     nan = np.full(3, np.nan)
     claim = claims.coverage("c", nan, nan, nan, np.zeros(3), delta=0.1, statement="s", sentences=say)
     assert claim.verdict == "inconclusive" and claim.numbers["missing"] == 3
+
+
+def test_without_wordings_a_claim_says_its_verdict_and_test():
+    claim = claims.coverage("c", [0.5], [0.49], [0.51], [0.5], delta=0.05)
+    assert claim.statement == "c" and claim.verdict == "holds"
+    assert claim.sentence.startswith("c: **holds** (equivalence within ± 0.05")
+
+
+def test_extra_numbers_reach_the_wording_but_never_replace_the_checks_own():
+    say = dict(holds="{what}: {delta:g}", fails="f", inconclusive="i")
+    claim = claims.coverage(
+        "c", [0.5], [0.49], [0.51], [0.5], delta=0.05, sentences=say, extra=dict(what="W1")
+    )
+    assert claim.sentence == "W1: 0.05" and claim.numbers["what"] == "W1"
+    with pytest.raises(ValueError, match="must not redefine"):
+        claims.coverage("c", [0.5], [0.49], [0.51], [0.5], delta=0.05, sentences=say, extra=dict(delta=1))
+
+
+def test_a_statement_is_filled_with_the_numbers():
+    claim = claims.coverage("c", [0.5], [0.49], [0.51], [0.5], delta=0.05, statement="within {delta:g}")
+    assert claim.statement == "within 0.05"

@@ -3,7 +3,8 @@ word outside math, code, citations, cross-references and glue roles, except the 
 parameter echoes listed in ALLOWED, each with its reason.
 
 A number that depends on a run is glued (``{glue:text}`name:.2f```); a sentence that describes a
-result is a claim (``{glue:md}`name:myst```, :mod:`recursive_lib.claims`), so the run decides its words.
+result is a claim (a ``{claim}`` block, :mod:`recursive_lib.book.findings`), so the run decides its
+words.
 """
 
 import re
@@ -57,6 +58,34 @@ TREND_WORDS = [
     "better than",
     "lower than",
     "higher than",
+    "converges",
+    "converge",
+    "converged",
+    "settles",
+    "settle",
+    "settled",
+    "stays",
+    "stay",
+    "persists",
+    "persist",
+    "grows",
+    "recovers",
+    "recover",
+    "matches",
+    "match",
+    "outperforms",
+    "outperform",
+    "removes the",
+    "behaves as",
+    "shrinks",
+    "vanishes",
+    "dominates",
+    "overshoots",
+    "undershoots",
+    "is stuck",
+    "the loop working",
+    "cost variance",
+    "falls in steps",
 ]
 
 #: Phrases allowed in every chapter, with why they may be typed. Each chapter adds its own in

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -267,7 +268,10 @@ def is_current(output: Path, fingerprint: str) -> bool:
     ).get("exception")
 
 
-def _kernel_manager():
+def _kernel_manager(session: Path | None = None):
+    """The kernel manager class; ``session``: the chapter file the kernel runs, given to it as
+    ``JPY_SESSION_NAME`` (as Jupyter does), where the chapter's claims find their wordings
+    (:func:`recursive_lib.book.findings.chapter_source`)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
@@ -282,6 +286,12 @@ def _kernel_manager():
             self.transport = "ipc"
             # A name of its own: kernels started at once by parallel chapters must not collide.
             self.ip = f"@recursive-book-{uuid.uuid4().hex}"
+
+        async def start_kernel(self, **kw):
+            env = dict(kw.pop("env", None) or os.environ)
+            if session is not None:
+                env["JPY_SESSION_NAME"] = str(session)
+            return await super().start_kernel(env=env, **kw)
 
         def format_kernel_cmd(self, extra_arguments=None):
             command = super().format_kernel_cmd(extra_arguments)
@@ -353,7 +363,7 @@ def run_chapter(
                 progress_bar=not quiet and _interactive(),
                 log_output=False,
                 request_save_on_cell_execute=False,
-                kernel_manager_class=_kernel_manager(),
+                kernel_manager_class=_kernel_manager(source.resolve()),
             )
         except PapermillExecutionError as err:
             raise ChapterFailed(
@@ -399,7 +409,7 @@ def report_findings(root: Path, name: str, output: Path, out_dir: Path) -> None:
     """Print the verdicts of a chapter's claims, the ones that changed against the last book
     build (``_build/executed``), and write them as ``<out_dir>/<name>-findings.md``."""
     from recursive_lib.book import findings
-    from recursive_lib.claims import read_findings
+    from recursive_lib.book.findings import read_findings
 
     new = read_findings(output)
     if not new:
@@ -588,7 +598,7 @@ def copy_for_reading(notebook: Path, target: Path, install: str | None = None) -
 
 def drop_superseded_glue(nb: dict) -> dict:
     """Remove, in place, every glued output that a later output of the same name replaces: a
-    chapter's claims are glued when checked and again when :meth:`recursive_lib.claims.Findings.record`
+    chapter's claims are glued when checked and again when :meth:`recursive_lib.book.findings.Findings.record`
     changes a verdict (the chapter's adjustment for multiple tests); the book shows the last."""
     last: dict[str, tuple[int, int]] = {}
     for i, cell in enumerate(nb.get("cells", [])):
@@ -609,7 +619,7 @@ def drop_superseded_glue(nb: dict) -> dict:
 def notebook_preset(nb: dict, notebook: Path | None = None) -> tuple[str | None, dict]:
     """The preset an executed notebook ran with and the knobs overridden on top of it: from its
     recorded claims when there are any, else from papermill's parameters."""
-    from recursive_lib.claims import read_findings
+    from recursive_lib.book.findings import read_findings
 
     record = read_findings(notebook) if notebook is not None else None
     if record:
