@@ -159,6 +159,7 @@ def test_the_gap_interval_counts_both_means_and_the_rounding():
     expected_se = np.sqrt(0.002**2 + sd**2 / 100 + (0.0005 / np.sqrt(3)) ** 2)
     assert first["paper"] == 0.236 and first["gap"] == pytest.approx(0.004)
     assert first["gap_se"] == pytest.approx(expected_se)
+    assert first["paper_se"] == pytest.approx(sd / 10)
     from scipy import stats
 
     half = stats.t.ppf(0.975, 24) * expected_se
@@ -195,3 +196,59 @@ def test_the_comparison_names_a_missing_column():
         paper_table.compare_with_paper(
             _summary([0.2, 0.3], [0.01, 0.01], [4, 4]).drop(columns="se"), paper.bcrt_slopes()
         )
+
+
+# ---------------------------------------------------------------- the chapter
+
+
+def test_the_book_preset_is_the_authors_setting_and_paper_is_book(root):
+    from recursive_lib.book import params
+
+    source = root / "chapters" / "paper.md"
+    book = params.for_chapter(source, "book")
+    settings = paper.BCRT_SETTINGS
+    assert (book.p, book.m1, book.T, book.reps, book.burn_in) == tuple(
+        settings[k] for k in ("p", "m1", "T", "reps", "burn_in")
+    )
+    assert book.alphas == book.qs == GRID
+    assert book.designs == bias.check_designs("designs", "paper")
+    assert book.tie_rule == "paper" and book.metric == "w1"
+    knobs = params.for_chapter(source, "paper").as_dict()
+    assert {k: v for k, v in knobs.items() if k != "preset"} == {
+        k: v for k, v in book.as_dict().items() if k != "preset"
+    }
+    smoke = params.for_chapter(source, "smoke")
+    assert smoke.T * smoke.reps <= 300
+
+
+def test_the_chapter_words_one_claim_per_estimator_and_one_against_the_window(root):
+    from recursive_lib.book import findings
+
+    text = (root / "chapters" / "paper.md").read_text()
+    assert set(findings.claim_blocks(text, "paper")) == {"paper-ecdf", "paper-kde", "paper-window-ecdf"}
+    assert 'found.coverage(f"paper-{e}"' in text and 'found.coverage("paper-window-ecdf"' in text
+
+
+@pytest.mark.slow
+def test_the_chapter_runs_at_smoke_and_records_its_claims(root, tmp_path):
+    from recursive_lib.book.findings import read_findings
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recursive_lib.book.cli",
+            "run",
+            "paper",
+            "--preset",
+            "smoke",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    record = read_findings(tmp_path / "paper.ipynb")
+    assert record["preset"] == "smoke"
+    assert [c["name"] for c in record["claims"]] == ["paper-ecdf", "paper-kde", "paper-window-ecdf"]

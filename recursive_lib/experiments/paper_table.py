@@ -47,7 +47,8 @@ def compare_with_paper(
     ``sqrt(se^2 + sd^2 / paper_reps + rounding^2)`` and a Student-t interval with ``reps - 1``
     degrees of freedom (fewer than the Welch-Satterthwaite count, so a little wider).
 
-    Returns ``summary``'s rows with ``paper``, ``gap``, ``gap_se``, ``gap_lo`` and ``gap_hi``.
+    Returns ``summary``'s rows with ``paper``, ``paper_se`` (the estimated standard error of the
+    paper's mean, ``sd / sqrt(paper_reps)``), ``gap``, ``gap_se``, ``gap_lo`` and ``gap_hi``.
     """
     from scipy import stats
 
@@ -78,8 +79,9 @@ def compare_with_paper(
     se = out["se"].to_numpy(dtype=float)
     sd = se * np.sqrt(reps)
     rounding = 0.5 * 10.0 ** (-decimals) / np.sqrt(3.0)
+    out["paper_se"] = np.where(out["paper"].notna(), sd / np.sqrt(paper_reps), np.nan)
     out["gap"] = out["slope"] - out["paper"]
-    out["gap_se"] = np.sqrt(se**2 + sd**2 / paper_reps + rounding**2)
+    out["gap_se"] = np.sqrt(se**2 + out["paper_se"] ** 2 + rounding**2)
     with np.errstate(invalid="ignore"):
         t = stats.t.ppf(0.5 + confidence / 2, np.where(reps > 1, reps - 1, np.nan))
     out["gap_lo"] = out["gap"] - t * out["gap_se"]
