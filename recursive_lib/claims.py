@@ -28,6 +28,7 @@ Checks, each returning a :class:`Claim`:
   same check and the same ``delta``.
 - :func:`sign`: a difference with its interval: above zero (holds), below zero (fails), or an
   interval that contains zero (inconclusive).
+- :func:`exact`: the sign of a number without sampling error (an exact curve), decided as it is.
 - :func:`ordering`: does ``y`` rise (or fall) with ``x``? Spearman's rank correlation with its
   permutation p-value: holds when the correlation has the stated sign and the (adjusted) p-value
   is below ``alpha_test``, fails when it has the opposite sign, inconclusive otherwise (and with
@@ -85,6 +86,7 @@ __all__ = [
     "VERDICTS",
     "adjust",
     "coverage",
+    "exact",
     "holm",
     "ordering",
     "say",
@@ -371,11 +373,11 @@ def _interval_label(interval: str | None, confidence: float, df: float | None) -
     return f"{confidence:.0%} interval ({law})"
 
 
-def _interval_verdict(estimate, lo, hi, reference, confidence, df):
+def _interval_verdict(estimate, lo, hi, reference, confidence, df, what="difference"):
     """Verdict, p-value and reason of an interval against a reference value: holds above it,
     fails below it."""
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(estimate)):
-        return "inconclusive", math.nan, None, "the difference has no interval"
+        return "inconclusive", math.nan, None, f"the {what} has no interval"
     _z(confidence)
     p_up = float(_p_beyond(estimate, reference, estimate - lo, confidence, df))
     p_down = float(_p_beyond(-estimate, -reference, hi - estimate, confidence, df))
@@ -421,6 +423,42 @@ def sign(
         reason=reason,
         p_value=p_value,
         rejects=rejects,
+        given=given,
+        extra=extra,
+    )
+
+
+def exact(
+    name: str,
+    value: float,
+    *,
+    statement: str | None = None,
+    sentences: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    given: Claim | None = None,
+    figure: str | None = None,
+) -> Claim:
+    """Is a number without sampling error (an exact recursion, a closed form) positive? Holds
+    above zero, fails below, inconclusive at zero or when it is not finite. It has no p-value,
+    so it is not part of the chapter's family of tests. Not for anything computed from random
+    draws: use :func:`sign` with an interval. Numbers: ``value``."""
+    value = float(value)
+    if not math.isfinite(value):
+        verdict, reason = "inconclusive", "the value is not finite"
+    elif value == 0:
+        verdict, reason = "inconclusive", "the value is exactly zero"
+    else:
+        verdict, reason = ("holds" if value > 0 else "fails"), ""
+    test = f"exact value {value:.6g} against 0 (no sampling error)"
+    return _claim(
+        name,
+        statement,
+        verdict,
+        sentences,
+        dict(value=value),
+        test,
+        figure,
+        reason=reason,
         given=given,
         extra=extra,
     )
@@ -517,7 +555,7 @@ def trend(
     ``threshold``, inconclusive ("levels off", at the resolution of the run) when it contains it,
     fails ("gets worse") when it lies below. Numbers: ``slope``, ``lo``, ``hi``, ``threshold``."""
     slope, lo, hi, threshold = float(slope), float(lo), float(hi), float(threshold)
-    verdict, p_value, rejects, reason = _interval_verdict(slope, lo, hi, threshold, confidence, df)
+    verdict, p_value, rejects, reason = _interval_verdict(slope, lo, hi, threshold, confidence, df, "slope")
     interval = _interval_label(interval, confidence, df)
     test = f"slope {slope:.4g}, {interval} [{lo:.4g}, {hi:.4g}] against {threshold:g} (p = {p_value:.3g})"
     return _claim(

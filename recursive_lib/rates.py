@@ -30,11 +30,16 @@ __all__ = [
     "TIE_RULES",
     "baseline_rate",
     "check_min_rule",
+    "min_rule_gaps",
     "curve_summary",
     "last_difference",
     "log_points",
+    "mean_interval",
+    "miss_counts",
+    "rep_mean_summary",
     "rep_slopes",
     "t_interval",
+    "zones",
 ]
 
 MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
@@ -91,6 +96,66 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float, f
     se = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     half = float(_t_half_width(se, n, confidence))
     return mean, se, mean - half, mean + half, n
+
+
+def mean_interval(values, confidence: float = 0.95) -> dict[str, float]:
+    """The mean of independent ``values`` (one per repetition) with its Student-t interval, as the
+    keyword arguments of a sign check (:func:`recursive_lib.claims.sign`): ``estimate``, ``lo``,
+    ``hi`` and ``df`` (the count of finite values minus one). With fewer than two finite values
+    there is no interval (``lo``, ``hi`` NaN), and with none no mean either."""
+    values = np.asarray(values, dtype=float).ravel()
+    n = int(np.isfinite(values).sum())
+    if n == 0:
+        return dict(estimate=float("nan"), lo=float("nan"), hi=float("nan"), df=float("nan"))
+    mean, _, lo, hi, n = t_interval(values, confidence)
+    return dict(estimate=mean, lo=lo, hi=hi, df=float(n - 1) if n > 1 else float("nan"))
+
+
+def rep_mean_summary(
+    frame: pd.DataFrame, column: str, by: Sequence[str], confidence: float = 0.95
+) -> pd.DataFrame:
+    """Mean of ``column`` over each repetition's rows, then a Student-t interval over repetitions.
+
+    The rows of one repetition (its iterations) share a history, so the unit is the repetition:
+    ``column`` is averaged within each (``*by``, ``rep``), NaNs skipped, and those means get the
+    interval of :func:`curve_summary`. Returns one row per group of ``by``: ``*by, mean, se, lo,
+    hi, reps``.
+    """
+    by = _as_list(by)
+    _require_columns(frame, "frame", [*by, "rep", column])
+    per_rep = frame.groupby([*by, "rep"], dropna=False)[column].mean().reset_index()
+    out = curve_summary(per_rep.assign(_unit=0), column, by=by, x="_unit", confidence=confidence)
+    return out.drop(columns="_unit")
+
+
+def zones(p, alpha, tol: float = 1e-9) -> np.ndarray:
+    """Where each ``(p, alpha)`` pair sits relative to the tie ``alpha = p``: ``"tie"``; ``"next to
+    the tie"`` when ``|alpha - p|`` is the smallest nonzero distance among the pairs given (the
+    grid's nearest cells); ``"data-limited"`` (``alpha < p``) or ``"model-limited"`` otherwise.
+    Arrays of one length; returns an array of those labels."""
+    p, alpha = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(alpha, dtype=float))
+    gap = np.abs(alpha - p)
+    off = gap[gap > tol]
+    step = off.min() if off.size else np.inf
+    return np.select(
+        [gap <= tol, gap <= step + tol, alpha < p],
+        ["tie", "next to the tie", "data-limited"],
+        "model-limited",
+    )
+
+
+def miss_counts(summary: pd.DataFrame, predicted: str = "predicted", tol: float = 1e-9) -> dict[str, int]:
+    """How many intervals ``[lo, hi]`` of ``summary`` miss the column ``predicted``, by side of the
+    tie: ``data_limited`` (``alpha < p``), ``model_limited`` (``alpha > p``) and ``tie``."""
+    _require_columns(summary, "summary", ["p", "alpha", "lo", "hi", predicted])
+    miss = ~((summary["lo"] <= summary[predicted]) & (summary[predicted] <= summary["hi"]))
+    below = summary["alpha"] < summary["p"] - tol
+    above = summary["alpha"] > summary["p"] + tol
+    return dict(
+        data_limited=int((miss & below).sum()),
+        model_limited=int((miss & above).sum()),
+        tie=int((miss & ~below & ~above).sum()),
+    )
 
 
 def _t_half_width(se, reps, confidence: float):
@@ -423,6 +488,33 @@ def check_min_rule(
     return out
 
 
+def min_rule_gaps(
+    summary: pd.DataFrame, baseline: pd.Series | dict, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Gap between each contaminated slope and its prediction ``min(p_hat, alpha)``, with a
+    Student-t interval.
+
+    ``summary``: :func:`summarize_slopes` by ``alpha`` (columns ``alpha, slope, se, reps``);
+    ``baseline``: one row of :func:`baseline_rate` (``slope``, ``se``). Where the prediction is
+    ``p_hat`` (``alpha > p_hat``) its standard error adds to the slope's in quadrature (the runs
+    at ``alpha = 1`` are independent of the others); the half-width is the Student-t quantile
+    with ``reps - 1`` degrees of freedom times that standard error. Returns one row per
+    ``alpha < 1``, a cell without a slope included (NaN: a check then says it has no interval):
+    ``alpha, gap, se, lo, hi, reps`` with ``gap = slope - min(p_hat, alpha)`` (``lo``, ``hi`` NaN
+    with a single repetition).
+    """
+    _require_columns(summary, "summary", ["alpha", "slope", "se", "reps"])
+    p_hat, p_se = float(baseline["slope"]), float(baseline["se"])
+    cells = summary[summary["alpha"].astype(float) < 1.0]
+    alpha = cells["alpha"].astype(float).to_numpy()
+    se = np.sqrt(cells["se"].to_numpy(dtype=float) ** 2 + np.where(alpha > p_hat, p_se, 0.0) ** 2)
+    half = _t_half_width(se, cells["reps"].to_numpy(dtype=float), confidence)
+    gap = cells["slope"].to_numpy(dtype=float) - np.minimum(p_hat, alpha)
+    return pd.DataFrame(
+        dict(alpha=alpha, gap=gap, se=se, lo=gap - half, hi=gap + half, reps=cells["reps"].to_numpy())
+    )
+
+
 def rep_slopes(
     results: pd.DataFrame,
     burn_in: int,
@@ -461,8 +553,9 @@ def last_difference(
 
     ``first``, ``second``: curve summaries (:func:`recursive_lib.rates.curve_summary`, columns
     ``*by, n, mean, se, reps``) of independent runs (e.g. corrected and unbiased). Returns one row
-    per group of ``by`` present in both: ``*by, n, first, second, estimate, lo, hi`` with
-    ``estimate = first - second`` and the Welch-Satterthwaite degrees of freedom.
+    per group of ``by`` present in both: ``*by, n, first, second, estimate, lo, hi, df`` with
+    ``estimate = first - second`` and ``df`` the Welch-Satterthwaite degrees of freedom of the
+    interval (pass it on to :func:`recursive_lib.claims.sign`).
     """
     from scipy import stats
 
@@ -480,4 +573,5 @@ def last_difference(
     out["first"], out["second"] = both["mean_1"], both["mean_2"]
     out["estimate"] = both["mean_1"] - both["mean_2"]
     out["lo"], out["hi"] = out["estimate"] - half, out["estimate"] + half
+    out["df"] = df
     return out.reset_index(drop=True)

@@ -51,3 +51,28 @@ def test_knobs_are_resolved_right_after_and_every_knob_is_used(name, root):
 def test_no_notebooks_tracked_in_git(root):
     tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=root, capture_output=True, text=True)
     assert tracked.stdout.strip() == ""
+
+
+def test_claims_are_worded_in_markdown_and_checked_in_one_call(root):
+    """Hidden check cells are at most a fifth of the chapters' code, and no cell only glues: a
+    claim's words stand in its ``claim`` block, its numbers reach them through the check."""
+    import sys
+
+    sys.path.insert(0, str(root / "scripts"))
+    import chapter_stats
+
+    rows = {
+        name: chapter_stats.stats(cli.chapter_source(root, name)) for name in cli.executable_chapters(root)
+    }
+    code = sum(r["code"] for r in rows.values())
+    hidden = sum(r["hidden_checks"] for r in rows.values())
+    assert hidden / code <= 0.20, {n: f"{r['share']:.0%}" for n, r in rows.items()}
+    assert not [n for n, r in rows.items() if r["glue_only"]]
+    from recursive_lib.book import findings
+
+    for name in rows:
+        text = cli.chapter_source(root, name).read_text()
+        blocks = findings.claim_blocks(text, name)
+        assert blocks, f"{name}: no claim block"
+        quoted = [c for c in blocks if re.search(r"\{glue:(md|text)\}`" + re.escape(c) + r"[`:]", text)]
+        assert not quoted, f"{name}: claims quoted through glue, not their blocks: {quoted}"

@@ -219,3 +219,12 @@ def test_extra_numbers_reach_the_wording_but_never_replace_the_checks_own():
 def test_a_statement_is_filled_with_the_numbers():
     claim = claims.coverage("c", [0.5], [0.49], [0.51], [0.5], delta=0.05, statement="within {delta:g}")
     assert claim.statement == "within 0.05"
+
+
+def test_an_exact_number_is_decided_by_its_sign_and_stays_out_of_the_family():
+    say = dict(holds="up {value:g}", fails="down", inconclusive="zero: {reason}")
+    assert claims.exact("e", 0.25, sentences=say).sentence == "up 0.25"
+    assert claims.exact("e", -1e-9, sentences=say).verdict == "fails"
+    zero = claims.exact("e", 0.0, sentences=say)
+    assert zero.verdict == "inconclusive" and zero.p_value is None
+    assert claims.exact("e", float("nan"), sentences=say).reason == "the value is not finite"

@@ -104,9 +104,11 @@ def test_last_difference_is_welch():
     first = rates.curve_summary(pd.concat(frames[:2]).assign(y=lambda d: d["y"] + d["n"]), "y", by=["g"])
     second = rates.curve_summary(pd.concat(frames[2:]).assign(y=lambda d: d["y"] + d["n"]), "y", by=["g"])
     got = rates.last_difference(first, second, by=["g"]).iloc[0]
-    want = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    want = welch.confidence_interval(0.95)
     assert got["n"] == 5 and got["estimate"] == pytest.approx(a.mean() - b.mean())
     assert (got["lo"], got["hi"]) == pytest.approx((want.low, want.high))
+    assert got["df"] == pytest.approx(welch.df)
 
 
 def test_slopes_with_horizon_draws_and_checks_its_columns():
@@ -127,3 +129,17 @@ def test_slopes_with_horizon_draws_and_checks_its_columns():
     assert "facet" in spec
     with pytest.raises(ValueError, match="summary needs column 'exact'"):
         plots.slopes_with_horizon(summary, {"exact": "ECDF"})
+
+
+def test_plateau_levels_give_the_floor_and_the_ecdf_prediction_at_the_last_iteration():
+    got = bias.plateau_levels(bias.PAPER_DESIGNS, ["ecdf", "kde"], [0.25, 0.5], 50, 30)
+    assert list(got.columns) == ["estimator", "alpha", "floor", "expected"] and len(got) == 4
+    ecdf = BiasSchedule(rate=0.0, **bias.PAPER_DESIGNS["ecdf"]["bias"])
+    want = theory.ecdf_bias_w1(ecdf, 0.5, 50, 30, grid_size=200).iloc[-1]
+    row = got[(got.estimator == "ecdf") & (got.alpha == 0.5)].iloc[0]
+    np.testing.assert_allclose([row["floor"], row["expected"]], [want["floor"], want["value"]], rtol=1e-12)
+    kde = got[got.estimator == "kde"]
+    assert kde["expected"].isna().all() and (kde["floor"] > 0).all()
+    # the floor is a lower bound; under a constant bias it is the same plateau at every alpha
+    assert (got.loc[got.estimator == "ecdf", "expected"] > got.loc[got.estimator == "ecdf", "floor"]).all()
+    np.testing.assert_allclose(kde["floor"], kde["floor"].iloc[0], rtol=1e-9)

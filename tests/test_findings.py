@@ -147,7 +147,6 @@ def test_without_the_chapter_file_a_claim_says_its_verdict_and_test(tmp_path, mo
 
 def test_findings_apply_holm_and_then_the_premises(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(findings, "_glue_sentence", lambda claim: None)
     say = dict(holds="h", fails="f", inconclusive="i: {reason}")
     found = findings.Findings("setting")
     # p = 0.02 alone would hold; among three tests Holm needs 0.05 / 3
@@ -188,3 +187,9 @@ def test_every_claim_block_reads_the_same_to_myst_and_to_the_kernel(chapter):
         start = text.index(f"{{claim}} {name}")
         body = text[start:].split("\n---\n", 2)[1] if "\n---\n" in text[start:] else ""
         assert dict(options_to_items(body)[0]) == block, name
+
+
+def test_a_claim_without_cells_is_not_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    found = findings.Findings("setting")
+    assert found.coverage("setting-a", [], [], [], [], delta=0.1) is None and not found.claims

@@ -308,3 +308,19 @@ def test_image_runs_are_cached_as_parquet_and_keyed_by_the_image_set(tmp_path, m
     # another image set (here: a changed fingerprint) is another key: not served from the cache
     monkeypatch.setattr(images.run_images, "fingerprint", lambda **c: "other images")
     assert sweep.cache_path(tmp_path, images.run_images, configs[0]) != path
+
+
+def test_slopes_by_alpha_recovers_a_known_power_law_and_reports_missing_alphas():
+    rows = [
+        dict(alpha=a, rep=r, n=n, fd=(2.0 if a else 3.0) * n ** -(0.5 if a else 0.1) * (1 + 0.01 * r))
+        for a in (0.0, 1.0)
+        for r in range(3)
+        for n in range(1, 11)
+    ]
+    metrics = pd.DataFrame(rows)
+    metrics.loc[metrics["n"] % 2 == 0, "fd"] = np.nan  # iterations without an evaluation
+    slopes = images.slopes_by_alpha(metrics, "fd", burn_in=2).set_index("alpha")
+    assert slopes.loc[0.0, "slope"] == pytest.approx(0.1) and slopes.loc[1.0, "slope"] == pytest.approx(0.5)
+    assert (slopes["reps"] == 3).all()
+    picked = images.slopes_by_alpha(metrics, "fd", alphas=[0.5, 0.0])
+    assert list(picked["alpha"]) == [0.5, 0.0] and picked["slope"].isna().tolist() == [True, False]

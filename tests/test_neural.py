@@ -181,6 +181,33 @@ def test_baseline_rate_and_min_rule():
         baseline_rate(df[df.alpha < 1])
 
 
+def test_min_rule_gaps_keep_a_cell_without_a_slope_and_add_the_baseline_uncertainty():
+    from scipy import stats
+
+    from recursive_lib.rates import min_rule_gaps
+
+    summary = pd.DataFrame(
+        dict(
+            alpha=[0.2, 0.5, 0.8, 1.0],
+            slope=[0.25, 0.45, np.nan, 0.4],
+            se=[0.01, 0.02, np.nan, 0.03],
+            lo=0.0,
+            hi=1.0,
+            reps=5,
+        )
+    )
+    base = summary.set_index("alpha").loc[1.0]
+    gaps = min_rule_gaps(summary, base)
+    # alpha = 1 is the baseline, not a cell; the cell without a slope stays, without an interval
+    assert gaps.alpha.tolist() == [0.2, 0.5, 0.8] and gaps.iloc[2][["gap", "lo", "hi"]].isna().all()
+    gaps = gaps.iloc[:2]
+    assert gaps.gap.tolist() == pytest.approx([0.05, 0.05])
+    # at 0.2 the prediction is alpha (exact); at 0.5 > p_hat it is p_hat, whose se adds
+    assert gaps.se.tolist() == pytest.approx([0.01, np.hypot(0.02, 0.03)])
+    half = stats.t.ppf(0.975, 4) * gaps.se
+    assert (gaps.hi - gaps.gap).tolist() == pytest.approx(half.tolist())
+
+
 def test_registry_knows_the_new_families():
     for name in ("quantile", "gmm", "flow"):
         assert "random_state" in make_estimator(name).get_params()

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recursive_lib import rates
 from recursive_lib.rates import burn_in_sensitivity, fit_slopes, needs_log_correction, summarize_slopes
 
 
@@ -188,3 +189,70 @@ def test_summarize_errors(kwargs, match):
     slopes = fit_slopes(synthetic(0.3, 13, reps=3), "w1")
     with pytest.raises(ValueError, match=match):
         summarize_slopes(slopes, **kwargs)
+
+
+def test_min_rule_gaps_add_the_baseline_uncertainty_where_the_prediction_is_p_hat():
+    from scipy import stats
+
+    from recursive_lib.rates import min_rule_gaps
+
+    summary = pd.DataFrame(
+        dict(alpha=[0.25, 0.75, 1.0], slope=[0.3, 0.5, 0.55], se=[0.03, 0.04, 0.02], reps=[6, 6, 6])
+    )
+    gaps = min_rule_gaps(summary, dict(slope=0.5, se=0.02)).set_index("alpha")
+    assert list(gaps.index) == [0.25, 0.75]  # the baseline itself is not a cell
+    q = stats.t.ppf(0.975, 5)
+    # below p_hat the prediction is alpha, known exactly; above it, p_hat with its error
+    assert gaps.loc[0.25, "gap"] == pytest.approx(0.05)
+    assert gaps.loc[0.25, "hi"] - gaps.loc[0.25, "gap"] == pytest.approx(q * 0.03)
+    assert gaps.loc[0.75, "gap"] == pytest.approx(0.0)
+    assert gaps.loc[0.75, "hi"] - gaps.loc[0.75, "gap"] == pytest.approx(q * np.hypot(0.04, 0.02))
+    one = min_rule_gaps(summary.assign(se=np.nan, reps=1), dict(slope=0.5, se=np.nan))
+    assert one["lo"].isna().all() and one["gap"].notna().all()
+
+
+def test_mean_interval_is_the_t_interval_as_sign_arguments():
+    values = [0.1, 0.3, 0.2, 0.4]
+    mean, _, lo, hi, n = rates.t_interval(values)
+    assert rates.mean_interval(values) == dict(estimate=mean, lo=lo, hi=hi, df=n - 1)
+    one = rates.mean_interval([0.5, np.nan])
+    assert one["estimate"] == 0.5 and np.isnan(one["lo"]) and np.isnan(one["df"])
+    assert all(np.isnan(v) for v in rates.mean_interval([]).values())
+
+
+def test_rep_mean_summary_takes_the_repetition_as_its_unit():
+    frame = pd.DataFrame(
+        dict(alpha=[0.5] * 6, rep=[0, 0, 1, 1, 2, 2], n=[1, 2] * 3, ratio=[1.0, 3.0, 2.0, 2.0, 4.0, np.nan])
+    )
+    out = rates.rep_mean_summary(frame, "ratio", by=["alpha"])
+    mean, se, lo, hi, n = rates.t_interval([2.0, 2.0, 4.0])
+    row = out.iloc[0]
+    assert list(out.columns) == ["alpha", "mean", "reps", "se", "lo", "hi"]
+    assert row["reps"] == n == 3
+    assert np.allclose([row["mean"], row["se"], row["lo"], row["hi"]], [mean, se, lo, hi])
+
+
+def test_zones_sort_a_grid_around_the_tie():
+    p = [0.3, 0.3, 0.3, 0.3, 0.3]
+    alpha = [0.1, 0.2, 0.3, 0.4, 0.6]
+    assert list(rates.zones(p, alpha)) == [
+        "data-limited",
+        "next to the tie",
+        "tie",
+        "next to the tie",
+        "model-limited",
+    ]
+    assert list(rates.zones([0.5], [0.5])) == ["tie"]
+
+
+def test_miss_counts_by_side_of_the_tie():
+    summary = pd.DataFrame(
+        dict(
+            p=[0.5] * 4,
+            alpha=[0.2, 0.3, 0.5, 0.8],
+            lo=[0.1, 0.35, 0.3, 0.4],
+            hi=[0.3, 0.4, 0.45, 0.6],
+            predicted=[0.2, 0.3, 0.5, 0.5],
+        )
+    )
+    assert rates.miss_counts(summary) == dict(data_limited=1, model_limited=0, tie=1)

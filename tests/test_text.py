@@ -254,6 +254,16 @@ def test_trend_and_final_levels_recover_a_known_power_law():
         text.final_levels(runs.drop(columns="rep"))
 
 
+def test_rep_levels_are_the_repetitions_behind_final_levels():
+    runs = _fake_runs()
+    per_rep = text.rep_levels(runs, metrics=["perplexity"], last=2)
+    assert list(per_rep.columns) == ["alpha", "rep", "perplexity"] and len(per_rep) == 8
+    expected = (10 * np.array([19.0, 20.0]) ** 0.1).mean() * (1 + 0.01 * np.arange(4))
+    assert per_rep[per_rep.alpha == 0.0].perplexity.to_numpy() == pytest.approx(expected)
+    levels = text.final_levels(runs, metrics=["perplexity"], last=2).set_index("alpha")
+    assert levels.loc[0.0, "mean"] == pytest.approx(expected.mean())
+
+
 def test_presets_allow_alpha_zero_and_check_the_text_knobs(root):
     chapter = root / "chapters" / "text.md"
     cfg = params.for_chapter(chapter, "smoke")

@@ -186,14 +186,20 @@ class Findings:
         if claim.name in self.claims:
             raise ValueError(f"claim {claim.name!r} is already recorded in {self.chapter!r}")
         self.claims[claim.name] = claim
-        _glue_sentence(claim)  # transition: chapters not yet worded in blocks quote it with {glue:md}
         return claim
 
-    def coverage(self, name, *args, **kwargs) -> Claim:
-        return self.add(claims.coverage(name, *args, **self._words(name, kwargs)))
+    def coverage(self, name, estimate, *args, **kwargs) -> Claim | None:
+        """:func:`recursive_lib.claims.coverage`; no cell at all (a knob left them out of the
+        run) checks nothing and records nothing: the claim's block says the run did not check it."""
+        if np.size(estimate) == 0:
+            return None
+        return self.add(claims.coverage(name, estimate, *args, **self._words(name, kwargs)))
 
     def sign(self, name, *args, **kwargs) -> Claim:
         return self.add(claims.sign(name, *args, **self._words(name, kwargs)))
+
+    def exact(self, name, *args, **kwargs) -> Claim:
+        return self.add(claims.exact(name, *args, **self._words(name, kwargs)))
 
     def ordering(self, name, *args, **kwargs) -> Claim:
         return self.add(claims.ordering(name, *args, **self._words(name, kwargs)))
@@ -225,17 +231,8 @@ class Findings:
         ``<chapter>-claims`` (call once, in the chapter's last cell)."""
         from recursive_lib._glue import glue
 
-        for name in self.adjust():
-            _glue_sentence(self.claims[name])
+        self.adjust()
         glue(f"{self.chapter}-claims", json.dumps(self.as_dict(), default=_json_default), display=False)
-
-
-def _glue_sentence(claim: Claim) -> None:
-    from IPython.display import Markdown
-
-    from recursive_lib._glue import glue
-
-    glue(claim.name, Markdown(claim.sentence), display=False)
 
 
 def _json_default(value):

@@ -23,7 +23,7 @@ from recursive_lib._validation import check_int, check_range
 from recursive_lib.data.contamination import BiasSchedule
 from recursive_lib.experiments.thinned import run_thinned
 from recursive_lib.rates import log_points, summarize_slopes
-from recursive_lib.theory import floor_curve, predicted_exponent
+from recursive_lib.theory import ecdf_bias_w1, floor_curve, predicted_exponent
 
 __all__ = [
     "BY",
@@ -31,6 +31,7 @@ __all__ = [
     "bias_configs",
     "check_designs",
     "floor_curves",
+    "plateau_levels",
     "run_bias_grid",
     "summarize_bias_slopes",
 ]
@@ -180,6 +181,27 @@ def floor_curves(
             curve = floor_curve(schedule, alpha, m1, T, grid_size=int(design.get("grid_size", 500)))
             parts.append(curve[curve["n"].isin(keep)].assign(estimator=estimator, alpha=alpha))
     return pd.concat(parts, ignore_index=True)[["estimator", "alpha", "n", "value"]]
+
+
+def plateau_levels(designs: Mapping, estimators, alphas, m1: int, T: int) -> pd.DataFrame:
+    """What the theory says of the error at the last iteration ``T`` under a constant bias
+    (``q = 0``), per (estimator, alpha): ``floor``, the plateau ``b_0 W1(Q, P)``
+    (:func:`~recursive_lib.theory.floor_curve`, a lower bound on the expected W1 by Jensen's
+    inequality), and ``expected``, the whole expected W1 where the theory predicts it: the ECDF's
+    :func:`~recursive_lib.theory.ecdf_bias_w1` (exact moments, Gaussian shape), NaN for the KDE.
+    Columns ``estimator, alpha, floor, expected``."""
+    rows = []
+    for estimator in estimators:
+        design = designs[estimator]
+        schedule = BiasSchedule(rate=0.0, **design["bias"])
+        grid_size = int(design.get("grid_size", 500))
+        for alpha in alphas:
+            floor = float(floor_curve(schedule, alpha, m1, T, grid_size=grid_size)["value"].iloc[-1])
+            expected = np.nan
+            if estimator == "ecdf":
+                expected = float(ecdf_bias_w1(schedule, alpha, m1, T, grid_size)["value"].iloc[-1])
+            rows.append(dict(estimator=estimator, alpha=float(alpha), floor=floor, expected=expected))
+    return pd.DataFrame(rows, columns=["estimator", "alpha", "floor", "expected"])
 
 
 def horizon_slopes(

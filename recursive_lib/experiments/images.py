@@ -27,6 +27,7 @@ from recursive_lib.experiments._checkpoint import checkpoint
 from recursive_lib.experiments.config import RunConfig, as_config
 from recursive_lib.loops.continual import run_fresh
 from recursive_lib.metrics import frechet_distance
+from recursive_lib.rates import fit_slopes, summarize_slopes
 
 __all__ = [
     "DigitClassifier",
@@ -37,6 +38,7 @@ __all__ = [
     "image_metrics",
     "real_reference",
     "run_images",
+    "slopes_by_alpha",
     "split_snapshots",
 ]
 
@@ -319,3 +321,30 @@ def split_snapshots(
         else pd.DataFrame(columns=by + ["iteration", "image", "row", "col", "value", "source"])
     )
     return metrics, pixels
+
+
+def slopes_by_alpha(
+    metrics: pd.DataFrame,
+    metric: str = "fd",
+    burn_in: int = 0,
+    alphas=None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Log-log slope of ``metric`` against the iteration ``n``, per real fraction, with a
+    Student-t interval over repetitions (:func:`recursive_lib.rates.summarize_slopes`), as
+    :func:`recursive_lib.experiments.text.slopes_by_alpha` for the language model.
+
+    ``metrics``: :func:`run_images` rows (columns ``alpha``, ``rep``, ``n`` and ``metric``); rows
+    without the metric (iterations not evaluated) are dropped. The book's convention: ``slope =
+    -d log(metric) / d log(n)``, positive when the metric falls. ``alphas``: the real fractions to
+    report, in that order (one without runs gets a row of NaN); default all. Returns ``alpha,
+    slope, se, lo, hi, reps`` (``se``, ``lo``, ``hi`` NaN with a single repetition).
+    """
+    rows = metrics.dropna(subset=[metric])
+    out = summarize_slopes(
+        fit_slopes(rows, metric=metric, burn_in=burn_in, x="n", by="alpha"), by="alpha", confidence=confidence
+    )
+    if alphas is not None:
+        out = out.astype({"alpha": float}).set_index("alpha").reindex([float(a) for a in alphas])
+        out = out.rename_axis("alpha").reset_index()
+    return out

@@ -316,6 +316,15 @@ def evaluated(results: pd.DataFrame) -> pd.DataFrame:
     return results.dropna(subset=["perplexity"]).assign(n=lambda d: d["iteration"])
 
 
+def rep_levels(results: pd.DataFrame, metrics: Sequence[str] = METRICS, last: int = 1) -> pd.DataFrame:
+    """Each repetition's level of every metric at the end of its run: its mean over its last
+    ``last`` evaluations. Returns one row per (alpha, rep): ``alpha, rep, *metrics``."""
+    last = check_int("last", last, 1)
+    rows = evaluated(results)
+    tail = rows[rows.groupby(["alpha", "rep"])["n"].rank(ascending=False) <= last]
+    return tail.groupby(["alpha", "rep"], as_index=False)[list(metrics)].mean()
+
+
 def final_levels(
     results: pd.DataFrame,
     metrics: Sequence[str] = METRICS,
@@ -329,12 +338,10 @@ def final_levels(
     (metric, alpha): ``metric, alpha, mean, se, lo, hi, reps`` (``se``, ``lo``, ``hi`` NaN with a
     single repetition: no interval).
     """
-    last = check_int("last", last, 1)
-    rows = evaluated(results)
-    tail = rows[rows.groupby(["alpha", "rep"])["n"].rank(ascending=False) <= last]
+    per_rep = rep_levels(results, metrics, last)
     parts = []
     for metric in metrics:
-        level = tail.groupby(["alpha", "rep"], as_index=False)[metric].mean()
+        level = per_rep[["alpha", "rep", metric]]
         # summarize_slopes is the book's Student-t interval over repetitions; here of a level
         summary = summarize_slopes(
             level.rename(columns={metric: "slope"}), by="alpha", confidence=confidence, seed=seed
