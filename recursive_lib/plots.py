@@ -694,3 +694,123 @@ def metric_curves(
             .encode(alt.Y("value:Q"))
         )
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def beside_reported(
+    table: pd.DataFrame,
+    references: dict[str, str],
+    reported: str = "paper",
+    reported_label: str = "the paper reports",
+    column: str = "estimator",
+    title: str = "",
+) -> alt.FacetChart:
+    """This build's mean slopes with their intervals beside numbers reported elsewhere, one row per
+    cell ``(alpha, q)``, one panel per ``column`` value.
+
+    ``table``: columns ``alpha, bias_rate, column, slope, lo, hi``, the ``reported`` column and
+    every key of ``references`` (a mapping column -> legend label, e.g. ``{"predicted":
+    "min(p, α, q)"}``). Filled points with rules: this build's means and intervals; open diamonds:
+    ``reported``; the ``references``, where not NaN, as ticks (the first) and open squares (the
+    second).
+    """
+    needed = ["alpha", "bias_rate", column, "slope", "lo", "hi", reported, *references]
+    for name in needed:
+        if name not in table.columns:
+            raise ValueError(f"table needs column {name!r}; it has {list(table.columns)}")
+    data = table[needed].copy()
+    data["cell"] = [f"α = {a:g}, q = {q:g}" for a, q in zip(data["alpha"], data["bias_rate"], strict=True)]
+    order = data.sort_values(["alpha", "bias_rate"])["cell"].unique().tolist()
+    data = data.rename(columns={reported: reported_label, **references})
+    labels = [reported_label, *references.values()]
+    ys = alt.Y("cell:N", sort=order, title=None)
+    xs = alt.X("slope:Q", title="fitted rate (slope)", scale=alt.Scale(zero=False))
+    base = alt.Chart()
+    bars = (
+        base.transform_filter(_FINITE_INTERVAL)
+        .mark_rule(color=CATEGORICAL[0])
+        .encode(alt.X("lo:Q"), alt.X2("hi:Q"), ys)
+    )
+    tooltip = _tooltip(
+        f"{column}:N", "alpha:Q", "bias_rate:Q", "slope:Q", _INTERVAL, *[f"{x}:Q" for x in labels]
+    )
+    points = (
+        _with_interval(base)
+        .mark_point(filled=True, size=45, opacity=1, color=CATEGORICAL[0])
+        .encode(xs, ys, tooltip=tooltip)
+    )
+    shapes = ["diamond", "cross", "square"][: len(labels)]
+    others = (
+        base.transform_fold(labels, as_=["reference", "_value"])
+        .transform_filter("isValid(datum._value) && isFinite(datum._value)")
+        .mark_point(filled=False, size=90, strokeWidth=1.5, opacity=1)
+        .encode(
+            alt.X("_value:Q"),
+            ys,
+            alt.Shape("reference:N", scale=alt.Scale(domain=labels, range=shapes), title=None),
+            alt.Color(
+                "reference:N",
+                scale=alt.Scale(domain=labels, range=CATEGORICAL[1 : 1 + len(labels)]),
+                title=None,
+            ),
+        )
+    )
+    width = _panel_width(data[column].nunique())
+    return (
+        alt.layer(bars, points, others, data=data)
+        .properties(width=width, height=22 * len(order))
+        .facet(column=alt.Column(f"{column}:N", title=None), title=title)
+    )
+
+
+def differences_within(
+    table: pd.DataFrame,
+    delta: float,
+    column: str = "estimator",
+    x_title: str = "this build − the paper",
+    title: str = "",
+) -> alt.FacetChart:
+    """Differences with their intervals against a tolerance band ``± delta`` around zero, one row per
+    cell ``(alpha, q)``, one panel per ``column`` value: what an equivalence check
+    (:func:`recursive_lib.claims.coverage` against 0) decides on.
+
+    ``table``: columns ``alpha, bias_rate, column, gap, gap_lo, gap_hi`` (e.g. from
+    ``recursive_lib.experiments.paper_table.compare_with_paper``).
+    """
+    needed = ["alpha", "bias_rate", column, "gap", "gap_lo", "gap_hi"]
+    for name in needed:
+        if name not in table.columns:
+            raise ValueError(f"table needs column {name!r}; it has {list(table.columns)}")
+    data = table[needed].rename(columns={"gap_lo": "lo", "gap_hi": "hi"})
+    data["cell"] = [f"α = {a:g}, q = {q:g}" for a, q in zip(data["alpha"], data["bias_rate"], strict=True)]
+    order = data.sort_values(["alpha", "bias_rate"])["cell"].unique().tolist()
+    ys = alt.Y("cell:N", sort=order, title=None)
+    base = alt.Chart()
+    band = (  # one rectangle per panel, not one per row (their opacities would add up)
+        base.transform_aggregate(_rows="count()", groupby=[column])
+        .transform_calculate(_lo=f"{-float(delta)}", _hi=f"{float(delta)}")
+        .mark_rect(color="#999999", opacity=BAND_OPACITY)
+        .encode(alt.X("_lo:Q"), alt.X2("_hi:Q"))
+    )
+    zero = (
+        base.transform_calculate(_zero="0")
+        .mark_rule(color="black", strokeDash=[5, 3])
+        .encode(alt.X("_zero:Q"))
+    )
+    bars = (
+        base.transform_filter(_FINITE_INTERVAL)
+        .mark_rule(color=CATEGORICAL[0])
+        .encode(alt.X("lo:Q"), alt.X2("hi:Q"), ys)
+    )
+    tooltip = _tooltip(f"{column}:N", "alpha:Q", "bias_rate:Q", "gap:Q", _INTERVAL)
+    points = (
+        _with_interval(base)
+        .transform_filter("isValid(datum.gap) && isFinite(datum.gap)")
+        .mark_point(filled=True, size=45, opacity=1, color=CATEGORICAL[0])
+        .encode(alt.X("gap:Q", title=x_title), ys, tooltip=tooltip)
+    )
+    width = _panel_width(data[column].nunique())
+    return (
+        alt.layer(band, zero, bars, points, data=data)
+        .properties(width=width, height=22 * len(order))
+        .facet(column=alt.Column(f"{column}:N", title=None), title=title)
+    )

@@ -27,6 +27,7 @@ __all__ = [
     "summarize_slopes",
     "burn_in_sensitivity",
     "needs_log_correction",
+    "TIE_RULES",
     "baseline_rate",
     "check_min_rule",
     "min_rule_gaps",
@@ -44,7 +45,11 @@ __all__ = [
 MIN_POINTS = 3  # two points always fit a line exactly; three is the least that tests anything
 
 
-def needs_log_correction(p, alpha, q=None, tol: float = 1e-9):
+#: The tie rules :func:`needs_log_correction` knows: the book's, and the one of the authors' scripts.
+TIE_RULES = ("book", "paper")
+
+
+def needs_log_correction(p, alpha, q=None, tol: float = 1e-9, rule: str = "book"):
     """Whether the rate fit must divide the error by ``log M_n``: where ``alpha`` is the smallest
     rate and ties with the one it competes with in the recursion, ``p`` or (with a bias that decays
     at rate ``q``) ``q``; there the error carries an extra ``log n`` factor.
@@ -53,11 +58,19 @@ def needs_log_correction(p, alpha, q=None, tol: float = 1e-9):
     (``None`` or ``inf``: no bias, or a corrected one). Ties are ``|a - b| <= tol``. Broadcasts like
     numpy (arrays or Series); a plain ``bool`` for scalar inputs. The one source of the tie rule:
     every fit of the book uses it.
+
+    ``rule``: ``"book"`` (the rule above, the default) or ``"paper"``, the rule of the authors'
+    scripts, kept to compare with their numbers: divide wherever ``alpha = p``, whatever ``q``
+    (also where the bias is the slowest clock, ``q < alpha = p``, and never at ``alpha = q < p``).
     """
     check_range("tol", tol, 0.0, np.inf)
+    check_choice("rule", rule, TIE_RULES)
     p = np.asarray(p, dtype=float)
     alpha = np.asarray(alpha, dtype=float)
     q = np.full(np.broadcast(p, alpha).shape, np.inf) if q is None else np.asarray(q, dtype=float)
+    if rule == "paper":
+        close = np.broadcast_to(np.abs(alpha - p) <= tol, np.broadcast(p, alpha, q).shape).copy()
+        return bool(close) if close.ndim == 0 else close
     ties_p = (np.abs(alpha - p) <= tol) & (alpha <= q + tol)
     ties_q = (np.abs(alpha - q) <= tol) & (alpha <= p + tol)
     close = ties_p | ties_q
@@ -515,11 +528,15 @@ def min_rule_gaps(
 
 
 def rep_slopes(
-    results: pd.DataFrame, burn_in: int, by: Sequence[str], metrics: Sequence[str] = ("w1", "mmd")
+    results: pd.DataFrame,
+    burn_in: int,
+    by: Sequence[str],
+    metrics: Sequence[str] = ("w1", "mmd"),
+    tie_rule: str = "book",
 ) -> pd.DataFrame:
     """Per-repetition slopes of every metric, the error divided by ``log M_n`` where the rates tie
     (:func:`needs_log_correction` from the columns ``p``, ``alpha`` and, for biased runs,
-    ``bias_rate`` and ``bias_correction``).
+    ``bias_rate`` and ``bias_correction``, with its ``rule=tie_rule``).
 
     Returns one row per (``*by``, ``rep``, metric): ``*by, rep, slope, intercept, points, metric,
     p, log_corrected``.
@@ -530,7 +547,7 @@ def rep_slopes(
     if "bias_rate" in frame:
         corrected = frame["bias_correction"].astype(bool)
         q = frame["bias_rate"].astype(float).where(~corrected, np.inf)
-    frame["_log"] = needs_log_correction(frame["p"], frame["alpha"], q)
+    frame["_log"] = needs_log_correction(frame["p"], frame["alpha"], q, rule=tie_rule)
     parts = []
     for metric in metrics:
         slopes = fit_slopes(frame, metric=metric, burn_in=burn_in, log_correction="_log", by=by)

@@ -123,8 +123,11 @@ def bias_configs(
     return configs
 
 
-def run_bias_grid(configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_points: int = 60):
-    """Run biased configurations (:func:`recursive_lib.experiments.thinned.run_thinned`).
+def run_bias_grid(
+    configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_points: int = 60, tie_rule: str = "book"
+):
+    """Run biased configurations (:func:`recursive_lib.experiments.thinned.run_thinned`; ``tie_rule``:
+    where the slopes divide the error by ``log M_n``, the book's rule or the authors' ``"paper"``).
 
     Returns ``(slopes, curves)``: per-repetition slopes (columns ``estimator, alpha, bias_rate,
     bias_correction, bias_until, rep, metric, slope, p, log_corrected, cpu_seconds``, the last the
@@ -133,7 +136,13 @@ def run_bias_grid(configs, burn_in: int, cache_dir=None, n_jobs: int = 2, curve_
     95 % bands at about ``curve_points`` log-spaced iterations (column ``metric``).
     """
     _, slopes, curves = run_thinned(
-        configs, by=BY, burn_in=burn_in, cache_dir=cache_dir, n_jobs=n_jobs, curve_points=curve_points
+        configs,
+        by=BY,
+        burn_in=burn_in,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        curve_points=curve_points,
+        tie_rule=tie_rule,
     )
     return slopes, curves
 
@@ -196,14 +205,24 @@ def plateau_levels(designs: Mapping, estimators, alphas, m1: int, T: int) -> pd.
 
 
 def horizon_slopes(
-    designs: Mapping, estimators, alphas, qs, p: float, m1: int, T: int, burn_in: int, correction=(False,)
+    designs: Mapping,
+    estimators,
+    alphas,
+    qs,
+    p: float,
+    m1: int,
+    T: int,
+    burn_in: int,
+    correction=(False,),
+    tie_rule: str = "book",
 ) -> pd.DataFrame:
     """What the theory predicts the fit of :func:`run_bias_grid` finds over its own window.
 
     The predicted curves are deterministic, so their slope over ``burn_in < n <= T`` (the
     simulation's window, fitted with the same protocol: OLS of the log error on ``log M_n``, the
-    error divided by ``log M_n`` where :func:`~recursive_lib.rates.needs_log_correction` says so)
-    is the finite-horizon counterpart of the asymptotic exponent. Two predictions:
+    error divided by ``log M_n`` where :func:`~recursive_lib.rates.needs_log_correction` says so,
+    with its ``rule=tie_rule``) is the finite-horizon counterpart of the asymptotic exponent. Two
+    predictions:
 
     - ``floor``: the slope of the bias floor ``beta_n d(Q, P)`` (:func:`~recursive_lib.theory.floor_curve`;
       the same for W1 and MMD, both linear in the mixture). Only the bias part of the error:
@@ -234,7 +253,7 @@ def horizon_slopes(
                 floor = floor_curve(schedule, alpha, m1, T, grid_size=grid_size)["value"].to_numpy()
                 biased_mmd = _mmd_rms(schedule=schedule, **curves) if False in correction else None
                 for corrected in correction:
-                    tie = needs_log_correction(p, alpha, None if corrected else q)
+                    tie = needs_log_correction(p, alpha, None if corrected else q, rule=tie_rule)
                     w1 = None
                     if estimator == "ecdf":
                         w1 = _ecdf_w1_curve(schedule, alpha, m1, T, grid_size, corrected)
