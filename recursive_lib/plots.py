@@ -774,7 +774,7 @@ def differences_within(
     (:func:`recursive_lib.claims.coverage` against 0) decides on.
 
     ``table``: columns ``alpha, bias_rate, column, gap, gap_lo, gap_hi`` (e.g. from
-    ``recursive_lib.experiments.paper_table.compare_with_paper``).
+    :func:`recursive_lib.experiments.paper_table.compare_with_paper`).
     """
     needed = ["alpha", "bias_rate", column, "gap", "gap_lo", "gap_hi"]
     for name in needed:

@@ -18,9 +18,9 @@ from recursive_lib._validation import check_choice
 
 __all__ = ["BCRT_SETTINGS", "bcrt_slopes"]
 
-#: The settings of the paper's BCRT table: baseline rate ``p``, fresh real points per iteration
-#: ``m1``, iterations ``T``, repetitions ``reps`` and the iterations dropped before the fit
-#: ``burn_in`` (the authors' ``drop_first``); the same in both of the authors' scripts.
+#: The settings of the paper's BCRT table, the same in both of the authors' scripts. Baseline
+#: rate ``p``, fresh real points per iteration ``m1``, iterations ``T``, repetitions ``reps`` and
+#: the iterations dropped before the fit ``burn_in`` (the authors' ``drop_first``).
 BCRT_SETTINGS = dict(p=0.5, m1=50, T=3000, reps=100, burn_in=200)
 
 FILE = "paper_bcrt_slopes.csv"
