@@ -36,6 +36,9 @@ _FINITE_INTERVAL = "isFinite(datum.lo) && isFinite(datum.hi)"
 BAND_OPACITY = 0.2
 
 
+_TYPES = {"Q": "quantitative", "N": "nominal", "O": "ordinal", "T": "temporal"}
+
+
 def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
     """Tooltips for ``field:type`` names or ``(field:type, title)`` pairs; quantities to 4 digits.
 
@@ -50,7 +53,9 @@ def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
         fmt: dict[str, Any] = (
             {"format": ".4~g"} if field.endswith(":Q") else {"format": "", "formatType": "number"}
         )
-        out.append(alt.Tooltip(field, title=title, **fmt))
+        name, kind = field.rsplit(":", 1)
+        # by field and type, not shorthand: a column named "min(p, α, q)" is not an aggregate
+        out.append(alt.Tooltip(field=name, type=_TYPES[kind], title=title, **fmt))
     return out
 
 
