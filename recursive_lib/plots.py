@@ -8,7 +8,7 @@ spec, drawn live in the built book) is :mod:`recursive_lib.book.charts`: a chapt
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -36,7 +36,12 @@ _FINITE_INTERVAL = "isFinite(datum.lo) && isFinite(datum.hi)"
 BAND_OPACITY = 0.2
 
 
-_TYPES = {"Q": "quantitative", "N": "nominal", "O": "ordinal", "T": "temporal"}
+_TYPES: dict[str, Literal["quantitative", "nominal", "ordinal", "temporal"]] = {
+    "Q": "quantitative",
+    "N": "nominal",
+    "O": "ordinal",
+    "T": "temporal",
+}
 
 
 def _tooltip(*fields: str | tuple[str, str]) -> list[alt.Tooltip]:
@@ -726,7 +731,7 @@ def beside_reported(
     data["cell"] = [f"α = {a:g}, q = {q:g}" for a, q in zip(data["alpha"], data["bias_rate"], strict=True)]
     order = data.sort_values(["alpha", "bias_rate"])["cell"].unique().tolist()
     data = data.rename(columns={reported: reported_label, **references})
-    labels = [reported_label, *references.values()]
+    labels: list[Any] = [reported_label, *references.values()]
     ys = alt.Y("cell:N", sort=order, title=None)
     xs = alt.X("slope:Q", title="fitted rate (slope)", scale=alt.Scale(zero=False))
     base = alt.Chart()

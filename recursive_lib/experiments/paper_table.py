@@ -26,7 +26,7 @@ KEYS = ["estimator", "metric", "alpha", "bias_rate"]
 def compare_with_paper(
     summary: pd.DataFrame,
     reported: pd.DataFrame,
-    paper_reps: int = BCRT_SETTINGS["reps"],
+    paper_reps: int = int(BCRT_SETTINGS["reps"]),
     decimals: int = 3,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
