@@ -605,9 +605,9 @@ def copy_for_reading(notebook: Path, target: Path, install: str | None = None) -
 
 
 def drop_superseded_glue(nb: dict) -> dict:
-    """Remove, in place, every glued output that a later output of the same name replaces: a
-    chapter's claims are glued when checked and again when :meth:`recursive_lib.book.findings.Findings.record`
-    changes a verdict (the chapter's adjustment for multiple tests); the book shows the last."""
+    """Remove, in place, every glued output that a later output of the same name replaces (a
+    chapter, or a fork of one, that glues a name twice, say a value it revises further down): the
+    book shows the last value, as a rerun in Jupyter would."""
     last: dict[str, tuple[int, int]] = {}
     for i, cell in enumerate(nb.get("cells", [])):
         for j, output in enumerate(cell.get("outputs", [])):

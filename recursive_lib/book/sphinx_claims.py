@@ -39,10 +39,16 @@ LOGGER = logging.getLogger(__name__)
 
 
 def notebook_record(document: nodes.document) -> dict[str, Any] | None:
-    """The claims record glued in the notebook ``document`` was built from, or ``None``."""
+    """The claims record glued in the notebook ``document`` was built from, or ``None`` (parsed
+    once per page, kept on the document for its other claim blocks)."""
     if "nb_renderer" not in document:
         return None
-    glue_data = document["nb_renderer"].renderer.nb_client.glue_data
+    if "claims_record" not in document:
+        document["claims_record"] = _read_record(document["nb_renderer"].renderer.nb_client.glue_data)
+    return document["claims_record"]
+
+
+def _read_record(glue_data: dict[str, Any]) -> dict[str, Any] | None:
     for key, value in glue_data.items():
         if key.endswith("-claims"):
             data = value["data"]
