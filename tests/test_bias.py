@@ -140,10 +140,16 @@ def test_fast_real_batches_under_bias(model_kind):
     schedule = BiasSchedule(rate=0.0, scale=0.3, mean=3.0)
     k = 400_000
     u = np.random.default_rng(5).random((1, k))
-    counts = _RealBatches(model, PAPER_TRUTH, schedule, False)(1, u)[0]
+
+    def batch(correction):  # the batch added to an empty pool
+        pool = np.zeros((1, model.probs(PAPER_TRUTH).size))
+        _RealBatches(model, PAPER_TRUTH, schedule, correction).add(pool, 1, u)
+        return pool[0]
+
+    counts = batch(False)
     probs = 0.7 * model.probs(PAPER_TRUTH) + 0.3 * model.probs(Q)
     assert np.all(np.abs(counts - k * probs) <= 5 * np.sqrt(k * probs) + 1e-9)
-    mass = _RealBatches(model, PAPER_TRUTH, schedule, True)(1, u)[0]
+    mass = batch(True)
     p_probs = model.probs(PAPER_TRUTH)
     weight = np.where(probs > 0, p_probs / np.where(probs > 0, probs, 1), 0)
     assert np.all(np.abs(mass - k * p_probs) <= 5 * weight * np.sqrt(k * probs) + 1e-9)

@@ -7,7 +7,16 @@ from scipy.special import ndtr
 
 from recursive_lib.data import PAPER_TRUTH, Mixture1D, cell_probabilities
 from recursive_lib.estimators import ECDF, GaussianKDE
-from recursive_lib.loops.fast import _EcdfCells, _KdeBins, shared_cells
+from recursive_lib.loops.fast import (
+    PICK_BLOCK,
+    _EcdfCells,
+    _KdeBins,
+    add_points,
+    block_sums,
+    pick_cells,
+    pick_counts,
+    shared_cells,
+)
 from recursive_lib.loops.reference import run_reference
 from recursive_lib.metrics import grid_masses, mmd_grid, w1_grid
 from recursive_lib.simulation import simulate
@@ -163,11 +172,13 @@ def test_fast_kde_binning_is_close_to_exact_kde_on_the_same_data():
 
 
 @pytest.mark.parametrize("h", [2.0, 0.4, 0.04])
-def test_fast_kde_window_is_exact_for_the_binned_pool(h):
-    """The bins span 6 max(h) beyond the grid, the FFT only 6 h: the fit at the grid is still
-    the exact KDE of the bin centres, also with pool points far outside the window."""
+@pytest.mark.parametrize("bins_per_cell", [None, 1, 2, 7])
+def test_fast_kde_window_is_exact_for_the_binned_pool(h, bins_per_cell):
+    """The bins span 6 max(h) beyond the grid, the FFT only 6 h and its output only at the grid
+    points (decimated): the fit at the grid is still the exact KDE of the bin centres, also with
+    pool points far outside the window, for any refinement r (odd, even, 1)."""
     grid = PAPER_TRUTH.grid(100)
-    bins = _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=2.0, h_min=0.04)
+    bins = _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=2.0, h_min=0.04, bins_per_cell=bins_per_cell)
     rng = np.random.default_rng(3)
     idx = np.concatenate(
         [
@@ -181,6 +192,36 @@ def test_fast_kde_window_is_exact_for_the_binned_pool(h):
     assert np.abs(cdf[0] - ndtr(z).mean(1)).max() < 1e-8
     exact_dens = np.exp(-0.5 * z**2).mean(1) / (h * np.sqrt(2 * np.pi))
     assert np.abs(dens[0] - exact_dens).max() < 1e-8 * max(1.0, exact_dens.max())
+
+
+@pytest.mark.parametrize("C", [1, PICK_BLOCK - 1, PICK_BLOCK, 3 * PICK_BLOCK + 5, 2000])
+def test_block_picks_are_the_cumsum_picks(C):
+    """pick_counts (blocks) picks the very cells pick_cells (whole cumsum) picks: empty cells,
+    a short last block, needles at 0 and just below 1, integer and float counts."""
+    rng = np.random.default_rng(C)
+    R = 7
+    pool = rng.poisson(2.0, (R, C)) * (rng.random((R, C)) < 0.6)
+    pool[:, 0] += pool.sum(1).max() - pool.sum(1) + 1  # every row holds the same M
+    M = int(pool[0].sum())
+    u = rng.random((R, 40))
+    u[0, 0], u[-1, -1] = 0.0, np.nextafter(1.0, 0.0)
+    expected = pick_cells(np.cumsum(pool, axis=1), M, u)
+    for counts in (pool, pool.astype(float)):
+        assert (pick_counts(counts, M, u) == expected).all()
+        assert (pick_counts(counts, M, u, block_sums(counts)) == expected).all()
+
+
+def test_add_points_keeps_counts_and_block_sums():
+    rng = np.random.default_rng(5)
+    pool = np.zeros((3, 100))
+    sums = block_sums(pool)
+    cells = rng.integers(0, 100, (3, 500))
+    add_points(pool, cells, sums=sums)
+    add_points(pool, cells[:, :7], weight=np.full((3, 7), 0.5), sums=sums)
+    expected = np.stack([np.bincount(c, minlength=100) for c in cells]).astype(float)
+    expected += 0.5 * np.stack([np.bincount(c, minlength=100) for c in cells[:, :7]])
+    assert np.array_equal(pool, expected)
+    assert np.allclose(sums, block_sums(expected), rtol=0, atol=1e-12)
 
 
 def test_fast_real_batches_follow_the_cell_probabilities():
@@ -250,7 +291,7 @@ def test_fast_synthetic_batches_have_the_right_law():
     # ECDF: Multinomial(k, pool / M) on the cells
     cells = _EcdfCells(PAPER_TRUTH, grid, 0.5)
     pool = np.bincount(np.searchsorted(grid, x, side="left"), minlength=grid.size + 1)[None, :]
-    drawn = cells.synthetic(pool, x.size, 0.0, rng.random((1, k)), None)[0]
+    drawn = np.bincount(cells.synthetic(pool, x.size, 0.0, rng.random((1, k)), None)[0], minlength=cells.C)
     expected = k * pool[0] / x.size
     assert drawn.sum() == k
     assert np.all(np.abs(drawn - expected) <= 5 * np.sqrt(expected) + 1e-9)
@@ -259,6 +300,7 @@ def test_fast_synthetic_batches_have_the_right_law():
     bins = _KdeBins(PAPER_TRUTH, grid, 0.5, h_max=h, h_min=h)
     pool = np.bincount(np.floor((x - bins.lo) / bins.d).astype(int), minlength=bins.B)[None, :]
     drawn = bins.synthetic(pool.astype(float), x.size, h, rng.random((1, k)), rng.standard_normal((1, k)))[0]
+    drawn = np.bincount(drawn, minlength=bins.B)
     pool_mean = pool[0] @ bins.centres / x.size
     pool_var = pool[0] @ bins.centres**2 / x.size - pool_mean**2
     mean = drawn @ bins.centres / k

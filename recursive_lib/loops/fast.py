@@ -42,8 +42,13 @@ Biased real data (:mod:`recursive_lib.data.contamination`)
 Randomness: one ``numpy.random.Generator`` per repetition, consumed in the same order whatever the
 number of repetitions, so repetition ``r`` does not depend on how many others run beside it (up to
 floating-point rounding: matrix products may be blocked differently for another number of rows).
-Categorical draws are one flat ``searchsorted`` (on row-offset cumulative counts, for pools) and a
-``bincount``, rather than ``Generator.multinomial``, which loops over cells.
+Categorical draws are one flat ``searchsorted`` (on row-offset cumulative counts, for pools),
+rather than ``Generator.multinomial``, which loops over cells, and new points enter the pool by
+``np.add.at`` at their cells, at the cost of the points, not of the pool. A KDE pool has thousands
+of bins, where a cumulative sum per pick would cost more than the fit: its picks search blocks of
+bins first, on block sums kept beside the pool (:func:`pick_counts`, the same cells as the plain
+search). The fit needs the convolutions only at the grid points, every ``r``-th bin: their spectra
+are folded to ``1 / r`` of the length before the inverse FFT (``_KdeBins._decimate``).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
 BLOCK = 32  # iterations of random numbers drawn per call of a repetition's Generator
+PICK_BLOCK = 16  # cells per block of pick_counts
+PICK_WIDE = 1024  # pools of more cells pick by blocks (pick_counts), narrower ones by a plain cumsum
 _MAX_BINS = 2**16
 
 
@@ -127,6 +134,69 @@ def pick_cells(cum: np.ndarray, M: int, u: np.ndarray) -> np.ndarray:
     return flat.reshape(u.shape) - (np.arange(R) * C)[:, None]
 
 
+def block_sums(pool: np.ndarray, block: int = PICK_BLOCK) -> np.ndarray:
+    """Each row's counts summed over blocks of ``block`` cells, ``(R, ceil(C / block))`` float64
+    (the last block may be shorter)."""
+    return np.add.reduceat(pool, np.arange(0, pool.shape[1], block), axis=1).astype(float)
+
+
+def pick_counts(
+    pool: np.ndarray, M: int, u: np.ndarray, sums: np.ndarray | None = None, block: int = PICK_BLOCK
+) -> np.ndarray:
+    """:func:`pick_cells` of the pools ``pool`` ``(R, C)`` (integer counts, any dtype), without
+    their whole cumulative sums: the same cells.
+
+    ``np.cumsum`` along a row costs a few nanoseconds per cell, and the KDE's pools have thousands
+    of cells: the pick would cost more than the fit. So the cells are taken in blocks of
+    ``block``: the needle (point ``floor(u M)``) first finds its block on the cumulative *block*
+    counts ``sums`` (:func:`block_sums`, computed if not given: the loop keeps them up to date as
+    points arrive), then its cell on the cumulative counts inside that one block. Every count is
+    an integer held exactly, so the cells are :func:`pick_cells`'s, bit for bit.
+    """
+    R, C = pool.shape
+    sums = block_sums(pool, block) if sums is None else sums
+    nb = sums.shape[1]
+    rows = np.arange(R)[:, None]
+    point = np.floor(np.sort(u, axis=1) * M)  # integers, exact in float64
+    ends = np.cumsum(sums, axis=1)
+    found = np.searchsorted((ends + rows * float(M)).ravel(), (point + rows * float(M)).ravel(), side="right")
+    blk = np.minimum(found.reshape(u.shape) - rows * nb, nb - 1)
+    rest = point - (ends[rows, blk] - sums[rows, blk])  # the needle's rank inside its block
+    # The block's cells, read past the pool's end as its last cell: the running count is already
+    # above ``rest`` there, so they never count.
+    first = blk * block + rows * C
+    last = R * C - 1
+    running = np.zeros(u.shape)
+    within = np.zeros(u.shape, dtype=np.int64)
+    flat = pool.reshape(-1)
+    for j in range(block):
+        running += flat.take(np.minimum(first + j, last))
+        within += running <= rest
+    return blk * block + within
+
+
+def add_points(pool: np.ndarray, cells: np.ndarray, weight=1, sums: np.ndarray | None = None) -> None:
+    """Add points at ``cells`` ``(R, k)`` (row ``r``'s to row ``r`` of ``pool``), in place.
+
+    ``weight``: each point's mass (a scalar, or ``(R, k)``); ``sums``: the pool's
+    :func:`block_sums`, kept up to date. One unbuffered ``np.add.at`` on the flat pool: its cost is
+    the points', not the pool's (a ``bincount`` would allocate and add a whole pool).
+    """
+    R, C = pool.shape
+    rows = np.arange(R)[:, None]
+    # ufunc.at is fast only for values of the array's own dtype (an int into floats: 40 times slower)
+    _add_at(pool, cells + rows * C, weight)
+    if sums is not None:
+        _add_at(sums, cells // PICK_BLOCK + rows * sums.shape[1], weight)
+
+
+def _add_at(target: np.ndarray, flat: np.ndarray, weight) -> None:
+    # ufunc.at is fast only for values of the target's own dtype: an int scalar into floats is
+    # 40 times slower, a length-1 array 4 times.
+    mass = target.dtype.type(weight) if np.ndim(weight) == 0 else np.ravel(weight).astype(target.dtype)
+    np.add.at(target.reshape(-1), flat.ravel(), mass)
+
+
 def pick_weighted(pool: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Cells ``(R, k)`` picked with probability proportional to each row's (float) masses ``pool``.
 
@@ -142,10 +212,13 @@ def pick_weighted(pool: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(flat.reshape(u.shape) - (np.arange(R) * C)[:, None], C - 1)
 
 
-def _pick(pool: np.ndarray, M: int | None, u: np.ndarray) -> np.ndarray:
-    # M is None for a pool of weighted masses (bias correction), else pool holds integer counts.
+def _pick(pool: np.ndarray, M: int | None, u: np.ndarray, sums: np.ndarray | None) -> np.ndarray:
+    # M is None for a pool of weighted masses (bias correction), else pool holds integer counts
+    # and ``sums`` its block sums (or None: a narrow pool, where a plain cumsum is cheaper).
     if M is None:
         return pick_weighted(pool, u)
+    if sums is not None:
+        return pick_counts(pool, M, u, sums)
     return pick_cells(np.cumsum(pool, axis=1).astype(np.int64), M, u)
 
 
@@ -210,12 +283,9 @@ class _EcdfCells:
         mmd = mmd_grid(masses_from_cdf(cdf), self.masses_true, self.grid, self.mmd_width)
         return w1, mmd, mean, var
 
-    def synthetic(self, pool, M, h, u, noise):
-        # A resampled point keeps its cell.
-        cells = _pick(pool, M, u)
-        R = cells.shape[0]
-        flat = cells + (np.arange(R) * self.C)[:, None]
-        return np.bincount(flat.ravel(), minlength=R * self.C).reshape(R, self.C)
+    def synthetic(self, pool, M, h, u, noise, sums=None):
+        """Cells ``(R, m2)`` of a synthetic batch: a resampled point keeps its cell."""
+        return _pick(pool, M, u, sums)
 
 
 # --------------------------------------------------------------------------- KDE on fine bins
@@ -247,7 +317,6 @@ class _KdeBins:
         self.centres_sq = self.centres**2
         self.edges = edges
         self.real_cum = _probability_cum(self.probs(truth))
-        self.eval_edge = E + r * np.arange(grid.size)  # grid point i is edge eval_edge[i]
         self.cdf_true = truth.cdf(grid)
         self.masses_true = masses_from_pdf(truth.pdf(grid), grid)
 
@@ -264,46 +333,87 @@ class _KdeBins:
         Pool points further out put less than 2e-9 of their kernel mass on the grid; they still
         count, whole, in the cdf (left of the window) but need no convolution. With ``h_n``
         falling, the FFT shrinks from the whole pool range (``6 max h``) to the grid plus ``6 h_n``.
+        Returns ``(L, start, stop, nfft)``: the kernel reach ``L`` in bins and the FFT length, a
+        multiple of ``r`` (see :meth:`curves`).
         """
         L = min(self.E, math.ceil(6 * h / self.d))
         start, stop = self.E - L, min(self.B, self.E + (self.grid.size - 1) * self.r + L + 1)
-        # Circular convolution of W bins with offsets in [-L, L + 1] needs nfft >= W + 2 L + 2 so
-        # that the spill left of the window (aliased to the end) and right of it stay apart.
-        nfft = sfft.next_fast_len(stop - start + 2 * L + 2, real=True)
-        return L, start, stop, nfft
+        # The curves are read at window positions L + r i (grid point i), from window bins
+        # [0, W), through kernels with offsets in [-(L + r - 1), L + 1]: a circular convolution
+        # of length nfft >= r (G - 1) + 2 L + r keeps every read free of wrapped-around mass.
+        r = self.r
+        need = max(stop - start + 1, (self.grid.size - 1) * r + 2 * L + r)
+        return L, start, stop, r * sfft.next_fast_len(-(-need // r), real=True)
 
     def _kernels(self, h, L, nfft):
-        # Offset o = k - j from centre j to bin k (mass) or to left edge of bin k (density).
+        """Spectra ``(2, nfft // 2 + 1)`` of the two kernels, and ``w0`` ``(2 L,)``.
+
+        Offset ``o = k - j`` from the centre of bin ``j``: kernel 0 is the mass landing in the
+        ``r`` bins ``[j + o, j + o + r)`` (between two grid points), kernel 1 the density at the
+        left edge of bin ``j + o``; each is the bin-mass kernel truncated to ``o`` in
+        ``[-L, L + 1]`` (the mass beyond is below 2e-9), placed at index ``o - L`` so that the
+        output at index ``t`` is the window's curve at position ``t + L``, and divided by ``r``
+        (:meth:`_decimate` sums ``r`` spectral copies). ``w0[m]``: the mass that window bin ``m``
+        puts left of grid point 0 (position ``L``).
+        """
+        r, d = self.r, self.d
         o = np.arange(-L, L + 2)
-        mass = ndtr((o + 0.5) * self.d / h) - ndtr((o - 0.5) * self.d / h)
-        z = (o - 0.5) * self.d / h
-        dens = np.exp(-0.5 * z**2) / (h * math.sqrt(2 * math.pi))
+        mass = ndtr((o + 0.5) * d / h) - ndtr((o - 0.5) * d / h)
+        dens = np.exp(-0.5 * ((o - 0.5) * d / h) ** 2) / (h * math.sqrt(2 * math.pi))
+        padded = np.concatenate((np.zeros(r - 1), mass, np.zeros(r - 1)))
+        between = sum(padded[s : s + mass.size + r - 1] for s in range(r))  # offsets -L-r+1 .. L+1
         ker = np.zeros((2, nfft))
-        ker[:, o % nfft] = mass, dens
-        return sfft.rfft(ker, axis=1)
+        ker[0, (np.arange(-L - r + 1, L + 2) - L) % nfft] = between / r
+        ker[1, (o - L) % nfft] = dens / r
+        w0 = np.cumsum(mass)[2 * L - 1 :: -1] if L else np.zeros(0)  # o from -L to L - 1 - m
+        return sfft.rfft(ker, axis=1), w0
+
+    def _decimate(self, spectrum, kernels, nfft):
+        """Every ``r``-th sample (from 0) of the circular convolutions of the rows whose
+        half-spectra are ``spectrum`` ``(R, nfft // 2 + 1)`` with the kernels ``kernels``
+        ``(K, nfft // 2 + 1)``: ``(R, K, nfft / r)``.
+
+        The decimated signal's spectrum is the sum of the ``r`` aliased copies of the full one
+        (bin ``j > nfft / 2`` the conjugate of bin ``nfft - j``), so one inverse FFT of length
+        ``nfft / r`` replaces one of length ``nfft`` per kernel; the products are formed copy by
+        copy, never as a whole ``(R, K, nfft // 2 + 1)`` array.
+        """
+        r, half = self.r, nfft // 2
+        short = nfft // r
+        width = short // 2 + 1
+        folded = np.zeros((len(spectrum), len(kernels), width), dtype=complex)
+        for k in range(r):  # copy k: bins j0 .. j0 + width - 1
+            j0 = k * short
+            direct = min(j0 + width, half + 1)
+            if direct > j0:
+                folded[..., : direct - j0] += spectrum[:, None, j0:direct] * kernels[:, j0:direct]
+            mirrored = max(j0, half + 1)
+            if j0 + width > mirrored:
+                back = slice(nfft - mirrored, nfft - (j0 + width), -1)
+                folded[..., mirrored - j0 :] += np.conj(spectrum[:, None, back] * kernels[:, back])
+        return sfft.irfft(folded, n=short, axis=-1)
 
     def curves(self, pool, M, h):
-        """Fitted ``(cdf, density)`` of the binned KDE at the grid points, ``(R, G)`` each."""
+        """Fitted ``(cdf, density)`` of the binned KDE at the grid points, ``(R, G)`` each.
+
+        One FFT of the pool's window, two kernels, and the outputs at the grid points only
+        (:meth:`_decimate`): the mass between consecutive grid points and the density at each.
+        The cdf at grid point 0 adds the pool left of the window and the mass the window puts
+        left of grid point 0 (``w0``); the rest are cumulative sums of the between-masses.
+        """
         L, start, stop, nfft = self._window(h)
-        k_mass, k_dens = self._kernels(h, L, nfft)
+        spectra, w0 = self._kernels(h, L, nfft)
         spectrum = sfft.rfft(pool[:, start:stop], n=nfft, axis=1)
-        masses = sfft.irfft(spectrum * k_mass, n=nfft, axis=1)
-        dens = sfft.irfft(spectrum * k_dens, n=nfft, axis=1)[:, self.eval_edge - start] / M
-        # KDE cdf at grid point i = mass left of its edge: the pool left of the window, the mass
-        # the window spills left of itself (aliased to the end), the window bins left of grid
-        # point 0; then cumulative sums of the r bins between grid points.
-        E, r, G = self.E - start, self.r, self.grid.size
-        blocks = masses[:, E : E + (G - 1) * r].reshape(len(pool), G - 1, r)
-        between = blocks[:, :, 0].copy()
-        for k in range(1, r):  # explicit: numpy reduces a short last axis slowly
-            between += blocks[:, :, k]
+        out = self._decimate(spectrum, spectra, nfft)  # (R, 2, nfft / r)
+        G = self.grid.size
         cdf = np.empty((len(pool), G))
-        cdf[:, 0] = masses[:, :E].sum(axis=1) + masses[:, nfft - L :].sum(axis=1)
+        reach = min(w0.size, stop - start)
+        cdf[:, 0] = pool[:, start : start + reach] @ w0[:reach]
         if start:
             cdf[:, 0] += pool[:, :start].sum(axis=1)
-        np.cumsum(between, axis=1, out=cdf[:, 1:])
+        np.cumsum(out[:, 0, : G - 1], axis=1, out=cdf[:, 1:])
         cdf[:, 1:] += cdf[:, :1]
-        return np.clip(cdf / M, 0.0, 1.0), dens
+        return np.clip(cdf / M, 0.0, 1.0), out[:, 1, :G] / M
 
     def measure(self, pool, M, h):
         cdf, dens = self.curves(pool, M, h)
@@ -315,14 +425,11 @@ class _KdeBins:
         )
         return w1, mmd, mean, var
 
-    def synthetic(self, pool, M, h, u, noise):
-        # Pick a pool point, add N(0, h^2), re-bin.
-        source = _pick(pool, M, u)
+    def synthetic(self, pool, M, h, u, noise, sums=None):
+        """Bins ``(R, m2)`` of a synthetic batch: pick a pool point, add ``N(0, h^2)``, re-bin."""
+        source = _pick(pool, M, u, sums)
         x = self.centres[source] + h * noise
-        dest = np.clip(np.floor((x - self.lo) / self.d).astype(np.int64), 0, self.B - 1)
-        R = dest.shape[0]
-        flat = dest + (np.arange(R) * self.B)[:, None]
-        return np.bincount(flat.ravel(), minlength=R * self.B).reshape(R, self.B)
+        return np.clip(np.floor((x - self.lo) / self.d).astype(np.int64), 0, self.B - 1)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -414,17 +521,24 @@ class _RealBatches:
             self.p_probs = np.clip(model.probs(truth), 0.0, None)
             self.q_probs = np.clip(model.probs(bias.q_dist), 0.0, None)
 
-    def __call__(self, n: int, u: np.ndarray) -> np.ndarray:
+    def add(self, pool: np.ndarray, n: int, u: np.ndarray, sums: np.ndarray | None = None) -> None:
+        """Add the real batch of iteration ``n`` (``k`` points a row, from the uniforms ``u``
+        ``(R, k)``) to ``pool``, in place (and to its block sums ``sums``, see :func:`add_points`)."""
         if self.bias is None:
-            return shared_cells(self.model.real_cum, u)
+            # sorted needles: searchsorted walks them faster, and the order of a batch is irrelevant
+            add_points(
+                pool, np.searchsorted(self.model.real_cum, np.sort(u, axis=1), side="right"), sums=sums
+            )
+            return
         b = self.bias.b(n)
         probs = (1.0 - b) * self.p_probs + b * self.q_probs
-        counts = shared_cells(_probability_cum(probs), u)
+        cum = _probability_cum(probs)
         if not self.weighted:
-            return counts
+            add_points(pool, np.searchsorted(cum, np.sort(u, axis=1), side="right"), sums=sums)
+            return
         safe = probs > 0
         weight = np.where(safe, self.p_probs / np.where(safe, probs, 1.0), 0.0)
-        return counts * weight
+        pool += shared_cells(cum, u) * weight  # count times weight, rounded once per cell
 
 
 def _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime):
@@ -438,6 +552,8 @@ def _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime):
     # points weigh 1; the fit is the pool normalised by its total mass, row by row.
     weighted = real.weighted
     pool = np.zeros((len(gens), cells), dtype=np.float64 if weighted else model.dtype)
+    # Wide count pools keep their block sums for the picks (pick_counts); weighted pools have none.
+    sums = None if weighted or cells <= PICK_WIDE else np.zeros((len(gens), -(-cells // PICK_BLOCK)))
     out = {key: np.empty((len(gens), T)) for key in ("w1", "mmd", "mean", "var")}
     keep, kept = {int(n) for n in snapshots}, []  # fitted curves kept at these iterations n
     M = 0
@@ -447,12 +563,14 @@ def _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime):
         k = first if i == 0 else later
         if not accumulating:
             pool[:] = 0
+            if sums is not None:
+                sums[:] = 0
             M = 0
             if carried is not None:
-                pool += carried
+                add_points(pool, carried, sums=sums)
                 M += m2
         if k:
-            pool += real(i + 1, u_real[:, :k])  # 1. real data
+            real.add(pool, i + 1, u_real[:, :k], sums)  # 1. real data
             M += k
         fit, mass = (pool / pool.sum(1, keepdims=True), 1.0) if weighted else (pool, M)
         stats = model.measure(fit, mass, hs[i])  # 2.-3. fit, measure
@@ -461,12 +579,12 @@ def _loop(model, gens, sizes, T, hs, cells, real, snapshots, regime):
         for key, value in zip(("w1", "mmd", "mean", "var"), stats, strict=True):
             out[key][:, i] = value
         if m2 and i < T - 1:
-            synthetic = model.synthetic(pool, None if weighted else M, hs[i], u_pick, noise)  # 4.
+            synthetic = model.synthetic(pool, None if weighted else M, hs[i], u_pick, noise, sums)  # 4.
             if accumulating:
-                pool += synthetic
+                add_points(pool, synthetic, sums=sums)
                 M += m2
             else:
-                carried = synthetic
+                carried = synthetic  # the cells of the next iteration's synthetic points
     out["n"] = np.arange(1, T + 1)
     if keep:
         out["snapshot_n"] = np.array(sorted(n for n in keep if 1 <= n <= T), dtype=int)
