@@ -72,7 +72,11 @@ def w1_grid(cdf_hat, cdf_true, grid) -> np.ndarray:
     numpy.ndarray
         Shape ``(...)``: the leading axes of the inputs.
     """
-    return np.abs(np.asarray(cdf_hat) - np.asarray(cdf_true)) @ trapezoid_weights(grid)
+    return _w1(cdf_hat, cdf_true, trapezoid_weights(grid))
+
+
+def _w1(cdf_hat, cdf_true, weights) -> np.ndarray:
+    return np.abs(np.asarray(cdf_hat) - np.asarray(cdf_true)) @ weights
 
 
 def masses_from_pdf(pdf, grid) -> np.ndarray:
@@ -146,9 +150,40 @@ def mmd_grid(mass_hat, mass_true, grid, width: float = 0.5) -> np.ndarray:
     numpy.ndarray
         Shape ``(...)``: ``sqrt((w_hat - w)^T K (w_hat - w))``.
     """
+    return _mmd(mass_hat, mass_true, kernel_factor(grid, width))
+
+
+def _mmd(mass_hat, mass_true, factor) -> np.ndarray:
     diff = np.asarray(mass_hat, dtype=float) - np.asarray(mass_true, dtype=float)
-    projected = diff @ kernel_factor(grid, width)
+    projected = diff @ factor
     return np.sqrt(np.einsum("...r,...r->...", projected, projected))
+
+
+class GridMetrics:
+    """:func:`w1_grid`, :func:`mmd_grid` and :func:`masses_from_pdf` on one grid, with the grid
+    checked and its quadrature weights and kernel factor built once.
+
+    For loops that measure thousands of fits on the same grid (the fast engine): there, checking
+    the grid and rebuilding its weights on every call cost as much as the distances. The numbers
+    are the functions' own, bit for bit.
+    """
+
+    def __init__(self, grid, width: float = 0.5):
+        self.grid = _check_grid(grid)
+        self.weights = trapezoid_weights(self.grid)
+        self.factor = kernel_factor(self.grid, width)
+
+    def w1(self, cdf_hat, cdf_true) -> np.ndarray:
+        """:func:`w1_grid` on this grid."""
+        return _w1(cdf_hat, cdf_true, self.weights)
+
+    def mmd(self, mass_hat, mass_true) -> np.ndarray:
+        """:func:`mmd_grid` on this grid, with this width."""
+        return _mmd(mass_hat, mass_true, self.factor)
+
+    def masses_from_pdf(self, pdf) -> np.ndarray:
+        """:func:`masses_from_pdf` on this grid."""
+        return np.asarray(pdf, dtype=float) * self.weights
 
 
 def w1_samples(x, y, x_weights=None, y_weights=None) -> float:

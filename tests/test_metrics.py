@@ -7,6 +7,7 @@ from scipy.stats import norm
 from recursive_lib.data import PAPER_TRUTH
 from recursive_lib.estimators import ECDF
 from recursive_lib.metrics import (
+    GridMetrics,
     grid_masses,
     kernel_factor,
     masses_from_cdf,
@@ -105,3 +106,17 @@ def test_w1_noise_floor_has_one_name():
 
     assert not hasattr(metrics, "w1_floor")  # "floor" alone is theory's bias floor
     assert metrics.w1_noise_floor(lambda n, rng: rng.normal(size=(n, 2)), 50, reps=2).shape == (2,)
+
+
+def test_grid_metrics_are_the_functions_bit_for_bit():
+    grid = PAPER_TRUTH.grid(120)
+    rng = np.random.default_rng(2)
+    cdf = np.sort(rng.random((5, grid.size)), axis=1)
+    pdf = rng.random((5, grid.size))
+    metrics = GridMetrics(grid, 0.7)
+    assert np.array_equal(metrics.w1(cdf, PAPER_TRUTH.cdf(grid)), w1_grid(cdf, PAPER_TRUTH.cdf(grid), grid))
+    assert np.array_equal(metrics.masses_from_pdf(pdf), masses_from_pdf(pdf, grid))
+    masses, truth = masses_from_pdf(pdf, grid), masses_from_pdf(PAPER_TRUTH.pdf(grid), grid)
+    assert np.array_equal(metrics.mmd(masses, truth), mmd_grid(masses, truth, grid, 0.7))
+    with pytest.raises(ValueError, match="grid"):
+        GridMetrics(grid[::-1])

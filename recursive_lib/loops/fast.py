@@ -65,7 +65,7 @@ from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import cell_probabilities
 from recursive_lib.estimators import registry_name
 from recursive_lib.loops.regimes import BATCH_REGIMES, REGIMES, batch_sizes, check_alpha, training_sizes
-from recursive_lib.metrics import masses_from_cdf, masses_from_pdf, mmd_grid, w1_grid
+from recursive_lib.metrics import GridMetrics, masses_from_cdf, masses_from_pdf
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
 BLOCK = 32  # iterations of random numbers drawn per call of a repetition's Generator
@@ -263,6 +263,7 @@ class _EcdfCells:
         self.real_cum = _probability_cum(cell_probabilities(truth, grid))
         self.cdf_true = truth.cdf(grid)
         self.masses_true = masses_from_cdf(self.cdf_true)
+        self.metrics = GridMetrics(grid, mmd_width)
         self.value, self.within_var = cell_moments(truth, grid)
         self.second = self.value**2 + self.within_var
 
@@ -279,8 +280,8 @@ class _EcdfCells:
         cdf = self.curves(pool, M, h)[0]
         mean = pool @ self.value / M
         var = pool @ self.second / M - mean**2
-        w1 = w1_grid(cdf, self.cdf_true, self.grid)
-        mmd = mmd_grid(masses_from_cdf(cdf), self.masses_true, self.grid, self.mmd_width)
+        w1 = self.metrics.w1(cdf, self.cdf_true)
+        mmd = self.metrics.mmd(masses_from_cdf(cdf), self.masses_true)
         return w1, mmd, mean, var
 
     def synthetic(self, pool, M, h, u, noise, sums=None):
@@ -319,6 +320,7 @@ class _KdeBins:
         self.real_cum = _probability_cum(self.probs(truth))
         self.cdf_true = truth.cdf(grid)
         self.masses_true = masses_from_pdf(truth.pdf(grid), grid)
+        self.metrics = GridMetrics(grid, mmd_width)
 
     def probs(self, dist) -> np.ndarray:
         """``(B,)`` masses of ``dist`` (anything with ``cdf``) on the bins, far tails in the end bins."""
@@ -419,10 +421,8 @@ class _KdeBins:
         cdf, dens = self.curves(pool, M, h)
         mean = pool @ self.centres / M
         var = pool @ self.centres_sq / M - mean**2 + h**2
-        w1 = w1_grid(cdf, self.cdf_true, self.grid)
-        mmd = mmd_grid(
-            masses_from_pdf(np.clip(dens, 0.0, None), self.grid), self.masses_true, self.grid, self.mmd_width
-        )
+        w1 = self.metrics.w1(cdf, self.cdf_true)
+        mmd = self.metrics.mmd(self.metrics.masses_from_pdf(np.clip(dens, 0.0, None)), self.masses_true)
         return w1, mmd, mean, var
 
     def synthetic(self, pool, M, h, u, noise, sums=None):
