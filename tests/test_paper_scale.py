@@ -44,6 +44,23 @@ def test_durations_read_as_words():
     assert timing.duration(3 * 365.25 * 86400) == "3.0 years"
 
 
+def test_stopwatch_names_the_device_without_importing_torch_for_numpy_runs():
+    """A chapter that never imported torch ran on the CPU: describe says so, and does not import
+    torch (2 s) to find out; after torch, it asks torch's placement."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from recursive_lib.book import timing; w = timing.Stopwatch();"
+        "print(w.describe('smoke')); print('torch' in sys.modules);"
+        "import torch; print(w.describe('book'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    first, imported, second = out.splitlines()
+    assert first.endswith("with the smoke preset on this build's CPU") and imported == "False"
+    assert second.endswith("with the book preset on this build's CPU")  # no GPU here
+
+
 def test_projection_names_the_device_and_says_no_gpu_was_at_hand(tmp_path):
     text = timing.paper_projection("images", _write(tmp_path, ENTRY))
     assert text.startswith("4.2 days one run after another")

@@ -10,6 +10,7 @@ on a GPU, the benchmark replaces the figures with that GPU's.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -44,12 +45,13 @@ class Stopwatch:
         return time.perf_counter() - self.start
 
     def describe(self, preset: str) -> str:
-        from recursive_lib._torch import placement
+        # A run that never imported torch ran on the CPU: say so without importing it (2 s).
+        device = "CPU"
+        if "torch" in sys.modules:
+            from recursive_lib._torch import placement
 
-        return (
-            f"{duration(self.seconds)} with the {preset} preset on this build's "
-            f"{placement().device.type.upper()}"
-        )
+            device = placement().device.type.upper()
+        return f"{duration(self.seconds)} with the {preset} preset on this build's {device}"
 
 
 def paper_projection(chapter: str, results: str | Path = RESULTS) -> str:
