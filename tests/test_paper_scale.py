@@ -53,12 +53,13 @@ def test_stopwatch_names_the_device_without_importing_torch_for_numpy_runs():
     code = (
         "import sys; from recursive_lib.book import timing; w = timing.Stopwatch();"
         "print(w.describe('smoke')); print('torch' in sys.modules);"
-        "import torch; print(w.describe('book'))"
+        "import torch; print(w.describe('book'));"
+        "from recursive_lib._torch import placement; print(placement().device.type.upper())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    first, imported, second = out.splitlines()
+    first, imported, second, device = out.splitlines()
     assert first.endswith("with the smoke preset on this build's CPU") and imported == "False"
-    assert second.endswith("with the book preset on this build's CPU")  # no GPU here
+    assert second.endswith(f"with the book preset on this build's {device}")
 
 
 def test_projection_names_the_device_and_says_no_gpu_was_at_hand(tmp_path):
