@@ -184,7 +184,6 @@ def add_points(pool: np.ndarray, cells: np.ndarray, weight=1, sums: np.ndarray |
     """
     R, C = pool.shape
     rows = np.arange(R)[:, None]
-    # ufunc.at is fast only for values of the array's own dtype (an int into floats: 40 times slower)
     _add_at(pool, cells + rows * C, weight)
     if sums is not None:
         _add_at(sums, cells // PICK_BLOCK + rows * sums.shape[1], weight)
