@@ -16,7 +16,7 @@ import copy
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -305,11 +305,16 @@ class WarmUp:
 
     With a ``key`` (hashable; equal keys must mean equal warm-ups: the model's arguments, the pool,
     ``m_total``, ``calls`` and the seed), the warmed-up state (``model.get_state()``) is kept in the
-    process (the last :data:`WARM_STATES_KEPT`), and a later warm-up with the same key takes it back
+    process (the last :attr:`kept`), and a later warm-up with the same key takes it back
     (``model.set_state``) instead of training again: the runs of one repetition share their warm-up
     across real fractions, so a sweep over ``alpha`` trains it once per process, not once per run.
-    Restoring a state gives the model a run that never stopped has (the checkpoint tests check it).
+    A restored state continues as the trained one does (the checkpoint tests check it).
+    :meth:`forget` empties the store.
     """
+
+    #: warmed-up states a process keeps (a few small networks)
+    kept: ClassVar[int] = 8
+    _states: ClassVar[OrderedDict[Hashable, dict]] = OrderedDict()
 
     def __init__(
         self, pool: np.ndarray, m_total: int, calls: int, seq: np.random.SeedSequence, key: Hashable = None
@@ -317,23 +322,24 @@ class WarmUp:
         self.pool, self.m_total, self.calls, self.seq, self.key = pool, m_total, calls, seq, key
 
     def __call__(self, model) -> None:
-        saved = None if self.key is None else _WARM_STATES.get(self.key)
-        if saved is not None:
-            _WARM_STATES.move_to_end(self.key)
-            model.set_state(copy.deepcopy(saved))
+        states = WarmUp._states
+        if self.key is not None and self.key in states:
+            states.move_to_end(self.key)
+            model.set_state(copy.deepcopy(states[self.key]))
             return
         rng = np.random.default_rng(self.seq)
         for _ in range(self.calls):
             model.partial_fit(self.pool[rng.choice(len(self.pool), self.m_total, replace=False)], rng)
-        if self.key is not None:
-            _WARM_STATES[self.key] = copy.deepcopy(model.get_state())
-            while len(_WARM_STATES) > WARM_STATES_KEPT:
-                _WARM_STATES.popitem(last=False)
+        if self.key is not None and self.kept > 0:
+            states[self.key] = copy.deepcopy(model.get_state())
+            while len(states) > self.kept:
+                states.popitem(last=False)
 
+    @staticmethod
+    def forget() -> None:
+        """Drop the warmed-up states kept so far (the next warm-up of every key trains)."""
+        WarmUp._states.clear()
 
-#: warmed-up model states a process keeps (:class:`WarmUp`): a few small networks
-WARM_STATES_KEPT = 8
-_WARM_STATES: OrderedDict[Hashable, dict] = OrderedDict()
 
 #: the :class:`TextConfig` fields that do not touch the warm-up (it is the same for every value)
 _NOT_WARM_UP = ("alpha", "T", "eval_every", "snapshot_at", "n_heldout", "n_generate", "n_snippets")
