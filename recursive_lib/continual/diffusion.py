@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -100,14 +101,14 @@ class Denoiser(nn.Module):
         """What the network computes from the step alone: for ``t`` ``(B,)``, one ``(B, width)``
         term per block. Sampling takes them once for all ``K`` steps (they do not depend on ``x``)."""
         emb = self._embed(t)
-        return [block.time(emb) for block in self.blocks]
+        return [cast(_Block, block).time(emb) for block in self.blocks]
 
     def denoise(self, x, terms: list):
         """``eps_theta`` of ``x`` ``(B, dim)`` given the :meth:`step_terms` (rows ``(B, width)`` or
         one row ``(1, width)`` shared by all)."""
         h = self.inp(x)
         for block, term in zip(self.blocks, terms, strict=True):
-            h = block.step(h, term)
+            h = cast(_Block, block).step(h, term)
         return self.out(h)
 
 
