@@ -129,6 +129,7 @@ def interrupted_text_run(folder, monkeypatch, at=3):
     with pytest.raises(KeyboardInterrupt):
         text.run_text(alpha=0.5, seed=3, rep=1, warmup=1, checkpoint_dir=str(folder), **TEXT)
     monkeypatch.setattr(CharLM, "partial_fit", original)
+    text.WarmUp.forget()  # what the crashed process kept in memory is gone with it
     [path] = Path(folder).glob("text-*.ckpt")
     return path
 
@@ -147,6 +148,14 @@ def counting_fits(monkeypatch):
 
 
 TEXT = dict(T=3, m_total=16, block_len=24, epochs=1, hidden=16, embed=8, n_heldout=20, n_generate=12)
+
+
+@pytest.fixture(autouse=True)
+def no_kept_warm_ups():
+    """These tests count the fits of a run: none of its warm-up may come from an earlier run."""
+    text.WarmUp.forget()
+    yield
+    text.WarmUp.forget()
 
 
 @pytest.fixture(scope="module")

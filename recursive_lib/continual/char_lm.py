@@ -146,7 +146,8 @@ class CharLM:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**63 - 1)))
             self.net_ = placement().module(GRUNet(self.vocab_size, self.embed, self.hidden, self.layers))
-        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        # foreach: the same arithmetic as the default per-parameter loop, in one call per operation
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr, foreach=True)
         self.iterations_, self.steps_ = 0, 0
 
     # -- checkpoints ---------------------------------------------------------------------------

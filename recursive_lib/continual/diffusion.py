@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -67,6 +68,11 @@ class _Block(nn.Module):
     def forward(self, h, emb):
         return h + self.outer(nn.functional.silu(self.inner(self.norm(h)) + self.time(emb)))
 
+    def step(self, h, term):
+        """The block with its step term ``W_t emb`` given (``(B, width)``, or ``(1, width)`` for
+        one step shared by every row)."""
+        return h + self.outer(nn.functional.silu(self.inner(self.norm(h)) + term))
+
 
 class Denoiser(nn.Module):
     """Residual MLP ``eps_theta(x, t)``: ``x`` ``(B, dim)``, ``t`` ``(B,)`` in ``(0, 1]`` -> ``(B, dim)``."""
@@ -81,11 +87,28 @@ class Denoiser(nn.Module):
         self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, dim))
 
     def forward(self, x, t):
-        angles = t[:, None] * self.frequencies[None, :]
-        emb = self.embed(torch.cat([torch.sin(angles), torch.cos(angles)], dim=1))
+        emb = self._embed(t)
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, emb)
+        return self.out(h)
+
+    def _embed(self, t):
+        angles = t[:, None] * self.frequencies[None, :]
+        return self.embed(torch.cat([torch.sin(angles), torch.cos(angles)], dim=1))
+
+    def step_terms(self, t) -> list:
+        """What the network computes from the step alone: for ``t`` ``(B,)``, one ``(B, width)``
+        term per block. Sampling takes them once for all ``K`` steps (they do not depend on ``x``)."""
+        emb = self._embed(t)
+        return [cast(_Block, block).time(emb) for block in self.blocks]
+
+    def denoise(self, x, terms: list):
+        """``eps_theta`` of ``x`` ``(B, dim)`` given the :meth:`step_terms` (rows ``(B, width)`` or
+        one row ``(1, width)`` shared by all)."""
+        h = self.inp(x)
+        for block, term in zip(self.blocks, terms, strict=True):
+            h = cast(_Block, block).step(h, term)
         return self.out(h)
 
 
@@ -212,7 +235,9 @@ class DDPM:
                 else UNetDenoiser(self.shape_[0], self.width, self.depth)
             )
             self.net_ = place.module(net)
-        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        # foreach: one kernel call per operation over all the parameters instead of a Python loop
+        # over them (the same arithmetic, the same numbers)
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr, foreach=True)
         self.ema_net_ = copy.deepcopy(self.net_) if self.ema > 0 else None
         self.n_updates_ = 0
 
@@ -246,6 +271,8 @@ class DDPM:
         abar, _ = self._schedule(dev, first.dtype)
         K = self.diffusion_steps
         self.net_.train()
+        if self.ema_net_ is not None:
+            averaged, current = list(self.ema_net_.parameters()), list(self.net_.parameters())
         with torch_threads():
             for _ in range(self.epochs):
                 order = torch.randperm(len(x), generator=gen, device=dev)
@@ -261,11 +288,8 @@ class DDPM:
                     loss.backward()
                     self.optimizer_.step()
                     if self.ema_net_ is not None:
-                        with torch.no_grad():
-                            for avg, cur in zip(
-                                self.ema_net_.parameters(), self.net_.parameters(), strict=True
-                            ):
-                                avg.lerp_(cur, 1.0 - self.ema)
+                        with torch.no_grad():  # avg.lerp_(cur, 1 - ema) for every parameter at once
+                            torch._foreach_lerp_(averaged, current, 1.0 - self.ema)
                     self.n_updates_ += 1
                     total += float(loss.detach()) * len(x0)
                     count += len(x0)
@@ -314,21 +338,29 @@ class DDPM:
         c0 = abar_prev.sqrt() * betas / (1 - abar)
         ck = (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar)
         var = betas * (1 - abar_prev) / (1 - abar)
+        # the per-step scalars, each computed once (elementwise, so the same values as step by step)
+        noise_sd, signal_sd, step_sd = (1 - abar).sqrt(), abar.sqrt(), var.sqrt()
         K, dim = self.diffusion_steps, int(np.prod(self.shape_))
         net = self.net_ if self.ema_net_ is None else self.ema_net_
         net.eval()
         out = []
-        with torch.no_grad(), torch_threads():
+        with torch.inference_mode(), torch_threads():
+            # The MLP's step terms depend on the step only: once for all K steps, not once per image
+            # and step. (The U-Net takes the step as it is.)
+            steps = torch.tensor([(k + 1) / K for k in range(K)], dtype=dtype, device=dev)
+            terms = net.step_terms(steps) if isinstance(net, Denoiser) else None
             for start in range(0, n, self.sample_chunk):
                 m = min(self.sample_chunk, n - start)
                 x = torch.randn((m, dim), generator=gen, dtype=dtype, device=dev)
                 for k in range(K - 1, -1, -1):
-                    t = torch.full((m,), (k + 1) / K, dtype=dtype, device=dev)
-                    eps = net(x, t)
-                    x0 = ((x - (1 - abar[k]).sqrt() * eps) / abar[k].sqrt()).clamp(-1, 1)
+                    if terms is None:
+                        eps = net(x, steps[k].expand(m))
+                    else:
+                        eps = net.denoise(x, [term[k : k + 1] for term in terms])
+                    x0 = ((x - noise_sd[k] * eps) / signal_sd[k]).clamp(-1, 1)
                     x = c0[k] * x0 + ck[k] * x
                     if k > 0:
-                        x = x + var[k].sqrt() * torch.randn((m, dim), generator=gen, dtype=dtype, device=dev)
+                        x = x + step_sd[k] * torch.randn((m, dim), generator=gen, dtype=dtype, device=dev)
                 out.append(x.clamp(-1, 1).cpu().numpy())
         images = np.concatenate(out) if out else np.zeros((0, dim), dtype=np.float32)
         return images.reshape((n, *self.shape_))

@@ -121,7 +121,8 @@ class FlowEnsemble:
                 np.stack([np.concatenate([rng.permutation(M) for _ in range(passes)]) for rng in rngs]),
                 integer=True,
             )
-            opt = torch.optim.Adam(list(self.params_.values()), lr=self.lr)
+            # foreach: the same arithmetic as the per-parameter loop, one call per operation
+            opt = torch.optim.Adam(list(self.params_.values()), lr=self.lr, foreach=True)
             b = self.batch_size
             for step in range(self.steps):
                 idx = order[:, step * b : (step + 1) * b]

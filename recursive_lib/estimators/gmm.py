@@ -10,14 +10,24 @@ every number.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import ndtr
 from sklearn.base import BaseEstimator
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import ThreadpoolController
 
 from recursive_lib._rng import as_generator
 from recursive_lib._validation import check_int
 from recursive_lib.estimators._input import as_points
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    """The BLAS and OpenMP thread pools of the process, found once (``threadpool_limits`` looks
+    them up at every call, milliseconds each)."""
+    return ThreadpoolController()
 
 
 class GMM(BaseEstimator):
@@ -59,12 +69,16 @@ class GMM(BaseEstimator):
             ks = range(1, check_int("max_components", self.max_components, 1) + 1)
         else:
             ks = [check_int("n_components", self.n_components, 1)]
-        fits = [
-            GaussianMixture(k, covariance_type="full", random_state=int(rng.integers(2**31))).fit(x)
-            for k in ks
-            if k <= x.shape[0]
-        ]
-        self.model_ = min(fits, key=lambda m: m.bic(x))
+        with _controller().limit(limits=1):
+            # The problems are small: BLAS and OpenMP (k-means) threads only cost time here, and
+            # spinning against busy cores (parallel workers, other chapters) they cost seconds.
+            fits = [
+                GaussianMixture(k, covariance_type="full", random_state=int(rng.integers(2**31))).fit(x)
+                for k in ks
+                if k <= x.shape[0]
+            ]
+            # one candidate (a fixed n_components) needs no criterion
+            self.model_ = fits[0] if len(fits) == 1 else min(fits, key=lambda m: m.bic(x))
         self.dim_ = x.shape[1]
         return self
 

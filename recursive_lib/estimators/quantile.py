@@ -109,7 +109,8 @@ def _train(x, rngs, hidden, negative_slope, lr, weight_decay, epochs, batch_size
         if init is None
         else [place.tensor(p).requires_grad_(True) for p in init]
     )
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    # foreach: the same arithmetic as the per-parameter loop, one call per operation
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
     data = place.tensor(x)
     for _ in range(epochs):
         order = place.tensor(np.stack([rng.permutation(M) for rng in rngs]), integer=True)

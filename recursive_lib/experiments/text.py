@@ -12,14 +12,17 @@ used for generated text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
 from recursive_lib._rng import seed_sequence
+from recursive_lib._torch import placement
 from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.corpus import Corpus, load_corpus, to_blocks
 from recursive_lib.experiments._checkpoint import checkpoint
@@ -285,7 +288,11 @@ def run_text(config: TextConfig | None = None, /, **fields) -> pd.DataFrame:
             seed=loop_seq,
             evaluate=evaluate,
             eval_every=config.eval_every,
-            prepare=WarmUp(pool, config.m_total, config.warmup, warm_seq) if config.warmup else None,
+            prepare=(
+                WarmUp(pool, config.m_total, config.warmup, warm_seq, _warm_up_key(config, corpus))
+                if config.warmup
+                else None
+            ),
             checkpoint=None if saved is None else saved.path,
             checkpoint_key=None if saved is None else saved.key,
         )
@@ -294,15 +301,56 @@ def run_text(config: TextConfig | None = None, /, **fields) -> pd.DataFrame:
 
 class WarmUp:
     """``prepare(model)`` for :func:`~recursive_lib.loops.continual.run_fresh`: ``calls`` ``partial_fit``
-    calls on ``m_total`` real blocks drawn from ``pool`` (``(N, block_len)``) with the stream ``seq``."""
+    calls on ``m_total`` real blocks drawn from ``pool`` (``(N, block_len)``) with the stream ``seq``.
 
-    def __init__(self, pool: np.ndarray, m_total: int, calls: int, seq: np.random.SeedSequence):
-        self.pool, self.m_total, self.calls, self.seq = pool, m_total, calls, seq
+    With a ``key`` (hashable; equal keys must mean equal warm-ups: the model's arguments, the pool,
+    ``m_total``, ``calls`` and the seed), the warmed-up state (``model.get_state()``) is kept in the
+    process (the last :attr:`kept`), and a later warm-up with the same key takes it back
+    (``model.set_state``) instead of training again: the runs of one repetition share their warm-up
+    across real fractions, so a sweep over ``alpha`` trains it once per process, not once per run.
+    A restored state continues as the trained one does (the checkpoint tests check it).
+    :meth:`forget` empties the store.
+    """
+
+    #: warmed-up states a process keeps (a few small networks)
+    kept: ClassVar[int] = 8
+    _states: ClassVar[OrderedDict[Hashable, dict]] = OrderedDict()
+
+    def __init__(
+        self, pool: np.ndarray, m_total: int, calls: int, seq: np.random.SeedSequence, key: Hashable = None
+    ):
+        self.pool, self.m_total, self.calls, self.seq, self.key = pool, m_total, calls, seq, key
 
     def __call__(self, model) -> None:
+        states = WarmUp._states
+        if self.key is not None and self.key in states:
+            states.move_to_end(self.key)
+            model.set_state(copy.deepcopy(states[self.key]))
+            return
         rng = np.random.default_rng(self.seq)
         for _ in range(self.calls):
             model.partial_fit(self.pool[rng.choice(len(self.pool), self.m_total, replace=False)], rng)
+        if self.key is not None and self.kept > 0:
+            states[self.key] = copy.deepcopy(model.get_state())
+            while len(states) > self.kept:
+                states.popitem(last=False)
+
+    @staticmethod
+    def forget() -> None:
+        """Drop the warmed-up states kept so far (the next warm-up of every key trains)."""
+        WarmUp._states.clear()
+
+
+#: the :class:`TextConfig` fields that do not touch the warm-up (it is the same for every value)
+_NOT_WARM_UP = ("alpha", "T", "eval_every", "snapshot_at", "n_heldout", "n_generate", "n_snippets")
+
+
+def _warm_up_key(config: TextConfig, corpus: Corpus) -> tuple:
+    """What determines a run's warm-up: every field but those of :data:`_NOT_WARM_UP` (and where
+    checkpoints go), the corpus, and the device and precision the model trains in."""
+    place = placement()
+    fields = {k: v for k, v in config.key_fields().items() if k not in _NOT_WARM_UP}
+    return (corpus.fingerprint, str(place.device), str(place.dtype), *sorted(fields.items()))
 
 
 def _corpus_fingerprint(heldout_every: int = 10, **_) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from recursive_lib._progress import progress_bar
 from recursive_lib._validation import check_choice, check_int
@@ -125,18 +126,21 @@ def run_batched(
     out = {key: np.empty((R, T)) for key in ("w1", "mmd", "mean", "var")}
     shape = (R, 0) if d == 1 else (R, 0, d)
     pool = np.empty(shape)
-    for i in progress_bar(range(T), desc=f"{estimator} ensemble", unit="iteration", enabled=progress):
-        real = np.stack([truth.sample(m1, rng) for rng in rngs])  # 1. fresh real data
-        pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1 :]], axis=1)
-        ensemble = _MEMBERS[estimator](spec).fit(pool, rngs)  # 2. fit on the pool
-        evals = ensemble.sample(n_eval, rngs)
-        drawn = None if d == 1 else ensemble.sample(metric_samples, rngs)
-        for r in range(R):  # 3. measure
-            fitted = _Fitted(evals[r], None if drawn is None else drawn[r])
-            out["w1"][r, i], out["mmd"][r, i] = measures[r](fitted)
-        first = evals if d == 1 else evals[..., 0]
-        out["mean"][:, i] = first.mean(1)
-        out["var"][:, i] = evals.var(1) if d == 1 else evals.var(1).sum(-1)
-        synthetic = ensemble.sample(m2, rngs)  # 4. synthetic data
-        pool = np.concatenate([pool, synthetic], axis=1)
+    with threadpool_limits(1, user_api="blas"):
+        # The numpy products (metrics, statistics) are small: BLAS threads only cost time, and spin
+        # against busy cores. Torch has its own threads (recursive_lib._torch).
+        for i in progress_bar(range(T), desc=f"{estimator} ensemble", unit="iteration", enabled=progress):
+            real = np.stack([truth.sample(m1, rng) for rng in rngs])  # 1. fresh real data
+            pool = np.concatenate([pool[:, : i * m1], real, pool[:, i * m1 :]], axis=1)
+            ensemble = _MEMBERS[estimator](spec).fit(pool, rngs)  # 2. fit on the pool
+            evals = ensemble.sample(n_eval, rngs)
+            drawn = None if d == 1 else ensemble.sample(metric_samples, rngs)
+            for r in range(R):  # 3. measure
+                fitted = _Fitted(evals[r], None if drawn is None else drawn[r])
+                out["w1"][r, i], out["mmd"][r, i] = measures[r](fitted)
+            first = evals if d == 1 else evals[..., 0]
+            out["mean"][:, i] = first.mean(1)
+            out["var"][:, i] = evals.var(1) if d == 1 else evals.var(1).sum(-1)
+            synthetic = ensemble.sample(m2, rngs)  # 4. synthetic data
+            pool = np.concatenate([pool, synthetic], axis=1)
     return out
