@@ -216,6 +216,26 @@ def test_run_text_is_tidy_reproducible_and_keeps_snippets(tmp_path):
     assert not np.allclose(other.perplexity, a.perplexity)
 
 
+def test_a_shared_warm_up_gives_the_run_a_fresh_warm_up_gives(monkeypatch):
+    """The runs of one repetition share their warm-up across real fractions (WarmUp keeps it in
+    the process): a run that takes it back is the run that trains it itself, and it trains none."""
+    text.WarmUp.forget()
+    text.run_text(alpha=0.25, seed=3, rep=1, warmup=2, **TINY)  # trains the warm-up, keeps it
+    fits = []
+    original = CharLM.partial_fit
+    monkeypatch.setattr(
+        CharLM, "partial_fit", lambda self, *a, **k: fits.append(1) or original(self, *a, **k)
+    )
+    shared = text.run_text(alpha=0.75, seed=3, rep=1, warmup=2, **TINY)
+    shared_fits = len(fits)
+    text.WarmUp.forget()
+    fits.clear()
+    fresh = text.run_text(alpha=0.75, seed=3, rep=1, warmup=2, **TINY)
+    assert len(fits) == shared_fits + 2  # the two warm-up calls, trained only without the store
+    pd.testing.assert_frame_equal(shared, fresh)
+    text.WarmUp.forget()
+
+
 def _fake_runs():
     rows = []
     for alpha, rate in ((0.0, -0.1), (1.0, 0.2)):
