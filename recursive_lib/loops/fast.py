@@ -65,7 +65,7 @@ from recursive_lib._validation import check_choice, check_int
 from recursive_lib.data.truths import cell_probabilities
 from recursive_lib.estimators import registry_name
 from recursive_lib.loops.regimes import BATCH_REGIMES, REGIMES, batch_sizes, check_alpha, training_sizes
-from recursive_lib.metrics import GridMetrics, masses_from_cdf, masses_from_pdf
+from recursive_lib.metrics import GridMetrics, masses_from_cdf
 
 ENGINE_ESTIMATORS = ("ecdf", "kde")
 BLOCK = 32  # iterations of random numbers drawn per call of a repetition's Generator
@@ -257,7 +257,7 @@ class _EcdfCells:
     dtype = np.int64
 
     def __init__(self, truth, grid, mmd_width):
-        self.grid, self.mmd_width = grid, mmd_width
+        self.grid = grid
         self.C = grid.size + 1
         self.real_cum = _probability_cum(cell_probabilities(truth, grid))
         self.cdf_true = truth.cdf(grid)
@@ -297,7 +297,7 @@ class _KdeBins:
     dtype = np.float64  # the FFT reads the pool without a copy
 
     def __init__(self, truth, grid, mmd_width, h_max, h_min, bins_per_cell=None):
-        self.grid, self.mmd_width = grid, mmd_width
+        self.grid = grid
         spacing = (grid[-1] - grid[0]) / (grid.size - 1)
         if not np.allclose(np.diff(grid), spacing, rtol=1e-9, atol=0):
             raise ValueError("the KDE engine needs an evenly spaced grid")
@@ -318,8 +318,8 @@ class _KdeBins:
         self.edges = edges
         self.real_cum = _probability_cum(self.probs(truth))
         self.cdf_true = truth.cdf(grid)
-        self.masses_true = masses_from_pdf(truth.pdf(grid), grid)
         self.metrics = GridMetrics(grid, mmd_width)
+        self.masses_true = self.metrics.masses_from_pdf(truth.pdf(grid))
 
     def probs(self, dist) -> np.ndarray:
         """``(B,)`` masses of ``dist`` (anything with ``cdf``) on the bins, far tails in the end bins."""
@@ -524,15 +524,13 @@ class _RealBatches:
         """Add the real batch of iteration ``n`` (``k`` points a row, from the uniforms ``u``
         ``(R, k)``) to ``pool``, in place (and to its block sums ``sums``, see :func:`add_points`)."""
         if self.bias is None:
-            # sorted needles: searchsorted walks them faster, and the order of a batch is irrelevant
-            add_points(
-                pool, np.searchsorted(self.model.real_cum, np.sort(u, axis=1), side="right"), sums=sums
-            )
-            return
-        b = self.bias.b(n)
-        probs = (1.0 - b) * self.p_probs + b * self.q_probs
-        cum = _probability_cum(probs)
+            cum = self.model.real_cum
+        else:
+            b = self.bias.b(n)
+            probs = (1.0 - b) * self.p_probs + b * self.q_probs
+            cum = _probability_cum(probs)
         if not self.weighted:
+            # sorted needles: searchsorted walks them faster, and the order of a batch is irrelevant
             add_points(pool, np.searchsorted(cum, np.sort(u, axis=1), side="right"), sums=sums)
             return
         safe = probs > 0
